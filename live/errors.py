@@ -1,0 +1,11 @@
+"""The one exception type that reaches the user as a single line.
+
+Anything raised as `PhospheneError` is a problem with the user's input or machine (a missing file,
+a model that cannot be found, a size the model cannot take). The CLI prints its message after
+`error: ` and exits with status 2, without a traceback. Everything else is a bug and keeps its
+traceback.
+"""
+
+
+class PhospheneError(Exception):
+    """A problem the user can fix: the message names what was wrong and what to do."""
