@@ -9,3 +9,7 @@ traceback.
 
 class PhospheneError(Exception):
     """A problem the user can fix: the message names what was wrong and what to do."""
+
+
+class ModelNotFound(PhospheneError):
+    """A named model is neither a local folder, nor cached, nor downloadable from here."""

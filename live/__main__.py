@@ -1,0 +1,159 @@
+"""`python -m live`: render a music file to an audio-reactive video (and, later, play live).
+
+Only argparse and the standard library are imported at the top, so `--help` answers at once;
+each command imports torch and friends when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+DESCRIPTION = """\
+Phosphene paints what music sounds like: an audio encoder maps sound into Stable Diffusion's
+text-embedding space, and a few-step img2img loop turns that into moving pictures.
+
+commands:
+  render   a music file -> an MP4 with the audio muxed in
+  bench    per-stage timings and peak memory (python -m live bench render)
+"""
+
+RENDER_EPILOG = """\
+examples:
+  python -m live render song.mp3 -o song.mp4
+  python -m live render set.flac -o drop.mp4 --start 95 --duration 30 --seed 7
+  python -m live render song.mp3 -o song.mp4 --prompt "neon city at night" --audio-weight 0.6
+  python -m live render demo/phosphene-demo.mp3 -o demo.mp4 --models tiny   # offline smoke run
+
+models are hub ids (looked up in the local Hugging Face cache, then downloaded), local folders,
+or `tiny`: seeded random weights for tests and smoke runs, whose pictures mean nothing.
+speed: one UNet call per frame (--steps 2 --strength 0.5) at 512 px is sd-turbo's real-time
+setting on a GPU; on a CPU, use --size 256 or lower and expect seconds per frame with real weights.
+"""
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    from live.defaults import DEFAULT_DIFFUSION, DEFAULT_ENCODER, DEFAULT_VAE
+
+    g = p.add_argument_group("models (hub id, local folder, or tiny)")
+    g.add_argument("--encoder", default=DEFAULT_ENCODER, help="audio encoder: audio2img checkpoint or one trained by `python -m training fit` (default: %(default)s)")
+    g.add_argument("--diffusion", default=DEFAULT_DIFFUSION, help="sd-turbo-class diffusion model (default: %(default)s)")
+    g.add_argument("--vae", default=DEFAULT_VAE, help="TAESD (AutoencoderTiny) folder/id, or `full` for the diffusion model's own VAE (default: %(default)s)")
+    g.add_argument("--models", choices=["tiny"], help="set every model at once: `tiny` for an offline smoke run")
+    g.add_argument("--fallback", choices=["tiny", "none"], default="none", help="if the models cannot be found, use `tiny` instead of stopping (the demo does)")
+    g.add_argument("--device", default="auto", help="auto (CUDA with fp16 if present, else CPU), cpu, cuda, cuda:N (default: %(default)s)")
+
+
+def add_render_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="audio or video file: anything ffmpeg reads (wav, flac, mp3, ogg, m4a, mp4, ...)")
+    p.add_argument("-o", "--output", required=True, help="the MP4 to write (written to a temporary file, renamed when complete)")
+    p.add_argument("--start", type=float, default=0.0, metavar="S", help="start of the segment in seconds (default: 0)")
+    p.add_argument("--duration", type=float, default=None, metavar="S", help="length of the segment in seconds (default: to the end)")
+    p.add_argument("--fps", type=int, default=24, help="frames per second of the video; one generator call each (default: %(default)s)")
+    p.add_argument("--size", type=int, default=512, metavar="PX", help="width = height in pixels; multiple of 64 for SD models (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=2, help="scheduler steps; UNet calls per frame = int(steps * strength) (default: %(default)s)")
+    p.add_argument("--strength", type=float, default=0.5, help="how much of each frame is repainted, (0, 1]; lower = calmer, more of the last frame (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="fixes the noise: same input + options + seed = same frames (default: %(default)s)")
+    p.add_argument("--window", type=float, default=None, metavar="S", help="encoder window in seconds (default: the encoder's training window, 3.76 for audio2img)")
+    p.add_argument("--hop", type=float, default=0.125, metavar="S", help="seconds between encoder windows; frames in between are slerped (default: %(default)s)")
+    p.add_argument("--encoder-batch", type=int, default=8, metavar="N", help="windows per encoder call (default: %(default)s)")
+    p.add_argument("--attack", type=float, default=0.05, metavar="S", help="smoothing time constant when the music gets louder (default: %(default)s)")
+    p.add_argument("--release", type=float, default=0.4, metavar="S", help="smoothing time constant when it gets quieter (default: %(default)s)")
+    p.add_argument("--prompt", default=None, metavar="TEXT", help="a text prompt to mix with the audio")
+    p.add_argument("--audio-weight", type=float, default=None, metavar="W", help="1 = audio only, 0 = prompt only (default: 1, or 0.5 with --prompt)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log, errors only")
+    add_model_args(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m live", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    render = sub.add_parser("render", help="a music file -> an MP4 with the audio", description="Render a music file to an audio-reactive video with its audio muxed in.", epilog=RENDER_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_render_args(render)
+    bench = sub.add_parser("bench", help="benchmarks that print tables", description="Benchmarks: programs that print tables, not tests.")
+    bench_sub = bench.add_subparsers(dest="bench", metavar="what")
+    bench_render = bench_sub.add_parser("render", help="per-stage ms per frame and peak memory, 1-minute vs 60-minute input")
+    bench_render.add_argument("--minutes", type=float, nargs="+", default=[1.0, 60.0], help="input lengths to compare (default: 1 60)")
+    bench_render.add_argument("--fps", type=int, default=2, help="frames per second for the memory runs (default: %(default)s; low so 60 minutes finish)")
+    bench_render.add_argument("--size", type=int, default=128, help="frame size for the memory runs (default: %(default)s)")
+    bench_render.add_argument("--timing-seconds", type=float, default=10.0, help="length of the per-stage timing run (default: %(default)s)")
+    bench_render.add_argument("--timing-size", type=int, default=256, help="frame size of the timing run (default: %(default)s)")
+    add_model_args(bench_render)
+    return parser
+
+
+def setup_logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.ERROR if quiet else logging.INFO, format="phosphene: %(message)s", stream=sys.stderr)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("transformers", "diffusers", "huggingface_hub", "accelerate"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # their load-time chatter is not for VJs
+    try:
+        import diffusers.utils.logging as dlog
+        import transformers.utils.logging as tlog
+
+        tlog.set_verbosity_error()
+        tlog.disable_progress_bar()
+        dlog.set_verbosity_error()
+    except ImportError:
+        pass
+
+
+def cmd_render(args) -> int:
+    from live.conditioning import ConditioningConfig
+    from live.generator import GeneratorConfig
+    from live.render import Models, RenderConfig, render
+
+    models = Models.all_tiny() if args.models == "tiny" else Models(args.diffusion, args.vae, args.encoder)
+    audio_weight = args.audio_weight if args.audio_weight is not None else (0.5 if args.prompt else 1.0)
+    config = RenderConfig(
+        fps=args.fps,
+        window_s=args.window,
+        hop_s=args.hop,
+        encoder_batch=args.encoder_batch,
+        conditioning=ConditioningConfig(attack_s=args.attack, release_s=args.release, audio_weight=audio_weight),
+        generator=GeneratorConfig(size=args.size, steps=args.steps, strength=args.strength, seed=args.seed),
+    )
+    kwargs = dict(config=config, start_s=args.start, duration_s=args.duration, device=args.device, prompt=args.prompt, progress=not args.quiet)
+    from live.errors import ModelNotFound
+
+    try:
+        render(args.input, args.output, models=models, **kwargs)
+    except ModelNotFound as e:
+        if args.fallback != "tiny":
+            raise
+        logging.getLogger("phosphene").warning("%s\nphosphene: falling back to --models tiny (random weights: the pictures mean nothing)", e)
+        render(args.input, args.output, models=Models.all_tiny(), **kwargs)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    if args.bench != "render":
+        build_parser().parse_args(["bench", "--help"])
+    from live.bench import bench_render
+
+    return bench_render(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    setup_logging(getattr(args, "quiet", False))
+    from live.errors import PhospheneError
+
+    try:
+        return {"render": cmd_render, "bench": cmd_bench}[args.command](args)
+    except PhospheneError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: no output was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

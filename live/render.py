@@ -1,0 +1,251 @@
+"""Offline render: a music file in, an MP4 with the audio muxed in out, on a virtual clock.
+
+Frame k is at t = k / fps. Embedding j describes the audio around t = j * hop_s: its window is
+centred there (the renderer may look ahead, so the pictures change when a sound happens rather than
+window_s later). A frame between two embeddings gets their per-token slerp, then attack/release
+smoothing driven by the level of the audio under that frame, then the optional text mix, then one
+img2img step from the previous frame. Everything streams: memory does not grow with the file.
+
+    decode (PyAV) -> 16 kHz mono blocks -> SampleBuffer -> windows -> encoder (batched)
+                                                    \\-> frame level          |
+    Conditioner (slerp, smoothing, text mix) <--------------------------------/
+        -> Img2Img -> Mp4Writer (+ the original audio, AAC)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from live.audio import SAMPLE_RATE, AudioSegment, open_segment, stream
+from live.conditioning import ConditioningConfig
+from live.errors import PhospheneError
+from live.generator import GeneratorConfig
+from live.defaults import DEFAULT_DIFFUSION, DEFAULT_ENCODER, DEFAULT_VAE, TINY
+from live.timing import StageTimer
+from live.video import Mp4Writer, check_output_path
+from live.windows import SampleBuffer
+
+log = logging.getLogger("phosphene")
+
+AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)  # kept as they are; others -> 48 kHz
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    fps: int = 24  # output frame rate; the generator runs once per frame
+    window_s: float | None = None  # encoder window; None = the length the encoder was trained on (3.76 s)
+    hop_s: float = 0.125  # one embedding per hop (8 Hz, as live); frames between hops are slerped
+    encoder_batch: int = 8  # windows per encoder call: larger is faster on a GPU and costs memory
+    conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+
+    def validate(self) -> None:
+        if not 1 <= self.fps <= 240:
+            raise PhospheneError(f"--fps {self.fps}: must be between 1 and 240")
+        if self.window_s is not None and not 0.1 <= self.window_s <= 30.0:
+            raise PhospheneError(f"--window {self.window_s} s: must be between 0.1 and 30 s")
+        if not 0.01 <= self.hop_s <= 10.0:
+            raise PhospheneError(f"--hop {self.hop_s} s: must be between 0.01 and 10 s")
+        if self.encoder_batch < 1:
+            raise PhospheneError(f"--encoder-batch {self.encoder_batch}: must be at least 1")
+
+
+@dataclass(frozen=True)
+class Models:
+    diffusion: str = DEFAULT_DIFFUSION  # hub id, folder or tiny
+    vae: str = DEFAULT_VAE  # hub id, folder, `full` (the diffusion model's own) or tiny
+    encoder: str = DEFAULT_ENCODER  # hub id, folder or tiny
+
+    @classmethod
+    def all_tiny(cls) -> "Models":
+        return cls(TINY, TINY, TINY)
+
+
+def pick_device(name: str):
+    """`auto` takes CUDA when present. fp16 weights on CUDA, fp32 on the CPU (fp16 convs are slow there)."""
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise PhospheneError(f"--device {name}: no CUDA GPU is visible to torch here; use --device cpu")
+    if name not in ("cpu",) and not name.startswith("cuda"):
+        raise PhospheneError(f"--device {name}: choose auto, cpu or cuda[:N]")
+    return torch.device(name), (torch.float16 if name.startswith("cuda") else torch.float32)
+
+
+@dataclass
+class RenderResult:
+    output: Path
+    frames: int
+    seconds: float
+    stage_ms: dict[str, float]  # per frame
+    notes: list[str] = field(default_factory=list)
+
+
+class Pipeline:
+    """The loaded models and the per-render state, built and checked before any output exists."""
+
+    def __init__(self, models: Models, config: RenderConfig, *, device: str = "auto", prompt: str | None = None):
+        import torch
+
+        from live.conditioning import Conditioner, encode_text
+        from live.encoder import check_width, load_encoder
+        from live.generator import Img2Img
+        from live.models import load_diffusion
+
+        config.validate()
+        self.config = config
+        self.device, self.dtype = pick_device(device)
+        self.timer = StageTimer(sync=torch.cuda.synchronize if self.device.type == "cuda" else None)
+        self.encoder = load_encoder(models.encoder, device=self.device, dtype=self.dtype)
+        self.parts = load_diffusion(models.diffusion, models.vae, device=self.device, dtype=self.dtype)
+        check_width(self.encoder, models.diffusion, self.parts.width)
+        self.generator = Img2Img(self.parts, config.generator, timer=self.timer)
+        meta = self.encoder.meta
+        bos = encode_text(self.parts, "", length=meta.tokens + 1)[0] if meta.prepend_bos else None  # (D,)
+        prompt_embeds = encode_text(self.parts, prompt) if prompt else None  # (77, D)
+        self.conditioner = Conditioner(config.conditioning, bos=bos, prompt=prompt_embeds)
+        self.window_samples = round((config.window_s or meta.window_s) * SAMPLE_RATE)
+
+
+def render(
+    input_path: str | Path,
+    output_path: str | Path,
+    *,
+    models: Models = Models(),
+    config: RenderConfig = RenderConfig(),
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+    device: str = "auto",
+    prompt: str | None = None,
+    progress: bool = True,
+) -> RenderResult:
+    """Render `input_path` to `output_path` (an .mp4). Every check that can fail on bad input runs
+    before the output file is opened; a failure after that removes the partial file."""
+    output = check_output_path(output_path)
+    segment = open_segment(input_path, start_s, duration_s)
+    pipeline = Pipeline(models, config, device=device, prompt=prompt)
+    n_frames = max(1, round(segment.duration_s * config.fps))
+    log.info(
+        "rendering %s (%.2f s) -> %s: %d frames at %d fps, %d px, %d UNet call(s) per frame, on %s",
+        segment.path.name, segment.duration_s, output, n_frames, config.fps,
+        config.generator.size, config.generator.unet_calls, pipeline.device,
+    )
+    started = time.perf_counter()
+    mux_sr = segment.source_sr if segment.source_sr in AAC_RATES else 48_000
+    mux_channels = min(segment.channels, 2)
+    size = config.generator.size
+    with Mp4Writer(output, fps=config.fps, width=size, height=size, audio_sr=mux_sr, audio_channels=mux_channels) as writer:
+        frames = FrameLoop(pipeline, segment, n_frames)
+        muxer = AudioMuxer(writer, stream(segment, sr=mux_sr, channels=mux_channels, block_s=0.5), mux_sr)
+        bar = make_bar(n_frames, progress)
+        for k in range(n_frames):
+            rgb = frames.render(k)
+            with pipeline.timer.section("mux"):
+                muxer.write_until((k + 1) / config.fps)
+                writer.write_frame(rgb)
+            bar.update(1)
+        with pipeline.timer.section("mux"):
+            muxer.write_until(math.inf)
+        bar.close()
+    seconds = time.perf_counter() - started
+    stage_ms = pipeline.timer.per_frame_ms(n_frames)
+    log.info("wrote %s: %d frames in %.1f s (%.1f fps)", output, n_frames, seconds, n_frames / seconds)
+    return RenderResult(output, n_frames, seconds, stage_ms)
+
+
+class FrameLoop:
+    """Frame k's picture: embeddings computed just ahead of the frame that needs them."""
+
+    def __init__(self, pipeline: Pipeline, segment: AudioSegment, n_frames: int):
+        self.p = pipeline
+        self.cfg = pipeline.config
+        self.total = segment.samples(SAMPLE_RATE)
+        self.buffer = SampleBuffer(timed(stream(segment, sr=SAMPLE_RATE, channels=1), pipeline.timer, "decode"), self.total)
+        self.hop_samples = max(1, round(self.cfg.hop_s * SAMPLE_RATE))
+        self.n_embeddings = self.total // self.hop_samples + 2  # one past the last frame, to slerp towards
+        self.next_embedding = 0
+
+    def window_bounds(self, j: int) -> tuple[int, int]:
+        centre = j * self.hop_samples
+        a = centre - self.p.window_samples // 2
+        return a, a + self.p.window_samples
+
+    def compute_embeddings(self, upto_s: float) -> None:
+        """Encode windows (in batches) until the timeline reaches `upto_s` or the audio ends."""
+        import torch
+
+        while self.next_embedding < self.n_embeddings and self.p.conditioner.timeline.last_time_s < upto_s:
+            js = range(self.next_embedding, min(self.next_embedding + self.cfg.encoder_batch, self.n_embeddings))
+            bounds = [self.window_bounds(j) for j in js]
+            windows = np.stack([self.buffer.get(a, b) for a, b in bounds])  # (B, S); decoding is timed in timed()
+            with self.p.timer.section("encoder"):
+                tokens = self.p.encoder.encode(windows)  # (B, T, D)
+            with self.p.timer.section("conditioning"):
+                for j, (a, b), tok in zip(js, bounds, tokens):
+                    newest = min(b, self.total) - 1
+                    self.p.conditioner.add(j * self.hop_samples / SAMPLE_RATE, newest, tok.to(torch.float32))
+            self.next_embedding = js[-1] + 1
+
+    def render(self, k: int) -> np.ndarray:
+        from live.generator import to_uint8
+
+        fps = self.cfg.fps
+        t_s = k / fps
+        self.compute_embeddings(t_s + self.cfg.hop_s)  # the embedding after t, to slerp towards
+        frame_a, frame_b = round(t_s * SAMPLE_RATE), round((k + 1) / fps * SAMPLE_RATE)
+        under_frame = self.buffer.get(frame_a, frame_b)  # the audio playing while this frame shows
+        level = float(np.sqrt(np.mean(under_frame**2))) if len(under_frame) else 0.0
+        with self.p.timer.section("conditioning"):
+            embeds, _sample_index = self.p.conditioner.at(t_s, level, 1.0 / fps)
+        image = self.p.generator(embeds)
+        with self.p.timer.section("vae"):
+            rgb = to_uint8(image)
+        next_window_start = self.window_bounds(self.next_embedding)[0]
+        self.buffer.forget_before(min(frame_b, next_window_start))
+        return rgb
+
+
+class AudioMuxer:
+    """Feeds the writer the original audio up to each frame's end, so the MP4 stays interleaved."""
+
+    def __init__(self, writer: Mp4Writer, blocks, sr: int):
+        self.writer, self.blocks, self.sr = writer, blocks, sr
+        self.written = 0  # samples handed to the writer
+        self.pending: np.ndarray | None = None  # (n, C) decoded but not yet due
+
+    def write_until(self, t_s: float) -> None:
+        target = math.inf if math.isinf(t_s) else round(t_s * self.sr)
+        while self.written < target:
+            if self.pending is None:
+                self.pending = next(self.blocks, None)
+                if self.pending is None:
+                    return
+            take = int(min(len(self.pending), target - self.written))
+            self.writer.write_audio(self.pending[:take])
+            self.written += take
+            self.pending = self.pending[take:] if take < len(self.pending) else None
+
+
+def timed(blocks, timer: StageTimer, name: str):
+    """Wrap a generator so the time spent producing each item counts towards stage `name`."""
+    iterator = iter(blocks)
+    while True:
+        with timer.section(name):
+            item = next(iterator, None)
+        if item is None:
+            return
+        yield item
+
+
+def make_bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="frame", desc="render", disable=not enabled, dynamic_ncols=True)
