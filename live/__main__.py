@@ -63,6 +63,7 @@ def add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--release", type=float, default=0.4, metavar="S", help="smoothing time constant when it gets quieter (default: %(default)s)")
     p.add_argument("--prompt", default=None, metavar="TEXT", help="a text prompt to mix with the audio")
     p.add_argument("--audio-weight", type=float, default=None, metavar="W", help="1 = audio only, 0 = prompt only (default: 1, or 0.5 with --prompt)")
+    p.add_argument("--stats-json", default=None, metavar="FILE", help="write the run's figures (frames, fps, ms per stage, peak memory) as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log, errors only")
     add_model_args(p)
 
@@ -119,13 +120,32 @@ def cmd_render(args) -> int:
     from live.errors import ModelNotFound
 
     try:
-        render(args.input, args.output, models=models, **kwargs)
+        result = render(args.input, args.output, models=models, **kwargs)
     except ModelNotFound as e:
         if args.fallback != "tiny":
             raise
         logging.getLogger("phosphene").warning("%s\nphosphene: falling back to --models tiny (random weights: the pictures mean nothing)", e)
-        render(args.input, args.output, models=Models.all_tiny(), **kwargs)
+        result = render(args.input, args.output, models=Models.all_tiny(), **kwargs)
+    if args.stats_json:
+        write_stats(args.stats_json, result)
     return 0
+
+
+def write_stats(path: str, result) -> None:
+    import json
+    import resource
+
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux reports KiB
+    stats = {
+        "output": str(result.output),
+        "frames": result.frames,
+        "seconds": result.seconds,
+        "fps": result.frames / result.seconds,
+        "stage_ms": result.stage_ms,
+        "peak_rss_mib": peak_kib / 1024,
+    }
+    with open(path, "w") as f:
+        json.dump(stats, f, indent=2)
 
 
 def cmd_bench(args) -> int:
