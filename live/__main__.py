@@ -131,11 +131,22 @@ def cmd_render(args) -> int:
     return 0
 
 
-def write_stats(path: str, result) -> None:
-    import json
+def peak_rss_kib() -> float:
+    """This process's own peak resident memory. Not ru_maxrss: after fork + exec that starts from
+    the parent's peak, so a child of a big process would report the parent's size."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1])
     import resource
 
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux reports KiB
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+
+
+def write_stats(path: str, result) -> None:
+    import json
+
+    peak_kib = peak_rss_kib()
     stats = {
         "output": str(result.output),
         "frames": result.frames,

@@ -240,6 +240,12 @@ def tiny_diffusion() -> DiffusionParts:
         attention_head_dim=(2, 4),
         use_linear_projection=True,  # as SD 2.x / sd-turbo
     )
+    # Random cross-attention adds little to the residual stream, so the conditioning would barely
+    # steer the picture; scale its output so that it does, as it does in a trained UNet.
+    with torch.no_grad():
+        for name, module in unet.named_modules():
+            if name.endswith("attn2.to_out.0"):
+                module.weight.mul_(3.0)
     torch.manual_seed(0)
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
@@ -278,18 +284,18 @@ def tiny_vae():
         num_encoder_blocks=(1, 1, 1, 1),
         num_decoder_blocks=(1, 1, 1, 1),
     )
-    # Random init shrinks the signal at every conv, so a random encoder ignores its input (the
-    # previous frame would not feed back) and a random decoder puts out ~0, which AutoencoderTiny
-    # maps to -1: black frames in which no test could see a difference. Scale the encoder's convs
-    # so latents follow the image (std ~0.8, as TAESD's), and centre the decoder's last conv on
-    # mid-grey, wide enough to span the colours.
-    out_conv = vae.decoder.layers[-1]
+    # Random init shrinks the signal at every conv, so a random TAESD ignores its input: the
+    # previous frame would not feed back, and every frame would decode to ~0, which AutoencoderTiny
+    # maps to -1: black frames in which no test could see a difference. Scale the convs so the
+    # latents follow the image (std ~0.8, as TAESD's) and the image follows the latents, and centre
+    # the decoder's last conv on mid-grey.
     with torch.no_grad():
-        for m in vae.encoder.modules():
-            if isinstance(m, torch.nn.Conv2d):
-                m.weight.mul_(2.2)
-        out_conv.weight.mul_(8.0)
-        out_conv.bias.fill_(0.5)
+        for part, gain in ((vae.encoder, 2.2), (vae.decoder, 1.5)):
+            for m in part.modules():
+                if isinstance(m, torch.nn.Conv2d):
+                    m.weight.mul_(gain)
+        vae.decoder.layers[-1].weight.mul_(5.0 / 1.5)
+        vae.decoder.layers[-1].bias.fill_(0.5)
     return vae
 
 
