@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 
 DESCRIPTION = """\
@@ -167,6 +168,10 @@ def cmd_bench(args) -> int:
     return bench_render(args)
 
 
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -174,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     setup_logging(getattr(args, "quiet", False))
+    signal.signal(signal.SIGTERM, interrupt)  # a kill from a script cleans up like Ctrl-C does
     from live.errors import PhospheneError
 
     try:

@@ -19,7 +19,8 @@ from live.models import save_tiny_diffusion
 from live.video import probe
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = ["--models", "tiny", "--size", "64", "--fps", "12", "-q"]
+SMALL = ["--size", "64", "--fps", "12", "-q"]
+FAST = ["--models", "tiny", *SMALL]
 
 
 def decoded_frames(path: Path) -> np.ndarray:
@@ -160,7 +161,7 @@ def test_checkpoint_with_missing_files(house_music, tmp_path, capsys):
     enc = write_encoder_checkpoint("own", tmp_path / "enc")
     (enc / "model.safetensors").unlink()
     out = tmp_path / "out.mp4"
-    rc = main(["render", str(house_music), "-o", str(out), *FAST, "--encoder", str(enc)])
+    rc = main(["render", str(house_music), "-o", str(out), *SMALL, "--encoder", str(enc), "--diffusion", "tiny", "--vae", "tiny"])
     assert_one_line_error(capsys, rc, "missing model.safetensors")
     assert not out.exists()
 
@@ -173,7 +174,7 @@ def test_width_mismatch_refused_at_start_up(house_music, tmp_path, capsys):
     wide = AudioPromptEncoder(AudioPromptConfig(backbone=tiny_backbone_config(32), num_tokens=77, width=48, head_layers=1, head_heads=2))
     save_encoder(wide, fe, EncoderMeta(text_encoder="elsewhere/sdxl-ish", tokens=77, width=48), tmp_path / "wide")
     out = tmp_path / "out.mp4"
-    rc = main(["render", str(house_music), "-o", str(out), *FAST, "--encoder", str(tmp_path / "wide"), "--diffusion", "tiny", "--vae", "tiny"])
+    rc = main(["render", str(house_music), "-o", str(out), *SMALL, "--encoder", str(tmp_path / "wide"), "--diffusion", "tiny", "--vae", "tiny"])
     assert_one_line_error(capsys, rc, "48-wide", "takes 32")
     assert not out.exists()
 
@@ -194,3 +195,23 @@ def test_demo_fallback_to_tiny_when_models_are_missing(house_music, tmp_path, mo
     assert probe(out).frames == 12
     r = run_cli("render", house_music, "-o", tmp_path / "strict.mp4", "--duration", "1")
     assert r.returncode == 2 and "hf download" in r.stderr and not (tmp_path / "strict.mp4").exists()
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupted_render_leaves_no_file(house_music, tmp_path, sig):
+    import signal
+
+    out = tmp_path / "out.mp4"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "live", "render", str(house_music), "-o", str(out), "--models", "tiny", "--size", "256", "--fps", "30", "-q"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".out.partial-*.mp4")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".out.partial-*.mp4")), "the render never started writing"
+    time.sleep(0.5)  # well inside the render: frames are being written
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
