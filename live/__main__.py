@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 
@@ -39,11 +38,24 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     from live.defaults import DEFAULT_DIFFUSION, DEFAULT_ENCODER, DEFAULT_VAE
 
     g = p.add_argument_group("models (hub id, local folder, or tiny)")
-    g.add_argument("--encoder", default=DEFAULT_ENCODER, help="audio encoder: audio2img checkpoint or one trained by `python -m training fit` (default: %(default)s)")
+    g.add_argument(
+        "--encoder",
+        default=DEFAULT_ENCODER,
+        help="audio encoder: audio2img checkpoint or one trained by `python -m training fit` (default: %(default)s)",
+    )
     g.add_argument("--diffusion", default=DEFAULT_DIFFUSION, help="sd-turbo-class diffusion model (default: %(default)s)")
-    g.add_argument("--vae", default=DEFAULT_VAE, help="TAESD (AutoencoderTiny) folder/id, or `full` for the diffusion model's own VAE (default: %(default)s)")
+    g.add_argument(
+        "--vae",
+        default=DEFAULT_VAE,
+        help="TAESD (AutoencoderTiny) folder/id, or `full` for the diffusion model's own VAE (default: %(default)s)",
+    )
     g.add_argument("--models", choices=["tiny"], help="set every model at once: `tiny` for an offline smoke run")
-    g.add_argument("--fallback", choices=["tiny", "none"], default="none", help="if the models cannot be found, use `tiny` instead of stopping (the demo does)")
+    g.add_argument(
+        "--fallback",
+        choices=["tiny", "none"],
+        default="none",
+        help="if the models cannot be found, use `tiny` instead of stopping (the demo does)",
+    )
     g.add_argument("--device", default="auto", help="auto (CUDA with fp16 if present, else CPU), cpu, cuda, cuda:N (default: %(default)s)")
 
 
@@ -53,18 +65,47 @@ def add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", type=float, default=0.0, metavar="S", help="start of the segment in seconds (default: 0)")
     p.add_argument("--duration", type=float, default=None, metavar="S", help="length of the segment in seconds (default: to the end)")
     p.add_argument("--fps", type=int, default=24, help="frames per second of the video; one generator call each (default: %(default)s)")
-    p.add_argument("--size", type=int, default=512, metavar="PX", help="width = height in pixels; multiple of 64 for SD models (default: %(default)s)")
-    p.add_argument("--steps", type=int, default=2, help="scheduler steps; UNet calls per frame = int(steps * strength) (default: %(default)s)")
-    p.add_argument("--strength", type=float, default=0.5, help="how much of each frame is repainted, (0, 1]; lower = calmer, more of the last frame (default: %(default)s)")
+    p.add_argument(
+        "--size", type=int, default=512, metavar="PX", help="width = height in pixels; multiple of 64 for SD models (default: %(default)s)"
+    )
+    p.add_argument(
+        "--steps", type=int, default=2, help="scheduler steps; UNet calls per frame = int(steps * strength) (default: %(default)s)"
+    )
+    p.add_argument(
+        "--strength",
+        type=float,
+        default=0.5,
+        help="how much of each frame is repainted, (0, 1]; lower = calmer, more of the last frame (default: %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=0, help="fixes the noise: same input + options + seed = same frames (default: %(default)s)")
-    p.add_argument("--window", type=float, default=None, metavar="S", help="encoder window in seconds (default: the encoder's training window, 3.76 for audio2img)")
-    p.add_argument("--hop", type=float, default=0.125, metavar="S", help="seconds between encoder windows; frames in between are slerped (default: %(default)s)")
+    p.add_argument(
+        "--window",
+        type=float,
+        default=None,
+        metavar="S",
+        help="encoder window in seconds (default: the encoder's training window, 3.76 for audio2img)",
+    )
+    p.add_argument(
+        "--hop",
+        type=float,
+        default=0.125,
+        metavar="S",
+        help="seconds between encoder windows; frames in between are slerped (default: %(default)s)",
+    )
     p.add_argument("--encoder-batch", type=int, default=8, metavar="N", help="windows per encoder call (default: %(default)s)")
-    p.add_argument("--attack", type=float, default=0.05, metavar="S", help="smoothing time constant when the music gets louder (default: %(default)s)")
-    p.add_argument("--release", type=float, default=0.4, metavar="S", help="smoothing time constant when it gets quieter (default: %(default)s)")
+    p.add_argument(
+        "--attack", type=float, default=0.05, metavar="S", help="smoothing time constant when the music gets louder (default: %(default)s)"
+    )
+    p.add_argument(
+        "--release", type=float, default=0.4, metavar="S", help="smoothing time constant when it gets quieter (default: %(default)s)"
+    )
     p.add_argument("--prompt", default=None, metavar="TEXT", help="a text prompt to mix with the audio")
-    p.add_argument("--audio-weight", type=float, default=None, metavar="W", help="1 = audio only, 0 = prompt only (default: 1, or 0.5 with --prompt)")
-    p.add_argument("--stats-json", default=None, metavar="FILE", help="write the run's figures (frames, fps, ms per stage, peak memory) as JSON")
+    p.add_argument(
+        "--audio-weight", type=float, default=None, metavar="W", help="1 = audio only, 0 = prompt only (default: 1, or 0.5 with --prompt)"
+    )
+    p.add_argument(
+        "--stats-json", default=None, metavar="FILE", help="write the run's figures (frames, fps, ms per stage, peak memory) as JSON"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log, errors only")
     add_model_args(p)
 
@@ -72,34 +113,28 @@ def add_render_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m live", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="command")
-    render = sub.add_parser("render", help="a music file -> an MP4 with the audio", description="Render a music file to an audio-reactive video with its audio muxed in.", epilog=RENDER_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    render = sub.add_parser(
+        "render",
+        help="a music file -> an MP4 with the audio",
+        description="Render a music file to an audio-reactive video with its audio muxed in.",
+        epilog=RENDER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_render_args(render)
     bench = sub.add_parser("bench", help="benchmarks that print tables", description="Benchmarks: programs that print tables, not tests.")
     bench_sub = bench.add_subparsers(dest="bench", metavar="what")
     bench_render = bench_sub.add_parser("render", help="per-stage ms per frame and peak memory, 1-minute vs 60-minute input")
     bench_render.add_argument("--minutes", type=float, nargs="+", default=[1.0, 60.0], help="input lengths to compare (default: 1 60)")
-    bench_render.add_argument("--fps", type=int, default=2, help="frames per second for the memory runs (default: %(default)s; low so 60 minutes finish)")
+    bench_render.add_argument(
+        "--fps", type=int, default=2, help="frames per second for the memory runs (default: %(default)s; low so 60 minutes finish)"
+    )
     bench_render.add_argument("--size", type=int, default=128, help="frame size for the memory runs (default: %(default)s)")
-    bench_render.add_argument("--timing-seconds", type=float, default=10.0, help="length of the per-stage timing run (default: %(default)s)")
+    bench_render.add_argument(
+        "--timing-seconds", type=float, default=10.0, help="length of the per-stage timing run (default: %(default)s)"
+    )
     bench_render.add_argument("--timing-size", type=int, default=256, help="frame size of the timing run (default: %(default)s)")
     add_model_args(bench_render)
     return parser
-
-
-def setup_logging(quiet: bool) -> None:
-    logging.basicConfig(level=logging.ERROR if quiet else logging.INFO, format="phosphene: %(message)s", stream=sys.stderr)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    for name in ("transformers", "diffusers", "huggingface_hub", "accelerate"):
-        logging.getLogger(name).setLevel(logging.ERROR)  # their load-time chatter is not for VJs
-    try:
-        import diffusers.utils.logging as dlog
-        import transformers.utils.logging as tlog
-
-        tlog.set_verbosity_error()
-        tlog.disable_progress_bar()
-        dlog.set_verbosity_error()
-    except ImportError:
-        pass
 
 
 def cmd_render(args) -> int:
@@ -117,7 +152,9 @@ def cmd_render(args) -> int:
         conditioning=ConditioningConfig(attack_s=args.attack, release_s=args.release, audio_weight=audio_weight),
         generator=GeneratorConfig(size=args.size, steps=args.steps, strength=args.strength, seed=args.seed),
     )
-    kwargs = dict(config=config, start_s=args.start, duration_s=args.duration, device=args.device, prompt=args.prompt, progress=not args.quiet)
+    kwargs = dict(
+        config=config, start_s=args.start, duration_s=args.duration, device=args.device, prompt=args.prompt, progress=not args.quiet
+    )
     from live.errors import ModelNotFound
 
     try:
@@ -125,7 +162,9 @@ def cmd_render(args) -> int:
     except ModelNotFound as e:
         if args.fallback != "tiny":
             raise
-        logging.getLogger("phosphene").warning("%s\nphosphene: falling back to --models tiny (random weights: the pictures mean nothing)", e)
+        logging.getLogger("phosphene").warning(
+            "%s\nphosphene: falling back to --models tiny (random weights: the pictures mean nothing)", e
+        )
         result = render(args.input, args.output, models=Models.all_tiny(), **kwargs)
     if args.stats_json:
         write_stats(args.stats_json, result)
@@ -178,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
+    from live.logs import setup_logging
+
     setup_logging(getattr(args, "quiet", False))
     signal.signal(signal.SIGTERM, interrupt)  # a kill from a script cleans up like Ctrl-C does
     from live.errors import PhospheneError

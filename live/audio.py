@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import av
 import numpy as np
@@ -95,16 +95,13 @@ def open_segment(path, start_s: float = 0.0, duration_s: float | None = None) ->
             _check_complete(path, decoded, sr, stated_s)
             if start >= decoded:
                 raise AudioError(
-                    f"--start {start_s} s is past the end of {path} ({decoded / sr:.1f} s): "
-                    f"choose a start below {decoded / sr:.1f} s"
+                    f"--start {start_s} s is past the end of {path} ({decoded / sr:.1f} s): choose a start below {decoded / sr:.1f} s"
                 )
             end = decoded if end is None else min(end, decoded)
     return AudioSegment(path, start_s, (end - start) / sr, sr, channels, codec)
 
 
-def stream(
-    segment: AudioSegment, *, sr: int = SAMPLE_RATE, channels: int = 1, block_s: float = 1.0
-) -> Iterator[np.ndarray]:
+def stream(segment: AudioSegment, *, sr: int = SAMPLE_RATE, channels: int = 1, block_s: float = 1.0) -> Iterator[np.ndarray]:
     """Decode the segment again, streamed: float32 blocks (n, channels) at `sr`, about `block_s` each.
 
     The blocks' lengths add up to exactly `segment.samples(sr)`. Channels are mixed before resampling
@@ -148,7 +145,9 @@ def _check_range(path: Path, start_s: float, duration_s: float | None) -> None:
     if not (math.isfinite(start_s) and start_s >= 0):
         raise AudioError(f"--start {start_s} s for {path} is not a time in the file: give 0 or more seconds")
     if duration_s is not None and not (math.isfinite(duration_s) and duration_s > 0):
-        raise AudioError(f"--duration {duration_s} s for {path} is not a length: give more than 0 seconds, or leave it out to use the rest of the file")
+        raise AudioError(
+            f"--duration {duration_s} s for {path} is not a length: give more than 0 seconds, or leave it out to use the rest of the file"
+        )
 
 
 def _check_finite(block: np.ndarray, first: int, start: int, end: int | None, path: Path, sr: int) -> None:

@@ -50,7 +50,19 @@ def looped_mp3(minutes: float, folder: Path) -> Path:
 
 def run_render(input_path: Path, out_dir: Path, extra: list[str]) -> dict:
     stats = out_dir / f"{input_path.stem}.json"
-    cmd = [sys.executable, "-m", "live", "render", str(input_path), "-o", str(out_dir / f"{input_path.stem}.mp4"), "-q", "--stats-json", str(stats), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "live",
+        "render",
+        str(input_path),
+        "-o",
+        str(out_dir / f"{input_path.stem}.mp4"),
+        "-q",
+        "--stats-json",
+        str(stats),
+        *extra,
+    ]
     subprocess.run(cmd, check=True)
     return json.loads(stats.read_text())
 
@@ -65,8 +77,12 @@ def bench_render(args) -> int:
     flags = model_flags(args)
     with tempfile.TemporaryDirectory(prefix="phosphene-bench-") as tmp:
         tmp = Path(tmp)
-        print(f"timing: {args.timing_seconds:g} s of {DEMO_CLIP.name} at {args.timing_size} px, 24 fps, models: {' '.join(flags)}", flush=True)
-        timing = run_render(DEMO_CLIP, tmp, [*flags, "--duration", str(args.timing_seconds), "--size", str(args.timing_size), "--fps", "24"])
+        print(
+            f"timing: {args.timing_seconds:g} s of {DEMO_CLIP.name} at {args.timing_size} px, 24 fps, models: {' '.join(flags)}", flush=True
+        )
+        timing = run_render(
+            DEMO_CLIP, tmp, [*flags, "--duration", str(args.timing_seconds), "--size", str(args.timing_size), "--fps", "24"]
+        )
         print()
         print(f"{'stage':<14}{'ms/frame':>10}")
         for stage in STAGES:
@@ -78,7 +94,9 @@ def bench_render(args) -> int:
             t0 = time.perf_counter()
             path = looped_mp3(minutes, tmp)
             made_s = time.perf_counter() - t0
-            print(f"memory: {minutes:g}-minute input written in {made_s:.0f} s; rendering at {args.fps} fps, {args.size} px ...", flush=True)
+            print(
+                f"memory: {minutes:g}-minute input written in {made_s:.0f} s; rendering at {args.fps} fps, {args.size} px ...", flush=True
+            )
             stats = run_render(path, tmp, [*flags, "--fps", str(args.fps), "--size", str(args.size), "--hop", "0.5"])
             rows.append((minutes, stats))
             path.unlink()

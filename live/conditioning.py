@@ -85,7 +85,9 @@ class Timeline:
         entries = self.entries
         if t_s <= entries[0].time_s:
             return entries[0].tokens, entries[0].sample_index
-        for before, after in zip(reversed(list(entries)[:-1]), reversed(entries)):  # newest first: live asks for now
+        for before, after in zip(
+            reversed(list(entries)[:-1]), list(reversed(entries))[:-1], strict=True
+        ):  # newest first: live asks for now
             if before.time_s <= t_s:
                 if t_s >= after.time_s:
                     return after.tokens, after.sample_index

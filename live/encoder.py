@@ -26,7 +26,7 @@ import torch
 
 from live.defaults import DEFAULT_ENCODER  # noqa: F401 (re-exported)
 from live.errors import PhospheneError
-from live.models import TINY, TINY_NOTICE, TINY_WIDTH, load_errors, first_line, require_files, resolve_folder
+from live.models import TINY, TINY_NOTICE, TINY_WIDTH, first_line, load_errors, require_files, resolve_folder
 from training.model import META_FILE, AudioPromptEncoder, EncoderMeta, tiny_backbone_config
 
 log = logging.getLogger("phosphene")
@@ -146,9 +146,7 @@ def tiny_own_encoder(tokens: int = 77):
     from training.model import AudioPromptConfig
 
     torch.manual_seed(0)
-    config = AudioPromptConfig(
-        backbone=tiny_backbone_config(TINY_WIDTH), num_tokens=tokens, width=TINY_WIDTH, head_layers=1, head_heads=2
-    )
+    config = AudioPromptConfig(backbone=tiny_backbone_config(TINY_WIDTH), num_tokens=tokens, width=TINY_WIDTH, head_layers=1, head_heads=2)
     model = AudioPromptEncoder(config)
     fe = SeamlessM4TFeatureExtractor(stride=2)
     return model, fe, EncoderMeta(text_encoder=TINY, tokens=tokens, width=TINY_WIDTH)
@@ -165,7 +163,10 @@ def check_width(encoder: TorchEncoder, diffusion_name: str, diffusion_width: int
     if encoder.meta.text_encoder not in (diffusion_name, TINY) and diffusion_name != TINY:
         log.info(
             "encoder '%s' was trained against %s; using it with %s (same width %d)",
-            encoder.name, encoder.meta.text_encoder, diffusion_name, diffusion_width,
+            encoder.name,
+            encoder.meta.text_encoder,
+            diffusion_name,
+            diffusion_width,
         )
 
 

@@ -84,11 +84,11 @@ def require_files(folder: Path, what: str, groups: dict[str, list[str]]) -> None
 @dataclass
 class DiffusionParts:
     name: str
-    unet: "torch.nn.Module"
+    unet: torch.nn.Module
     scheduler: object
-    text_encoder: "torch.nn.Module"
+    text_encoder: torch.nn.Module
     tokenizer: object
-    vae: "torch.nn.Module"
+    vae: torch.nn.Module
     vae_name: str
 
     @property
@@ -107,7 +107,7 @@ class DiffusionParts:
         """Image sizes must divide by this: the VAE's factor times the UNet's downsamplings."""
         return self.vae_scale_factor * 2 ** (len(self.unet.config.block_out_channels) - 1)
 
-    def to(self, device: torch.device, dtype: torch.dtype) -> "DiffusionParts":
+    def to(self, device: torch.device, dtype: torch.dtype) -> DiffusionParts:
         for m in (self.unet, self.text_encoder, self.vae):
             m.to(device=device, dtype=dtype).eval().requires_grad_(False)
         return self

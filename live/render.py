@@ -24,9 +24,9 @@ import numpy as np
 
 from live.audio import SAMPLE_RATE, AudioSegment, open_segment, stream
 from live.conditioning import ConditioningConfig
+from live.defaults import DEFAULT_DIFFUSION, DEFAULT_ENCODER, DEFAULT_VAE, TINY
 from live.errors import PhospheneError
 from live.generator import GeneratorConfig
-from live.defaults import DEFAULT_DIFFUSION, DEFAULT_ENCODER, DEFAULT_VAE, TINY
 from live.timing import StageTimer
 from live.video import Mp4Writer, check_output_path
 from live.windows import SampleBuffer
@@ -63,7 +63,7 @@ class Models:
     encoder: str = DEFAULT_ENCODER  # hub id, folder or tiny
 
     @classmethod
-    def all_tiny(cls) -> "Models":
+    def all_tiny(cls) -> Models:
         return cls(TINY, TINY, TINY)
 
 
@@ -135,8 +135,14 @@ def render(
     n_frames = max(1, round(segment.duration_s * config.fps))
     log.info(
         "rendering %s (%.2f s) -> %s: %d frames at %d fps, %d px, %d UNet call(s) per frame, on %s",
-        segment.path.name, segment.duration_s, output, n_frames, config.fps,
-        config.generator.size, config.generator.unet_calls, pipeline.device,
+        segment.path.name,
+        segment.duration_s,
+        output,
+        n_frames,
+        config.fps,
+        config.generator.size,
+        config.generator.unet_calls,
+        pipeline.device,
     )
     started = time.perf_counter()
     mux_sr = segment.source_sr if segment.source_sr in AAC_RATES else 48_000
@@ -189,7 +195,7 @@ class FrameLoop:
             with self.p.timer.section("encoder"):
                 tokens = self.p.encoder.encode(windows)  # (B, T, D)
             with self.p.timer.section("conditioning"):
-                for j, (a, b), tok in zip(js, bounds, tokens):
+                for j, (_, b), tok in zip(js, bounds, tokens, strict=True):
                     newest = min(b, self.total) - 1
                     self.p.conditioner.add(j * self.hop_samples / SAMPLE_RATE, newest, tok.to(torch.float32))
             self.next_embedding = js[-1] + 1

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, Colorspace, VideoReformatter
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc, VideoReformatter
 
 from live.errors import PhospheneError
 
@@ -82,7 +82,9 @@ class Mp4Writer:
         # video_track_timescale=fps: the file's own time base is 1/fps too, so frame k is stored
         # with pts k (the muxer's default would pick a multiple such as 1/12288).
         self._container = av.open(
-            str(self.temp_path), "w", format="mp4",
+            str(self.temp_path),
+            "w",
+            format="mp4",
             options={"movflags": "+faststart", "video_track_timescale": str(self.fps)},
         )
         try:
@@ -122,7 +124,10 @@ class Mp4Writer:
             raise ValueError(f"frame must be uint8 ({self.height}, {self.width}, 3), got {rgb.dtype} {rgb.shape}")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame = self._reformatter.reformat(
-            frame, format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG,
+            frame,
+            format="yuv420p",
+            dst_colorspace=Colorspace.ITU709,
+            dst_color_range=ColorRange.MPEG,
         )
         frame.pts = self.frames_written
         frame.time_base = Fraction(1, self.fps)
@@ -200,7 +205,9 @@ def check_output_path(path: str | os.PathLike) -> Path:
     if out.is_dir():
         raise PhospheneError(f"output {out} is a folder: give a file name, such as {out / 'render.mp4'}")
     if out.suffix.lower() != ".mp4":
-        raise PhospheneError(f"output {out}: the renderer writes MP4 (H.264 + AAC), so the name must end in .mp4, e.g. {out.with_suffix('.mp4')}")
+        raise PhospheneError(
+            f"output {out}: the renderer writes MP4 (H.264 + AAC), so the name must end in .mp4, e.g. {out.with_suffix('.mp4')}"
+        )
     if folder.exists() and not folder.is_dir():
         raise PhospheneError(f"output {out}: {folder} is a file, not a folder; choose an output inside a folder")
     if not folder.exists():

@@ -42,7 +42,7 @@ class EncoderMeta:
         (Path(folder) / META_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
-    def load(cls, folder: Path) -> "EncoderMeta":
+    def load(cls, folder: Path) -> EncoderMeta:
         raw = json.loads((Path(folder) / META_FILE).read_text())
         if raw.get("format") != META_FORMAT:
             raise ValueError(f"{META_FILE} has format {raw.get('format')!r}, expected {META_FORMAT!r}")
@@ -77,9 +77,7 @@ class TokenHead(nn.Module):
         super().__init__()
         self.proj_in = nn.Linear(hidden, width)
         self.queries = nn.Parameter(torch.randn(num_tokens, width) * 0.02)  # (L, D)
-        block = nn.TransformerDecoderLayer(
-            d_model=width, nhead=heads, dim_feedforward=4 * width, batch_first=True, norm_first=True
-        )
+        block = nn.TransformerDecoderLayer(d_model=width, nhead=heads, dim_feedforward=4 * width, batch_first=True, norm_first=True)
         self.blocks = nn.TransformerDecoder(block, num_layers=layers)
         self.norm_out = nn.LayerNorm(width)
 

@@ -249,7 +249,13 @@ def test_bad_input_gives_one_line_naming_file_and_problem(bad_audio, kind):
 
 @pytest.mark.parametrize(
     "start_s, duration_s, says",
-    [(-1.0, None, "--start -1.0 s"), (float("nan"), None, "--start nan s"), (0.0, 0.0, "--duration 0.0 s"), (0.0, -2.0, "--duration -2.0 s"), (0.0, float("inf"), "--duration inf s")],
+    [
+        (-1.0, None, "--start -1.0 s"),
+        (float("nan"), None, "--start nan s"),
+        (0.0, 0.0, "--duration 0.0 s"),
+        (0.0, -2.0, "--duration -2.0 s"),
+        (0.0, float("inf"), "--duration inf s"),
+    ],
 )
 def test_bad_segment_is_refused(house_music, start_s, duration_s, says):
     with pytest.raises(AudioError, match="house_lo.ogg") as caught:
@@ -260,9 +266,7 @@ def test_bad_segment_is_refused(house_music, start_s, duration_s, says):
 def test_start_past_the_end_says_how_long_the_file_is(house_music):
     with pytest.raises(AudioError) as caught:
         open_segment(house_music, start_s=30.0)
-    assert str(caught.value) == (
-        f"--start 30.0 s is past the end of {house_music} (7.1 s): choose a start below 7.1 s"
-    )
+    assert str(caught.value) == (f"--start 30.0 s is past the end of {house_music} (7.1 s): choose a start below 7.1 s")
 
 
 def test_bad_samples_outside_the_segment_do_not_matter(bad_audio):

@@ -45,7 +45,7 @@ def test_timesteps_follow_diffusers_img2img(parts):
 def test_same_seed_same_frames_other_seed_other_frames(parts, embeds):
     a, b = frames(parts, embeds, seed=3), frames(parts, embeds, seed=3)
     c = frames(parts, embeds, seed=4)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert (x == y).all()
     assert abs(a[0].astype(int) - c[0].astype(int)).mean() > 1.0
 

@@ -30,7 +30,9 @@ def decoded_frames(path: Path) -> np.ndarray:
 
 def run_cli(*args, timeout=300):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "live", *map(str, args)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "live", *map(str, args)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout
+    )
 
 
 def test_help_is_fast_and_does_not_import_torch():
@@ -38,7 +40,9 @@ def test_help_is_fast_and_does_not_import_torch():
     r = run_cli("render", "--help")
     assert r.returncode == 0 and "--strength" in r.stdout and "tiny" in r.stdout
     assert time.perf_counter() - start < 2.0
-    probe_code = "import sys, live.__main__ as m; m.build_parser().parse_args(['render', 'x', '-o', 'y.mp4']); print('torch' in sys.modules)"
+    probe_code = (
+        "import sys, live.__main__ as m; m.build_parser().parse_args(['render', 'x', '-o', 'y.mp4']); print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", probe_code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "False", out.stderr
 
@@ -96,7 +100,25 @@ def test_local_model_folders_render(house_music, tmp_path):
     for kind in ("audio2img", "own"):
         encoder = write_encoder_checkpoint(kind, tmp_path / kind)
         out = tmp_path / f"{kind}.mp4"
-        args = ["render", str(house_music), "-o", str(out), "--encoder", str(encoder), "--diffusion", str(diffusion), "--vae", "full", "--size", "64", "--fps", "12", "--duration", "1", "-q"]
+        args = [
+            "render",
+            str(house_music),
+            "-o",
+            str(out),
+            "--encoder",
+            str(encoder),
+            "--diffusion",
+            str(diffusion),
+            "--vae",
+            "full",
+            "--size",
+            "64",
+            "--fps",
+            "12",
+            "--duration",
+            "1",
+            "-q",
+        ]
         assert main(args) == 0, kind
         assert probe(out).frames == 12
 
@@ -124,7 +146,17 @@ def assert_one_line_error(capsys, rc, *needles):
     return err
 
 
-BAD_AUDIO_CASES = ["missing", "directory", "empty", "text_wav", "truncated_mp3", "no_audio_stream", "zero_length", "nan_samples", "inf_samples"]
+BAD_AUDIO_CASES = [
+    "missing",
+    "directory",
+    "empty",
+    "text_wav",
+    "truncated_mp3",
+    "no_audio_stream",
+    "zero_length",
+    "nan_samples",
+    "inf_samples",
+]
 
 
 @pytest.mark.parametrize("name", BAD_AUDIO_CASES)
@@ -174,7 +206,9 @@ def test_width_mismatch_refused_at_start_up(house_music, tmp_path, capsys):
     wide = AudioPromptEncoder(AudioPromptConfig(backbone=tiny_backbone_config(32), num_tokens=77, width=48, head_layers=1, head_heads=2))
     save_encoder(wide, fe, EncoderMeta(text_encoder="elsewhere/sdxl-ish", tokens=77, width=48), tmp_path / "wide")
     out = tmp_path / "out.mp4"
-    rc = main(["render", str(house_music), "-o", str(out), *SMALL, "--encoder", str(tmp_path / "wide"), "--diffusion", "tiny", "--vae", "tiny"])
+    rc = main(
+        ["render", str(house_music), "-o", str(out), *SMALL, "--encoder", str(tmp_path / "wide"), "--diffusion", "tiny", "--vae", "tiny"]
+    )
     assert_one_line_error(capsys, rc, "48-wide", "takes 32")
     assert not out.exists()
 
@@ -203,7 +237,22 @@ def test_interrupted_render_leaves_no_file(house_music, tmp_path, sig):
 
     out = tmp_path / "out.mp4"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "live", "render", str(house_music), "-o", str(out), "--models", "tiny", "--size", "256", "--fps", "30", "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "live",
+        "render",
+        str(house_music),
+        "-o",
+        str(out),
+        "--models",
+        "tiny",
+        "--size",
+        "256",
+        "--fps",
+        "30",
+        "-q",
+    ]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".out.partial-*.mp4")) and time.monotonic() < deadline and proc.poll() is None:
