@@ -134,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_render.add_argument("--timing-size", type=int, default=256, help="frame size of the timing run (default: %(default)s)")
     add_model_args(bench_render)
+    # the bench measures the pipeline on whatever models are named; tiny unless told otherwise
+    bench_render.set_defaults(encoder="tiny", diffusion="tiny", vae="tiny")
     return parser
 
 

@@ -63,12 +63,15 @@ def run_render(input_path: Path, out_dir: Path, extra: list[str]) -> dict:
         str(stats),
         *extra,
     ]
-    subprocess.run(cmd, check=True)
+    if subprocess.run(cmd).returncode != 0:
+        from live.errors import PhospheneError
+
+        raise PhospheneError(f"the benchmark's render of {input_path.name} failed (its error is above)")
     return json.loads(stats.read_text())
 
 
 def model_flags(args) -> list[str]:
-    if args.models == "tiny":
+    if args.models == "tiny" or args.encoder == args.diffusion == args.vae == "tiny":
         return ["--models", "tiny"]
     return ["--encoder", args.encoder, "--diffusion", args.diffusion, "--vae", args.vae, "--device", args.device]
 
