@@ -17,6 +17,7 @@ text-embedding space, and a few-step img2img loop turns that into moving picture
 
 commands:
   render   a music file -> an MP4 with the audio muxed in
+  devices  list the audio inputs
   bench    per-stage timings and peak memory (python -m live bench render)
 """
 
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_render_args(render)
+    sub.add_parser("devices", help="list audio inputs (index, name, host API, channels, default rate)", description="List the audio inputs PortAudio sees.")
     bench = sub.add_parser("bench", help="benchmarks that print tables", description="Benchmarks: programs that print tables, not tests.")
     bench_sub = bench.add_subparsers(dest="bench", metavar="what")
     bench_render = bench_sub.add_parser("render", help="per-stage ms per frame and peak memory, 1-minute vs 60-minute input")
@@ -201,6 +203,19 @@ def write_stats(path: str, result) -> None:
         json.dump(stats, f, indent=2)
 
 
+def cmd_devices(args) -> int:
+    from live.capture import list_inputs
+
+    inputs = [d for d in list_inputs() if d.channels > 0]
+    if not inputs:
+        print("no audio inputs found (is an audio server running? is libportaudio2 installed?)")
+        return 1
+    print(f"{'index':>5}  {'name':<40} {'host API':<28} {'in ch':>5} {'rate':>7}")
+    for d in inputs:
+        print(f"{d.index:>5}  {d.name:<40} {d.hostapi:<28} {d.channels:>5} {d.default_sr:>7g}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     if args.bench != "render":
         build_parser().parse_args(["bench", "--help"])
@@ -226,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     from live.errors import PhospheneError
 
     try:
-        return {"render": cmd_render, "bench": cmd_bench}[args.command](args)
+        return {"render": cmd_render, "bench": cmd_bench, "devices": cmd_devices}[args.command](args)
     except PhospheneError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

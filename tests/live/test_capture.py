@@ -1,0 +1,141 @@
+"""Live input on a real audio server: a JACK dummy server started by the test, real recorded music
+played into the input through jack_connect, and the server killed and restarted under a running
+input. Skips (with the reason) where jackd or libportaudio2 are absent; `make test` installs them
+when it runs as root."""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from live.errors import PhospheneError
+
+pytestmark = pytest.mark.skipif(shutil.which("jackd") is None, reason="jackd (Debian jackd2) is not installed")
+
+PLAYER = textwrap.dedent(
+    """
+    import sys, time, numpy as np, sounddevice as sd
+    sys.path.insert(0, {root!r})
+    from live.audio import open_segment, stream
+    music = np.concatenate(list(stream(open_segment({path!r}), sr=48000, channels=1)))[:, 0]
+    pos = 0
+    def cb(out, frames, t, status):
+        global pos
+        idx = (np.arange(frames) + pos) % len(music)
+        out[:, 0] = music[idx]
+        pos += frames
+    with sd.OutputStream(device="system", channels=1, samplerate=48000, blocksize=1024, callback=cb):
+        print("playing", flush=True)
+        time.sleep(600)
+    """
+)
+
+
+def start_jackd():
+    proc = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "1024"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if subprocess.run(["jack_lsp"], capture_output=True).returncode == 0:
+            return proc
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("jackd did not start")
+
+
+def ports(direction):
+    out = subprocess.run(["jack_lsp", "-p"], capture_output=True, text=True).stdout.splitlines()
+    names = []
+    for name, props in zip(out[::2], out[1::2], strict=True):
+        if not name.startswith("system:") and direction in props:
+            names.append(name)
+    return names
+
+
+def play(music):
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])
+    proc = subprocess.Popen([sys.executable, "-c", PLAYER.format(root=root, path=str(music))], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "playing"
+    return proc
+
+
+def connect(player_out, capture_in):
+    for port in capture_in:
+        subprocess.run(["jack_connect", player_out, port], check=True)
+
+
+@pytest.fixture
+def jack():
+    subprocess.run(["pkill", "-x", "jackd"])
+    proc = start_jackd()
+    yield proc
+    subprocess.run(["pkill", "-x", "jackd"])
+    proc.wait(timeout=5)
+
+
+def level(live_input, seconds=0.3):
+    return float(np.sqrt(np.mean(live_input.ring.newest(int(seconds * live_input.sr)).samples ** 2)))
+
+
+def test_devices_listing_and_errors(jack):
+    """The test process never loads PortAudio itself (a dead server would abort it): probe() and
+    `python -m live devices` run it in children."""
+    from live.capture import probe
+
+    device, sr = probe("system", 1, None)
+    assert device.name == "system" and "JACK" in device.hostapi and sr == 48000
+    with pytest.raises(PhospheneError, match="no input device 'nonesuch'"):
+        probe("nonesuch", 1, None)
+    with pytest.raises(PhospheneError, match="refuses 44100 Hz"):
+        probe("system", 1, 44100)  # the server runs at 48 kHz
+    with pytest.raises(PhospheneError, match="has 2 input channel"):
+        probe("system", 3, None)
+    r = subprocess.run([sys.executable, "-m", "live", "devices"], capture_output=True, text=True)
+    assert r.returncode == 0 and "system" in r.stdout and "JACK" in r.stdout
+    assert "sounddevice" not in sys.modules
+
+
+def test_music_fills_the_ring_and_survives_a_server_restart(jack, house_music):
+    from live.capture import LiveInput
+
+    live = LiveInput("system", channels=1, block_size=256, ring_s=5)
+    live.start()
+    try:
+        time.sleep(0.5)
+        silence = level(live)
+        player = play(house_music)
+        connect(ports("output")[0], ports("input"))
+        time.sleep(0.8)
+        music = level(live)
+        assert silence < 1e-4 and music > 0.02, (silence, music)
+        assert live.ring.overflows == 0
+        assert abs(live.ring.capture_time(live.ring.written - 1) - time.monotonic()) < 0.1
+
+        # the server dies mid-set: the input is marked lost, then comes back by itself
+        player.kill()
+        subprocess.run(["pkill", "-x", "jackd"])
+        jack.wait(timeout=5)
+        deadline = time.monotonic() + 5
+        while not live.input_lost and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert live.input_lost
+        before = live.ring.written
+        restarted = start_jackd()
+        deadline = time.monotonic() + 15
+        while live.reconnects == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert live.reconnects == 1 and not live.input_lost
+        player = play(house_music)
+        connect(ports("output")[0], ports("input"))
+        time.sleep(0.8)
+        assert live.ring.written > before and level(live) > 0.02  # audio from after the reconnect
+        player.kill()
+        restarted.kill()
+    finally:
+        live.stop()
