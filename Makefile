@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 .PHONY: demo test install system-packages bench clean
 
 demo: install
-	$(BIN)/python -m live render demo/phosphene-demo.mp3 -o demo.mp4 --fallback tiny
+	$(BIN)/python -m live render demo/phosphene-demo.mp3 -o demo.mp4 --fallback shader
 
 test: system-packages install
 	$(BIN)/python -m pytest

@@ -16,9 +16,10 @@ Phosphene paints what music sounds like: an audio encoder maps sound into Stable
 text-embedding space, and a few-step img2img loop turns that into moving pictures.
 
 commands:
-  render   a music file -> an MP4 with the audio muxed in
+  render   a music file -> an MP4 with the audio muxed in (--engine diffusion | shader)
+  beats    tempo and beat times of a file, with the live (causal) beat tracker
   devices  list the audio inputs
-  bench    per-stage timings and peak memory (python -m live bench render)
+  bench    benchmarks that print tables: render, features, shaders
 """
 
 RENDER_EPILOG = """\
@@ -42,7 +43,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--encoder",
         default=DEFAULT_ENCODER,
-        help="audio encoder: audio2img checkpoint or one trained by `python -m training fit` (default: %(default)s)",
+        help="audio encoder: audio2img checkpoint, one trained by `python -m training fit`, or an export folder from `python -m export onnx` (default: %(default)s)",
     )
     g.add_argument("--diffusion", default=DEFAULT_DIFFUSION, help="sd-turbo-class diffusion model (default: %(default)s)")
     g.add_argument(
@@ -50,12 +51,19 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_VAE,
         help="TAESD (AutoencoderTiny) folder/id, or `full` for the diffusion model's own VAE (default: %(default)s)",
     )
+    g.add_argument(
+        "--encoder-backend",
+        choices=["torch", "onnx", "tensorrt", "auto"],
+        default="torch",
+        help="encoder runtime: torch; onnx (an export folder from `python -m export onnx`); tensorrt; auto = TensorRT engine > ONNX export > torch",
+    )
+    g.add_argument("--encoder-threads", type=int, default=None, metavar="N", help="ONNX Runtime CPU threads (default: physical cores, at most 4)")
     g.add_argument("--models", choices=["tiny"], help="set every model at once: `tiny` for an offline smoke run")
     g.add_argument(
         "--fallback",
-        choices=["tiny", "none"],
+        choices=["shader", "tiny", "none"],
         default="none",
-        help="if the models cannot be found, use `tiny` instead of stopping (the demo does)",
+        help="if the models cannot be found: `shader` draws with the shader engine (the demo does), `tiny` with random weights; default: stop with the reason",
     )
     g.add_argument("--device", default="auto", help="auto (CUDA with fp16 if present, else CPU), cpu, cuda, cuda:N (default: %(default)s)")
 
@@ -100,10 +108,14 @@ def add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--release", type=float, default=0.4, metavar="S", help="smoothing time constant when it gets quieter (default: %(default)s)"
     )
+    p.add_argument("--no-shaders", action="store_true", help="diffusion engine only: plain img2img feedback, without the shader warp, structure and post effects")
     p.add_argument("--prompt", default=None, metavar="TEXT", help="a text prompt to mix with the audio")
     p.add_argument(
         "--audio-weight", type=float, default=None, metavar="W", help="1 = audio only, 0 = prompt only (default: 1, or 0.5 with --prompt)"
     )
+    from live.shader_engine import add_engine_args
+
+    add_engine_args(p)
     p.add_argument(
         "--stats-json", default=None, metavar="FILE", help="write the run's figures (frames, fps, ms per stage, peak memory) as JSON"
     )
@@ -122,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_render_args(render)
+    from live.beats import add_beats_args
+
+    add_beats_args(sub.add_parser("beats", help="tempo and beat times of a music file (the live tracker: causal)", description="Print tempo and beat times of a file with the same causal tracker the live path uses."))
     sub.add_parser("devices", help="list audio inputs (index, name, host API, channels, default rate)", description="List the audio inputs PortAudio sees.")
     bench = sub.add_parser("bench", help="benchmarks that print tables", description="Benchmarks: programs that print tables, not tests.")
     bench_sub = bench.add_subparsers(dest="bench", metavar="what")
@@ -138,21 +153,29 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_args(bench_render)
     # the bench measures the pipeline on whatever models are named; tiny unless told otherwise
     bench_render.set_defaults(encoder="tiny", diffusion="tiny", vae="tiny")
+    from live.shader_engine import add_bench_args
+
+    add_bench_args(bench_sub)
     return parser
 
 
 def cmd_render(args) -> int:
+    if args.engine == "shader":
+        from live.shader_engine import cmd_render_shader
+
+        return cmd_render_shader(args)
     from live.conditioning import ConditioningConfig
     from live.generator import GeneratorConfig
     from live.render import Models, RenderConfig, render
 
-    models = Models.all_tiny() if args.models == "tiny" else Models(args.diffusion, args.vae, args.encoder)
+    models = Models.all_tiny() if args.models == "tiny" else Models(args.diffusion, args.vae, args.encoder, args.encoder_backend, args.encoder_threads)
     audio_weight = args.audio_weight if args.audio_weight is not None else (0.5 if args.prompt else 1.0)
     config = RenderConfig(
         fps=args.fps,
         window_s=args.window,
         hop_s=args.hop,
         encoder_batch=args.encoder_batch,
+        shaders=not args.no_shaders,
         conditioning=ConditioningConfig(attack_s=args.attack, release_s=args.release, audio_weight=audio_weight),
         generator=GeneratorConfig(size=args.size, steps=args.steps, strength=args.strength, seed=args.seed),
     )
@@ -164,11 +187,15 @@ def cmd_render(args) -> int:
     try:
         result = render(args.input, args.output, models=models, **kwargs)
     except ModelNotFound as e:
+        log = logging.getLogger("phosphene")
+        if args.fallback == "shader":
+            log.warning("%s\nphosphene: falling back to --engine shader (no model weights: the shaders alone, driven by the audio features)", e)
+            from live.shader_engine import cmd_render_shader
+
+            return cmd_render_shader(args)
         if args.fallback != "tiny":
             raise
-        logging.getLogger("phosphene").warning(
-            "%s\nphosphene: falling back to --models tiny (random weights: the pictures mean nothing)", e
-        )
+        log.warning("%s\nphosphene: falling back to --models tiny (random weights: the pictures mean nothing)", e)
         result = render(args.input, args.output, models=Models.all_tiny(), **kwargs)
     if args.stats_json:
         write_stats(args.stats_json, result)
@@ -217,11 +244,25 @@ def cmd_devices(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    if args.bench == "features":
+        from live.shader_engine import bench_features
+
+        return bench_features(args)
+    if args.bench == "shaders":
+        from live.shader_engine import bench_shaders
+
+        return bench_shaders(args)
     if args.bench != "render":
         build_parser().parse_args(["bench", "--help"])
     from live.bench import bench_render
 
     return bench_render(args)
+
+
+def cmd_beats(args) -> int:
+    from live.beats import cmd_beats as beats
+
+    return beats(args)
 
 
 def interrupt(signum, frame):
@@ -241,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     from live.errors import PhospheneError
 
     try:
-        return {"render": cmd_render, "bench": cmd_bench, "devices": cmd_devices}[args.command](args)
+        return {"render": cmd_render, "bench": cmd_bench, "devices": cmd_devices, "beats": cmd_beats}[args.command](args)
     except PhospheneError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

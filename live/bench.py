@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 DEMO_CLIP = Path(__file__).resolve().parent.parent / "demo" / "phosphene-demo.mp3"
-STAGES = ("decode", "encoder", "conditioning", "unet", "vae", "mux")
+STAGES = ("decode", "encoder", "conditioning", "shaders", "unet", "vae", "mux")
 
 
 def looped_mp3(minutes: float, folder: Path) -> Path:

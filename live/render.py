@@ -28,12 +28,11 @@ from live.defaults import DEFAULT_DIFFUSION, DEFAULT_ENCODER, DEFAULT_VAE, TINY
 from live.errors import PhospheneError
 from live.generator import GeneratorConfig
 from live.timing import StageTimer
-from live.video import Mp4Writer, check_output_path
+from live.video import AAC_RATES, AudioMuxer, Mp4Writer, check_output_path, make_bar
 from live.windows import SampleBuffer
 
 log = logging.getLogger("phosphene")
 
-AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)  # kept as they are; others -> 48 kHz
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,7 @@ class RenderConfig:
     window_s: float | None = None  # encoder window; None = the length the encoder was trained on (3.76 s)
     hop_s: float = 0.125  # one embedding per hop (8 Hz, as live); frames between hops are slerped
     encoder_batch: int = 8  # windows per encoder call: larger is faster on a GPU and costs memory
+    shaders: bool = True  # feedback warp + structure before img2img, beat flash + grade after (EGL)
     conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
 
@@ -60,7 +60,9 @@ class RenderConfig:
 class Models:
     diffusion: str = DEFAULT_DIFFUSION  # hub id, folder or tiny
     vae: str = DEFAULT_VAE  # hub id, folder, `full` (the diffusion model's own) or tiny
-    encoder: str = DEFAULT_ENCODER  # hub id, folder or tiny
+    encoder: str = DEFAULT_ENCODER  # hub id, folder (a checkpoint or an ONNX export) or tiny
+    encoder_backend: str = "torch"  # torch | onnx | tensorrt | auto (the fastest available)
+    encoder_threads: int | None = None  # ONNX Runtime CPU threads; None = physical cores, at most 4
 
     @classmethod
     def all_tiny(cls) -> Models:
@@ -104,7 +106,9 @@ class Pipeline:
         self.config = config
         self.device, self.dtype = pick_device(device)
         self.timer = StageTimer(sync=torch.cuda.synchronize if self.device.type == "cuda" else None)
-        self.encoder = load_encoder(models.encoder, device=self.device, dtype=self.dtype)
+        self.encoder = load_encoder(
+            models.encoder, device=self.device, dtype=self.dtype, backend=models.encoder_backend, threads=models.encoder_threads
+        )
         self.parts = load_diffusion(models.diffusion, models.vae, device=self.device, dtype=self.dtype)
         check_width(self.encoder, models.diffusion, self.parts.width)
         self.generator = Img2Img(self.parts, config.generator, timer=self.timer)
@@ -178,6 +182,15 @@ class FrameLoop:
         self.hop_samples = max(1, round(self.cfg.hop_s * SAMPLE_RATE))
         self.n_embeddings = self.total // self.hop_samples + 2  # one past the last frame, to slerp towards
         self.next_embedding = 0
+        self.hooks, self.clock, self.previous = None, None, None
+        if self.cfg.shaders:
+            from live.shader_engine import DiffusionHooks, FeatureClock
+
+            try:
+                self.hooks = DiffusionHooks(self.cfg.generator.size, seed=self.cfg.generator.seed, fps=self.cfg.fps)
+                self.clock = FeatureClock()  # features and beats at 16 kHz, fed the audio under each frame
+            except PhospheneError as e:  # no EGL here: plain img2img feedback still makes a video
+                log.warning("shader stage off: %s", e)
 
     def window_bounds(self, j: int) -> tuple[int, int]:
         centre = j * self.hop_samples
@@ -211,33 +224,22 @@ class FrameLoop:
         level = float(np.sqrt(np.mean(under_frame**2))) if len(under_frame) else 0.0
         with self.p.timer.section("conditioning"):
             embeds, _sample_index = self.p.conditioner.at(t_s, level, 1.0 / fps)
-        image = self.p.generator(embeds)
+        init = None
+        if self.hooks is not None:
+            with self.p.timer.section("shaders"):
+                drive = self.clock.advance(under_frame, t_s)  # consecutive frames partition the audio
+                if self.previous is not None:  # warp + structure: motion follows the music
+                    init = self.hooks.init_image(self.previous, drive)
+        image = self.p.generator(embeds, init_image=init)
+        self.previous = image  # fed back before the post effects
         with self.p.timer.section("vae"):
             rgb = to_uint8(image)
+        if self.hooks is not None:
+            with self.p.timer.section("shaders"):
+                rgb = self.hooks.post(rgb, drive)
         next_window_start = self.window_bounds(self.next_embedding)[0]
         self.buffer.forget_before(min(frame_b, next_window_start))
         return rgb
-
-
-class AudioMuxer:
-    """Feeds the writer the original audio up to each frame's end, so the MP4 stays interleaved."""
-
-    def __init__(self, writer: Mp4Writer, blocks, sr: int):
-        self.writer, self.blocks, self.sr = writer, blocks, sr
-        self.written = 0  # samples handed to the writer
-        self.pending: np.ndarray | None = None  # (n, C) decoded but not yet due
-
-    def write_until(self, t_s: float) -> None:
-        target = math.inf if math.isinf(t_s) else round(t_s * self.sr)
-        while self.written < target:
-            if self.pending is None:
-                self.pending = next(self.blocks, None)
-                if self.pending is None:
-                    return
-            take = int(min(len(self.pending), target - self.written))
-            self.writer.write_audio(self.pending[:take])
-            self.written += take
-            self.pending = self.pending[take:] if take < len(self.pending) else None
 
 
 def timed(blocks, timer: StageTimer, name: str):
@@ -249,9 +251,3 @@ def timed(blocks, timer: StageTimer, name: str):
         if item is None:
             return
         yield item
-
-
-def make_bar(total: int, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="frame", desc="render", disable=not enabled, dynamic_ncols=True)

@@ -16,6 +16,7 @@ a second rather than a render. `probe` reads back the facts a test (or a user) w
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -268,3 +269,33 @@ def probe(path: str | os.PathLike) -> Mp4Info:
             )
     except av.FFmpegError as e:
         raise PhospheneError(f"cannot read {path} as a video: {e}") from None
+
+
+AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)  # kept as they are; others -> 48 kHz
+
+
+class AudioMuxer:
+    """Feeds the writer the original audio up to each frame's end, so the MP4 stays interleaved."""
+
+    def __init__(self, writer: Mp4Writer, blocks, sr: int):
+        self.writer, self.blocks, self.sr = writer, blocks, sr
+        self.written = 0  # samples handed to the writer
+        self.pending: np.ndarray | None = None  # (n, C) decoded but not yet due
+
+    def write_until(self, t_s: float) -> None:
+        target = math.inf if math.isinf(t_s) else round(t_s * self.sr)
+        while self.written < target:
+            if self.pending is None:
+                self.pending = next(self.blocks, None)
+                if self.pending is None:
+                    return
+            take = int(min(len(self.pending), target - self.written))
+            self.writer.write_audio(self.pending[:take])
+            self.written += take
+            self.pending = self.pending[take:] if take < len(self.pending) else None
+
+
+def make_bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="frame", desc="render", disable=not enabled, dynamic_ncols=True)

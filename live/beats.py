@@ -1,0 +1,314 @@
+"""A causal beat tracker: tempo, beat phase and confidence from the onset flux, no future audio.
+
+It follows BTrack (Stark, Davies & Plumbley, "Real-time beat-synchronous analysis of musical audio",
+DAFx 2009), with the tempo range widened to 60-200 BPM and a log-normal tempo prior:
+
+1. Cumulative score: CS[n] = (1 - alpha) * flux[n] + alpha * max_v W1(v) * CS[n + v], v in
+   [-2P, -P/2] frames, W1 a log-Gaussian around the beat period P. CS[n] is high where a beat one
+   period back was strong and flux arrives now. The recursion only reaches P/2 frames back, so a
+   chunk of P/2 new frames is computed at once (vectorised).
+2. Beat prediction: half a period after each beat, CS is run forward over the next period with no
+   flux (the future is unknown), weighted by a Gaussian around one period after the last beat; its
+   peak is the next beat. The beat is emitted when the audio reaches it.
+3. Tempo: every `tempo_every_s`, the autocorrelation of the last `tempo_window_s` of flux is summed
+   at each candidate period's first four multiples (a comb), weighted by the prior, and filtered
+   over time on a log-tempo grid (an HMM forward pass: tempo changes slowly, octave jumps rarely).
+
+Tap tempo overrides all of it until released: beats at the last tap plus whole periods, the period
+the median of the last few tap intervals.
+
+    tracker = BeatTracker(frame_rate=100)    # analysis frames per second (live.features)
+    beats_s = tracker.push(frames)            # FeatureFrames -> new beat times (s), every block
+    tracker.state(t_s)                        # BeatState: tempo_bpm, phase, confidence, ...
+
+`python -m live beats FILE [--json]` prints a file's tempo and beats with this same tracker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from live.features import FeatureConfig, FeatureFrames, Features
+
+ANALYSIS_SR = 16_000  # the rate `beats` and the renderers analyse at (the encoder's rate: one decode serves both)
+
+# Frame i's flux peaks when an attack reaches the newest part of its window: a beat found at frame i
+# sounded this long before the frame's end. Measured on click tracks (tests/live/test_beats.py).
+ONSET_DELAY_S = 0.02
+
+
+@dataclass(frozen=True)
+class BeatConfig:
+    min_bpm: float = 60.0  # the tempo range searched
+    max_bpm: float = 200.0
+    prior_bpm: float = 120.0  # centre of the log-normal tempo prior (librosa's and most DJ music's)
+    prior_octaves: float = 0.6  # its width: narrow enough to pick 140 over 70 BPM, wide enough for 60 and 200
+    candidates: int = 120  # tempo grid, log-spaced over [min_bpm, max_bpm]: 1% steps
+    tempo_window_s: float = 8.0  # flux history the autocorrelation sees (four periods at 30 BPM's comb)
+    tempo_every_s: float = 0.25  # how often the tempo is re-estimated
+    tempo_jump_octaves: float = 0.03  # tempo drift allowed per update (HMM transition width)
+    alpha: float = 0.8  # cumulative score: weight of the past (BTrack: 0.9; 0.8 re-locks faster after a wrong start)
+    tightness: float = 5.0  # width of W1 in log-period: higher holds the period more strictly (BTrack's value)
+    warmup_s: float = 1.5  # first beat prediction after this much audio
+    tap_reset_s: float = 2.0  # a tap this long after the previous starts a new tap sequence
+    tap_intervals: int = 4  # tap period = median of the last this-many intervals
+
+
+@dataclass(frozen=True)
+class BeatState:
+    tempo_bpm: float
+    phase: float  # 0..1: 0 on a beat, rising to 1 at the next
+    confidence: float  # 0..1: how periodic the recent flux is (0 in silence and before the first estimate)
+    last_beat_s: float | None
+    next_beat_s: float | None  # predicted (None until the first prediction)
+    tapped: bool  # tap tempo is overriding the tracker
+
+
+class BeatTracker:
+    def __init__(self, frame_rate: float, config: BeatConfig = BeatConfig(), *, delay_s: float = ONSET_DELAY_S):
+        if not 0 < config.min_bpm < config.max_bpm:
+            raise ValueError(f"tempo range {config.min_bpm}-{config.max_bpm} BPM is empty")
+        self.fr, self.cfg, self.delay_s = frame_rate, config, delay_s
+        self.bpms = np.geomspace(config.min_bpm, config.max_bpm, config.candidates)  # (C,)
+        self.periods = 60.0 * frame_rate / self.bpms  # (C,) frames per beat
+        self.max_lag = int(math.ceil(4 * self.periods.max())) + 4
+        self.window = max(int(config.tempo_window_s * frame_rate), self.max_lag + 1)
+        self.history = max(self.window, int(2 * self.periods.max()) + 2)  # frames of flux and CS kept
+        self.comb_index, self.comb_weight = _comb(self.periods)  # (C, 24) lags, (24,) weights
+        log_dist = np.log2(self.bpms / config.prior_bpm)
+        self.prior = np.exp(-0.5 * (log_dist / config.prior_octaves) ** 2)  # (C,)
+        steps = np.log2(self.bpms[:, None] / self.bpms[None, :])
+        self.transition = np.exp(-0.5 * (steps / config.tempo_jump_octaves) ** 2)  # (C, C)
+        self.transition /= self.transition.sum(axis=0, keepdims=True)
+        self.posterior = self.prior / self.prior.sum()
+        self.tempo_every = max(1, round(config.tempo_every_s * frame_rate))
+
+        self.flux = np.zeros(0, np.float32)  # recent flux; flux[i] is frame base + i
+        self.cs = np.zeros(0, np.float32)  # cumulative score, same indexing
+        self.base = 0
+        self.n = 0  # frames seen
+        self.period = 60.0 * frame_rate / config.prior_bpm  # frames per beat, current estimate
+        self.confidence = 0.0
+        self.predict_at = round(config.warmup_s * frame_rate)  # frame at which to predict the next beat
+        self.beat_at: int | None = None  # predicted next beat frame
+        self.last_beat: int | None = None
+        self.beats_s: list[float] = []  # every beat so far (the `beats` command reads them)
+        self.taps: list[float] = []
+        self.tap_period_s: float | None = None  # set while tap tempo overrides
+
+    # --- the tracker --------------------------------------------------------------------------
+
+    def push(self, frames: FeatureFrames) -> list[float]:
+        """Take the flux of new analysis frames; return the beats (s) that fall in them."""
+        return self.push_flux(frames.flux)
+
+    def push_flux(self, flux: np.ndarray) -> list[float]:
+        flux = np.asarray(flux, dtype=np.float32)
+        first = self.n
+        self.flux = np.concatenate([self.flux, flux])
+        self.cs = np.concatenate([self.cs, np.zeros(len(flux), np.float32)])
+        self.n += len(flux)
+        beats = []
+        i = first
+        while i < self.n:
+            # advance to the next event (tempo update, prediction, beat) or half a period, whichever is first
+            events = [self.n, i + max(1, int(self.period / 2))]
+            events += [e + 1 for e in (self.predict_at, self.beat_at, self._next_tempo_frame(i)) if e is not None and e >= i]
+            j = min(events)
+            self._cumulative_score(i, j)
+            last = j - 1
+            if last == self._next_tempo_frame(i):
+                self._update_tempo(last)
+            if last == self.predict_at:
+                self._predict(last)
+            if last == self.beat_at:
+                self.last_beat, self.beat_at = last, None
+                self.predict_at = last + max(1, round(self.period / 2))
+                beats.append(self._frame_time(last))
+            i = j
+        self._trim()
+        if self.tap_period_s is not None:  # the tap clock replaces the tracker's beats
+            beats = self._tap_beats(self._frame_time(first - 1), self._frame_time(self.n - 1))
+        self.beats_s += beats
+        return beats
+
+    def _frame_time(self, frame: int) -> float:
+        return (frame + 1) / self.fr - self.delay_s
+
+    def _next_tempo_frame(self, i: int) -> int:
+        return i + (-i - 1) % self.tempo_every  # frames n with (n + 1) % tempo_every == 0
+
+    def _w1(self) -> tuple[np.ndarray, np.ndarray]:
+        """Offsets v in [-2P, -P/2] and their log-Gaussian weights."""
+        p = self.period
+        v = np.arange(-round(2 * p), -round(p / 2) + 1)
+        return v, np.exp(-0.5 * (self.cfg.tightness * np.log(-v / p)) ** 2).astype(np.float32)
+
+    def _cumulative_score(self, a: int, b: int) -> None:
+        """CS for frames [a, b), b - a <= P/2 so every term it reads is already known."""
+        v, w = self._w1()
+        idx = np.arange(a, b)[:, None] + v[None, :] - self.base  # (n, V)
+        past = np.where(idx >= 0, self.cs[np.maximum(idx, 0)], 0.0) * w
+        alpha = self.cfg.alpha
+        self.cs[a - self.base : b - self.base] = (1 - alpha) * self.flux[a - self.base : b - self.base] + alpha * past.max(axis=1)
+
+    def _predict(self, m: int) -> None:
+        """Run CS forward over the next period with no flux; the beat is its peak, weighted towards
+        one period after the last beat (half a period from now)."""
+        p = self.period
+        ahead = max(2, round(p))
+        v, w = self._w1()
+        cs = np.concatenate([self.cs[: m + 1 - self.base], np.zeros(ahead, np.float32)])  # (.., ahead): the future
+        origin = m + 1 - self.base  # cs index of frame m + 1
+        step = max(1, round(p / 2))
+        for a in range(0, ahead, step):
+            idx = origin + np.arange(a, min(a + step, ahead))[:, None] + v[None, :]
+            cs[origin + a : origin + a + idx.shape[0]] = self.cfg.alpha * (np.where(idx >= 0, cs[np.maximum(idx, 0)], 0.0) * w).max(axis=1)
+        offsets = np.arange(1, ahead + 1)
+        centre = (self.last_beat + p - m) if self.last_beat is not None else p / 2
+        w2 = np.exp(-0.5 * ((offsets - centre) / (p / 2)) ** 2)
+        self.beat_at = m + int(offsets[np.argmax(cs[origin:] * w2)])
+        self.predict_at = None
+
+    def _update_tempo(self, last: int) -> None:
+        """Comb over the autocorrelation of the flux up to frame `last`, times the prior; one HMM step."""
+        if last + 1 < self.max_lag + 1:
+            return
+        end = last + 1 - self.base
+        o = self.flux[max(0, end - self.window) : end].astype(np.float64)
+        o = o - _moving_mean(o, 16)  # adaptive threshold, as BTrack: only what stands out of its surroundings
+        o = np.maximum(o, 0)
+        o -= o.mean()
+        n = len(o)
+        spectrum = np.fft.rfft(o, 2 * n)
+        acf = np.fft.irfft(spectrum * np.conj(spectrum))[: self.max_lag + 1]
+        if acf[0] <= 1e-12:  # silence: keep the tempo, lose the confidence
+            self.confidence *= 0.5
+            return
+        acf = acf / (n - np.arange(len(acf))) / (acf[0] / n)  # unbiased, normalised: acf[0] = 1
+        comb = np.maximum(acf[self.comb_index] @ self.comb_weight, 0)  # (C,)
+        observation = comb * self.prior + 1e-9
+        self.posterior = observation * (self.transition @ self.posterior)
+        self.posterior /= self.posterior.sum()
+        best = int(np.clip(np.argmax(self.posterior), 1, len(self.bpms) - 2))
+        y0, y1, y2 = np.log(self.posterior[best - 1 : best + 2] + 1e-30)
+        shift = np.clip(0.5 * (y0 - y2) / (y0 - 2 * y1 + y2 - 1e-12), -0.5, 0.5)  # parabola through the peak: between grid steps
+        self.period = float(self.periods[best] * (self.periods[best + 1] / self.periods[best]) ** shift)
+        periodicity = comb[best] / self.comb_weight.sum()  # 1 for a perfectly periodic flux, ~0 for noise
+        self.confidence = float(0.7 * self.confidence + 0.3 * np.clip(2 * periodicity, 0, 1))
+
+    def _trim(self) -> None:
+        extra = len(self.flux) - self.history
+        if extra > self.history:  # trim in big steps: the copy is amortised
+            self.flux, self.cs = self.flux[extra:].copy(), self.cs[extra:].copy()
+            self.base += extra
+
+    # --- tap tempo ------------------------------------------------------------------------------
+
+    def tap(self, t_s: float) -> None:
+        """A tap at t_s (on the audio clock). Two taps set the tempo; it holds until release()."""
+        if self.taps and not 0 < t_s - self.taps[-1] <= self.cfg.tap_reset_s:
+            self.taps = []
+        self.taps = [*self.taps, t_s][-(self.cfg.tap_intervals + 1) :]
+        if len(self.taps) >= 2:
+            self.tap_period_s = float(np.median(np.diff(self.taps)))
+
+    def release(self) -> None:
+        """Hand the beat back to the tracker."""
+        self.taps, self.tap_period_s = [], None
+
+    def _tap_beats(self, after_s: float, until_s: float) -> list[float]:
+        anchor, p = self.taps[-1], self.tap_period_s
+        k0, k1 = math.floor((after_s - anchor) / p) + 1, math.floor((until_s - anchor) / p)
+        return [anchor + k * p for k in range(k0, k1 + 1)]
+
+    # --- the clock ------------------------------------------------------------------------------
+
+    def state(self, t_s: float) -> BeatState:
+        """Tempo, phase and confidence at time t_s (usually the present or the frame being drawn)."""
+        if self.tap_period_s is not None:
+            p = self.tap_period_s
+            k = math.floor((t_s - self.taps[-1]) / p)
+            last = self.taps[-1] + k * p
+            return BeatState(60.0 / p, (t_s - last) / p, 1.0, last, last + p, True)
+        period_s = self.period / self.fr
+        last = self._frame_time(self.last_beat) if self.last_beat is not None else None
+        nxt = self._frame_time(self.beat_at) if self.beat_at is not None else None
+        if last is not None and nxt is not None and last <= t_s < nxt:
+            phase = (t_s - last) / (nxt - last)
+        elif last is not None:  # past the predicted beat (or before a prediction): the period runs on
+            phase = ((t_s - last) / period_s) % 1.0
+        else:
+            phase = 0.0
+        return BeatState(60.0 / period_s, float(phase), self.confidence, last, nxt, False)
+
+
+def _comb(periods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each period L: the lags round(a * L) + b, a = 1..4, |b| <= a, and weights 1 / (2a + 1),
+    so each multiple counts once whatever its spread (BTrack's comb filter bank, one lag wider: a
+    fractional period must not miss a sharp peak at its first multiple)."""
+    offsets = [(a, b) for a in range(1, 5) for b in range(-a, a + 1)]  # 24 pairs
+    index = np.array([[round(a * p) + b for a, b in offsets] for p in periods])  # (C, 24)
+    weight = np.array([1.0 / (2 * a + 1) for a, _ in offsets])  # (24,)
+    return index, weight
+
+
+def _moving_mean(x: np.ndarray, half: int) -> np.ndarray:
+    """Centred moving mean over 2 * half + 1 frames (edges: the frames that exist)."""
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    i = np.arange(len(x))
+    lo, hi = np.maximum(i - half, 0), np.minimum(i + half + 1, len(x))
+    return (c[hi] - c[lo]) / (hi - lo)
+
+
+# --- one file: `python -m live beats` --------------------------------------------------------------
+
+
+class Analyzer:
+    """Features and beats together, on one stream of blocks (any size, any rate >= 4 kHz)."""
+
+    def __init__(self, sr: int, features: FeatureConfig | None = None, beats: BeatConfig | None = None):
+        self.features = Features(sr, features or FeatureConfig())
+        self.beats = BeatTracker(self.features.frame_rate, beats or BeatConfig())
+
+    def push(self, block: np.ndarray) -> tuple[FeatureFrames, list[float]]:
+        frames = self.features.push(block)
+        return frames, self.beats.push(frames)
+
+
+def track_file(
+    path, *, start_s: float = 0.0, duration_s: float | None = None, config: BeatConfig = BeatConfig()
+) -> tuple[float, list[float]]:
+    """(tempo in BPM, beat times in s from the segment start) for a music file, causally."""
+    from live.audio import open_segment, stream
+
+    segment = open_segment(path, start_s, duration_s)
+    analyzer = Analyzer(ANALYSIS_SR, beats=config)
+    for block in stream(segment, sr=ANALYSIS_SR, channels=1, block_s=1.0):
+        analyzer.push(block)
+    beats = [t for t in analyzer.beats.beats_s if t >= 0]
+    tempo = 60.0 / float(np.median(np.diff(beats))) if len(beats) >= 3 else analyzer.beats.state(0).tempo_bpm
+    return tempo, beats
+
+
+def add_beats_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="audio or video file: anything ffmpeg reads")
+    p.add_argument("--json", action="store_true", help='print {"tempo": BPM, "beats": [seconds, ...]} instead of text')
+    p.add_argument("--start", type=float, default=0.0, metavar="S", help="start of the segment in seconds (default: 0)")
+    p.add_argument("--duration", type=float, default=None, metavar="S", help="length of the segment in seconds (default: to the end)")
+
+
+def cmd_beats(args) -> int:
+    tempo, beats = track_file(args.input, start_s=args.start, duration_s=args.duration)
+    if args.json:
+        print(json.dumps({"tempo": round(tempo, 2), "beats": [round(t, 3) for t in beats]}))
+        return 0
+    print(f"tempo: {tempo:.1f} BPM, {len(beats)} beats (the live tracker's, causal: the first second has none)")
+    for i in range(0, len(beats), 8):
+        print(" ".join(f"{t:8.3f}" for t in beats[i : i + 8]))
+    return 0
