@@ -17,6 +17,7 @@ text-embedding space, and a few-step img2img loop turns that into moving picture
 
 commands:
   render   a music file -> an MP4 with the audio muxed in (--engine diffusion | shader)
+  run      live: an audio input -> a fullscreen window, on the beat
   beats    tempo and beat times of a file, with the live (causal) beat tracker
   devices  list the audio inputs
   bench    benchmarks that print tables: render, features, shaders
@@ -57,7 +58,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         default="torch",
         help="encoder runtime: torch; onnx (an export folder from `python -m export onnx`); tensorrt; auto = TensorRT engine > ONNX export > torch",
     )
-    g.add_argument("--encoder-threads", type=int, default=None, metavar="N", help="ONNX Runtime CPU threads (default: physical cores, at most 4)")
+    g.add_argument(
+        "--encoder-threads", type=int, default=None, metavar="N", help="ONNX Runtime CPU threads (default: physical cores, at most 4)"
+    )
     g.add_argument("--models", choices=["tiny"], help="set every model at once: `tiny` for an offline smoke run")
     g.add_argument(
         "--fallback",
@@ -65,7 +68,11 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         default="none",
         help="if the models cannot be found: `shader` draws with the shader engine (the demo does), `tiny` with random weights; default: stop with the reason",
     )
-    g.add_argument("--device", default="auto", help="auto (CUDA with fp16 if present, else CPU), cpu, cuda, cuda:N (default: %(default)s)")
+    g.add_argument(
+        "--compute",
+        default="auto",
+        help="where the models run: auto (CUDA with fp16 if present, else CPU), cpu, cuda, cuda:N (default: %(default)s)",
+    )
 
 
 def add_render_args(p: argparse.ArgumentParser) -> None:
@@ -108,7 +115,11 @@ def add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--release", type=float, default=0.4, metavar="S", help="smoothing time constant when it gets quieter (default: %(default)s)"
     )
-    p.add_argument("--no-shaders", action="store_true", help="diffusion engine only: plain img2img feedback, without the shader warp, structure and post effects")
+    p.add_argument(
+        "--no-shaders",
+        action="store_true",
+        help="diffusion engine only: plain img2img feedback, without the shader warp, structure and post effects",
+    )
     p.add_argument("--prompt", default=None, metavar="TEXT", help="a text prompt to mix with the audio")
     p.add_argument(
         "--audio-weight", type=float, default=None, metavar="W", help="1 = audio only, 0 = prompt only (default: 1, or 0.5 with --prompt)"
@@ -123,6 +134,71 @@ def add_render_args(p: argparse.ArgumentParser) -> None:
     add_model_args(p)
 
 
+RUN_EPILOG = """\
+examples:
+  python -m live devices                                   # find your input
+  python -m live run --device "USB Audio" --display 1      # fullscreen on the second screen
+  python -m live run --input song.mp3 --windowed --models tiny --profile laptop   # rehearse
+
+keys: F fullscreen  H HUD  B blackout  Space freeze  Left/Right prompt  Up/Down strength
+      [ ] audio weight  Q/Esc quit
+profiles (live/profiles/*.toml): stage (strong GPU), balanced, laptop (CPU); or a .toml of your own.
+"""
+
+
+def channel_list(text: str) -> list[int]:
+    try:
+        channels = [int(c) - 1 for c in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give input channel numbers from 1, e.g. 1 or 1,2") from None
+    if min(channels) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: channel numbers start at 1")
+    return channels
+
+
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--device", default=None, metavar="NAME|INDEX", help="audio input (see `python -m live devices`; default: the system default input)"
+    )
+    p.add_argument(
+        "--channels",
+        type=channel_list,
+        default=None,
+        metavar="N[,N]",
+        help="input channels to mix, from 1 (default: all the device has, up to 2)",
+    )
+    p.add_argument(
+        "--samplerate",
+        type=int,
+        default=None,
+        metavar="HZ",
+        help="device sample rate (default: the device's own); resampled to 16 kHz off the audio thread",
+    )
+    p.add_argument(
+        "--input", default=None, metavar="FILE", help="play a file into the live path at real time instead of a device (rehearsal, tests)"
+    )
+    p.add_argument(
+        "--profile",
+        default="balanced",
+        metavar="NAME|FILE",
+        help="latency profile: stage, balanced, laptop, or a .toml (default: %(default)s)",
+    )
+    p.add_argument("--display", type=int, default=0, metavar="N", help="which display to fill (default: 0)")
+    p.add_argument("--windowed", action="store_true", help="a window instead of fullscreen")
+    p.add_argument(
+        "--prompt", action="append", default=[], metavar="TEXT", help="a text prompt to mix in; give several and switch with Left/Right"
+    )
+    p.add_argument("--prompts", default=None, metavar="FILE", help="a text file of prompts, one per line")
+    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds (default: until Q)")
+    p.add_argument(
+        "--stats-json",
+        default=None,
+        metavar="FILE",
+        help="write the run's figures: frames, fps, latency p50/p95/p99, overflows, dropped frames, reconnects",
+    )
+    add_model_args(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m live", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="command")
@@ -134,10 +210,28 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_render_args(render)
+    run = sub.add_parser(
+        "run",
+        help="live: an audio input -> a fullscreen window",
+        description="Play live: paint what an audio input sounds like, fullscreen.",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_run_args(run)
     from live.beats import add_beats_args
 
-    add_beats_args(sub.add_parser("beats", help="tempo and beat times of a music file (the live tracker: causal)", description="Print tempo and beat times of a file with the same causal tracker the live path uses."))
-    sub.add_parser("devices", help="list audio inputs (index, name, host API, channels, default rate)", description="List the audio inputs PortAudio sees.")
+    add_beats_args(
+        sub.add_parser(
+            "beats",
+            help="tempo and beat times of a music file (the live tracker: causal)",
+            description="Print tempo and beat times of a file with the same causal tracker the live path uses.",
+        )
+    )
+    sub.add_parser(
+        "devices",
+        help="list audio inputs (index, name, host API, channels, default rate)",
+        description="List the audio inputs PortAudio sees.",
+    )
     bench = sub.add_parser("bench", help="benchmarks that print tables", description="Benchmarks: programs that print tables, not tests.")
     bench_sub = bench.add_subparsers(dest="bench", metavar="what")
     bench_render = bench_sub.add_parser("render", help="per-stage ms per frame and peak memory, 1-minute vs 60-minute input")
@@ -168,7 +262,11 @@ def cmd_render(args) -> int:
     from live.generator import GeneratorConfig
     from live.render import Models, RenderConfig, render
 
-    models = Models.all_tiny() if args.models == "tiny" else Models(args.diffusion, args.vae, args.encoder, args.encoder_backend, args.encoder_threads)
+    models = (
+        Models.all_tiny()
+        if args.models == "tiny"
+        else Models(args.diffusion, args.vae, args.encoder, args.encoder_backend, args.encoder_threads)
+    )
     audio_weight = args.audio_weight if args.audio_weight is not None else (0.5 if args.prompt else 1.0)
     config = RenderConfig(
         fps=args.fps,
@@ -180,7 +278,7 @@ def cmd_render(args) -> int:
         generator=GeneratorConfig(size=args.size, steps=args.steps, strength=args.strength, seed=args.seed),
     )
     kwargs = dict(
-        config=config, start_s=args.start, duration_s=args.duration, device=args.device, prompt=args.prompt, progress=not args.quiet
+        config=config, start_s=args.start, duration_s=args.duration, device=args.compute, prompt=args.prompt, progress=not args.quiet
     )
     from live.errors import ModelNotFound
 
@@ -189,7 +287,9 @@ def cmd_render(args) -> int:
     except ModelNotFound as e:
         log = logging.getLogger("phosphene")
         if args.fallback == "shader":
-            log.warning("%s\nphosphene: falling back to --engine shader (no model weights: the shaders alone, driven by the audio features)", e)
+            log.warning(
+                "%s\nphosphene: falling back to --engine shader (no model weights: the shaders alone, driven by the audio features)", e
+            )
             from live.shader_engine import cmd_render_shader
 
             return cmd_render_shader(args)
@@ -228,6 +328,36 @@ def write_stats(path: str, result) -> None:
     }
     with open(path, "w") as f:
         json.dump(stats, f, indent=2)
+
+
+def cmd_run(args) -> int:
+    from pathlib import Path
+
+    from live.errors import PhospheneError
+    from live.profiles import load_profile
+    from live.render import Models
+    from live.run import build_live_pipeline, check_run_args, run_live
+
+    check_run_args(args)
+    profile = load_profile(args.profile)
+    prompts = list(args.prompt)
+    if args.prompts:
+        path = Path(args.prompts)
+        if not path.is_file():
+            raise PhospheneError(f"--prompts {path}: no such file (one prompt per line)")
+        prompts += [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    models = (
+        Models.all_tiny()
+        if args.models == "tiny"
+        else Models(args.diffusion, args.vae, args.encoder, args.encoder_backend, args.encoder_threads)
+    )
+    summary = run_live(args, profile, lambda: build_live_pipeline(models, profile, device=args.compute, prompts=prompts))
+    lat = summary["latency_ms"]
+    print(
+        f"{summary['frames']} frames, {summary['fps']:.1f} fps, latency p50 {lat['p50']:.0f} ms p95 {lat['p95']:.0f} ms, "
+        f"overflows {summary['overflows']}, dropped {summary['dropped_frames']}, reconnects {summary['reconnects']}"
+    )
+    return 0
 
 
 def cmd_devices(args) -> int:
@@ -282,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     from live.errors import PhospheneError
 
     try:
-        return {"render": cmd_render, "bench": cmd_bench, "devices": cmd_devices, "beats": cmd_beats}[args.command](args)
+        return {"render": cmd_render, "bench": cmd_bench, "devices": cmd_devices, "beats": cmd_beats, "run": cmd_run}[args.command](args)
     except PhospheneError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

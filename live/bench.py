@@ -73,7 +73,7 @@ def run_render(input_path: Path, out_dir: Path, extra: list[str]) -> dict:
 def model_flags(args) -> list[str]:
     if args.models == "tiny" or args.encoder == args.diffusion == args.vae == "tiny":
         return ["--models", "tiny"]
-    return ["--encoder", args.encoder, "--diffusion", args.diffusion, "--vae", args.vae, "--device", args.device]
+    return ["--encoder", args.encoder, "--diffusion", args.diffusion, "--vae", args.vae, "--compute", args.compute]
 
 
 def bench_render(args) -> int:

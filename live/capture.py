@@ -75,7 +75,9 @@ def check_settings(device: InputDevice, channels: int, sr: int) -> None:
     try:
         sd.check_input_settings(device=device.index, channels=channels, samplerate=sr)
     except sd.PortAudioError as e:
-        raise PhospheneError(f"device '{device.name}' refuses {sr} Hz x {channels} ch ({e}); try its own rate, {device.default_sr:g} Hz") from None
+        raise PhospheneError(
+            f"device '{device.name}' refuses {sr} Hz x {channels} ch ({e}); try its own rate, {device.default_sr:g} Hz"
+        ) from None
 
 
 def probe_main(spec: str | None, channels: int, sr: int | None, reply) -> None:
@@ -125,6 +127,7 @@ def capture_main(device_name: str, channels: int, sr: int, block_size: int, shm_
         status.send(("absent", device_name))
         return
     clock = time.monotonic
+
     # capture time of a block's first sample on the host's monotonic clock (shared by all processes)
     def callback(indata, frames, t, flags):  # from PortAudio's thread, for each block
         if flags:

@@ -73,6 +73,18 @@ class Img2Img:
         self.first_step = config.steps - min(config.unet_calls, config.steps)  # index into the schedule
         self.timesteps = self.scheduler.timesteps[self.first_step * self.scheduler.order :]
 
+    def set_strength(self, strength: float) -> float:
+        """Live control: change the strength (keeping at least one UNet call); returns the value used."""
+        from dataclasses import replace
+
+        lowest = 1.0 / self.config.steps  # int(steps * strength) >= 1
+        config = replace(self.config, strength=float(min(1.0, max(lowest, strength))))
+        self.config = config
+        self.scheduler.set_timesteps(config.steps, device=self.device)
+        self.first_step = config.steps - min(config.unet_calls, config.steps)
+        self.timesteps = self.scheduler.timesteps[self.first_step * self.scheduler.order :]
+        return config.strength
+
     @property
     def is_tiny_vae(self) -> bool:
         return hasattr(self.parts.vae.config, "encoder_block_out_channels")

@@ -34,7 +34,6 @@ from live.windows import SampleBuffer
 log = logging.getLogger("phosphene")
 
 
-
 @dataclass(frozen=True)
 class RenderConfig:
     fps: int = 24  # output frame rate; the generator runs once per frame
@@ -76,9 +75,9 @@ def pick_device(name: str):
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise PhospheneError(f"--device {name}: no CUDA GPU is visible to torch here; use --device cpu")
+        raise PhospheneError(f"--compute {name}: no CUDA GPU is visible to torch here; use --compute cpu")
     if name not in ("cpu",) and not name.startswith("cuda"):
-        raise PhospheneError(f"--device {name}: choose auto, cpu or cuda[:N]")
+        raise PhospheneError(f"--compute {name}: choose auto, cpu or cuda[:N]")
     return torch.device(name), (torch.float16 if name.startswith("cuda") else torch.float32)
 
 

@@ -155,9 +155,9 @@ def run_live(args, profile, pipeline_factory) -> dict:
     else:
         from live.capture import LiveInput
 
-        source = LiveInput(args.device, channels=max(args.channels or [0]) + 1, sr=args.samplerate, block_size=profile.block_size)
+        source = LiveInput(args.device, channels=max(args.channels or [1]) + 1, sr=args.samplerate, block_size=profile.block_size)
     try:
-        encoder, conditioner, generator = pipeline_factory()
+        encoder, conditioner, generator, prompt_embeds = pipeline_factory()
     except BaseException:
         display.close()
         raise
@@ -168,11 +168,15 @@ def run_live(args, profile, pipeline_factory) -> dict:
     stats = RunStats()
     frame_s = 1.0 / profile.display_fps
     last_rgb = None
+    controls = Controls(conditioner, generator, prompt_embeds)
     try:
         display.open()
         while not display.quit_requested:
             t0 = time.monotonic()
             display.handle_events()
+            while display.actions:
+                with lock:
+                    controls.apply(display.actions.pop(0))
             level = level_of(source, args.channels, frame_s)
             sample_index = None
             with lock:
@@ -198,6 +202,9 @@ def run_live(args, profile, pipeline_factory) -> dict:
                     "input_lost": source.input_lost,
                     "reconnects": source.reconnects,
                     "error": worker.last_error,
+                    "prompt": controls.prompt_name,
+                    "strength": generator.config.strength,
+                    "audio_weight": conditioner.config.audio_weight,
                 },
             )
             shown = time.monotonic()
@@ -222,6 +229,35 @@ def run_live(args, profile, pipeline_factory) -> dict:
     return summary
 
 
+class Controls:
+    """The VJ's keys, applied between frames: prompt choice, strength, audio weight."""
+
+    STRENGTH_STEP = 0.05
+    WEIGHT_STEP = 0.1
+
+    def __init__(self, conditioner, generator, prompts: list[tuple[str, object]]):
+        self.conditioner, self.generator, self.prompts = conditioner, generator, prompts  # [(text, (77, D))]
+        self.index = 0
+
+    @property
+    def prompt_name(self) -> str:
+        return self.prompts[self.index][0] if self.prompts else ""
+
+    def apply(self, action: str) -> None:
+        from dataclasses import replace
+
+        if action in ("next_prompt", "previous_prompt") and self.prompts:
+            self.index = (self.index + (1 if action == "next_prompt" else -1)) % len(self.prompts)
+            self.conditioner.prompt = self.prompts[self.index][1]
+        elif action in ("strength_up", "strength_down"):
+            step = self.STRENGTH_STEP if action == "strength_up" else -self.STRENGTH_STEP
+            self.generator.set_strength(self.generator.config.strength + step)
+        elif action in ("weight_up", "weight_down") and self.prompts:
+            step = self.WEIGHT_STEP if action == "weight_up" else -self.WEIGHT_STEP
+            weight = min(1.0, max(0.0, self.conditioner.config.audio_weight + step))
+            self.conditioner.config = replace(self.conditioner.config, audio_weight=weight)
+
+
 def build_live_pipeline(models, profile, *, device: str, prompts: list[str]):
     """Load encoder, diffusion model and generator for the live loop, checked like a render's."""
     from live.conditioning import Conditioner, ConditioningConfig, encode_text
@@ -238,10 +274,11 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str]):
     generator = Img2Img(parts, GeneratorConfig(size=profile.size, steps=profile.steps, strength=profile.strength))
     meta = encoder.meta
     bos = encode_text(parts, "", length=meta.tokens + 1)[0] if meta.prepend_bos else None
-    prompt = encode_text(parts, prompts[0]) if prompts else None
+    prompt_embeds = [(text, encode_text(parts, text)) for text in prompts]  # (77, D) each
+    prompt = prompt_embeds[0][1] if prompt_embeds else None
     weight = 0.5 if prompt is not None else 1.0
     conditioner = Conditioner(ConditioningConfig(profile.attack_s, profile.release_s, weight), bos=bos, prompt=prompt)
-    return encoder, conditioner, generator
+    return encoder, conditioner, generator, prompt_embeds
 
 
 def check_run_args(args) -> None:

@@ -31,7 +31,6 @@ from live.video import AAC_RATES, AudioMuxer
 log = logging.getLogger("phosphene")
 
 
-
 @dataclass(frozen=True)
 class Drive:
     """What the shaders see of the audio at one frame (all 0..1 unless a unit is given)."""

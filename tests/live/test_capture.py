@@ -3,7 +3,6 @@ played into the input through jack_connect, and the server killed and restarted 
 input. Skips (with the reason) where jackd or libportaudio2 are absent; `make test` installs them
 when it runs as root."""
 
-import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from live.errors import PhospheneError
 
 pytestmark = pytest.mark.skipif(shutil.which("jackd") is None, reason="jackd (Debian jackd2) is not installed")
 
+JACKD = ["jackd", "--no-realtime", "--sync", "-d", "dummy", "-r", "48000", "-p", "1024"]
 PLAYER = textwrap.dedent(
     """
     import sys, time, numpy as np, sounddevice as sd
@@ -37,13 +37,24 @@ PLAYER = textwrap.dedent(
 
 
 def start_jackd():
-    proc = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "1024"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if subprocess.run(["jack_lsp"], capture_output=True).returncode == 0:
-            return proc
+    """--sync: the dummy driver waits for every client each period. In its default async mode,
+    with clients that cannot get real-time priority here, two Python clients are reported "not
+    finished" several times a second (an xrun, which PortAudio passes on as input overflow).
+    A server killed a moment ago can still hold its socket: wait for it to go, and retry."""
+    subprocess.run(["pkill", "-9", "-x", "jackd"])
+    deadline = time.monotonic() + 5
+    while subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
-    proc.kill()
+    for _ in range(3):
+        proc = subprocess.Popen(JACKD, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and proc.poll() is None:
+            if subprocess.run(["jack_lsp"], capture_output=True).returncode == 0:
+                return proc
+            time.sleep(0.1)
+        proc.kill()
+        proc.wait()
+        time.sleep(1.0)
     raise RuntimeError("jackd did not start")
 
 
@@ -72,10 +83,10 @@ def connect(player_out, capture_in):
 
 @pytest.fixture
 def jack():
-    subprocess.run(["pkill", "-x", "jackd"])
+    subprocess.run(["pkill", "-9", "-x", "jackd"])
     proc = start_jackd()
     yield proc
-    subprocess.run(["pkill", "-x", "jackd"])
+    subprocess.run(["pkill", "-9", "-x", "jackd"])
     proc.wait(timeout=5)
 
 
@@ -119,7 +130,7 @@ def test_music_fills_the_ring_and_survives_a_server_restart(jack, house_music):
 
         # the server dies mid-set: the input is marked lost, then comes back by itself
         player.kill()
-        subprocess.run(["pkill", "-x", "jackd"])
+        subprocess.run(["pkill", "-9", "-x", "jackd"])
         jack.wait(timeout=5)
         deadline = time.monotonic() + 5
         while not live.input_lost and time.monotonic() < deadline:

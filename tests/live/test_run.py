@@ -1,0 +1,136 @@
+"""`python -m live run` with real parts: a JACK dummy server with real recorded music played into
+the input through jack_connect, a real window (SDL's dummy video driver for the stats runs, Xvfb for
+the screenshot), the server killed and restarted mid-run. Tiny models: the pictures mean nothing,
+the plumbing is what is tested. Skips, with the reason, where jackd / Xvfb / ImageMagick are absent;
+`make test` installs them when run as root."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.live.test_capture import connect, play, ports, start_jackd
+
+ROOT = Path(__file__).resolve().parents[2]
+needs_jack = pytest.mark.skipif(shutil.which("jackd") is None, reason="jackd (Debian jackd2) is not installed")
+TINY_RUN = ["--models", "tiny", "--profile", "laptop", "--compute", "cpu"]
+
+
+def run_live(*args, env_extra=None, **popen):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy", **(env_extra or {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", "live", "run", *map(str, args)], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, **popen
+    )
+
+
+def wait_for_capture_ports(timeout_s=30):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = ports("input")
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError("the live run never opened its input")
+
+
+@pytest.fixture
+def jack():
+    subprocess.run(["pkill", "-9", "-x", "jackd"])
+    proc = start_jackd()
+    yield proc
+    subprocess.run(["pkill", "-9", "-x", "jackd"])
+
+
+def levels_between(stats, a, b):
+    return np.array([level for t, level in stats["hud_level"] if a <= t < b])
+
+
+@needs_jack
+def test_live_run_follows_the_music(jack, house_music, tmp_path):
+    stats_file = tmp_path / "stats.json"
+    proc = run_live("--device", "system", "--windowed", "--duration", 9, "--stats-json", stats_file, *TINY_RUN)
+    capture_in = wait_for_capture_ports()
+    started = time.monotonic()
+    time.sleep(3.0)  # silence first: nothing is connected to the input yet
+    player = play(house_music)
+    connect(ports("output")[0], capture_in)
+    connected_at = time.monotonic() - started
+    _, err = proc.communicate(timeout=60)
+    player.kill()
+    assert proc.returncode == 0, err
+    stats = json.loads(stats_file.read_text())
+    assert stats["frames"] > 20 and stats["fps"] > 2
+    assert stats["overflows"] == 0
+    assert all(np.isfinite(stats["latency_ms"][p]) and stats["latency_ms"][p] > 0 for p in ("p50", "p95", "p99"))
+    assert stats["encoder"]["encodes"] > 5 and stats["encoder"]["errors"] == 0
+    # the HUD's level meter follows the music: ~0 before it is connected, loud after
+    # (stats time starts a little after the capture ports appear, hence the margins)
+    silent = levels_between(stats, 0.5, 2.0)
+    music = levels_between(stats, connected_at + 1.0, 100)
+    assert len(silent) > 3 and len(music) > 3
+    assert silent.max() < 1e-3 and np.median(music) > 0.02, (silent.max(), np.median(music))
+
+
+@needs_jack
+def test_live_run_survives_the_audio_server_restarting(jack, house_music, tmp_path):
+    stats_file = tmp_path / "stats.json"
+    proc = run_live("--device", "system", "--windowed", "--duration", 14, "--stats-json", stats_file, *TINY_RUN)
+    player = play(house_music)
+    connect(ports("output")[0], wait_for_capture_ports())
+    time.sleep(3.0)
+    player.kill()
+    subprocess.run(["pkill", "-9", "-x", "jackd"])  # the audio server dies mid-set
+    jack.wait(timeout=5)
+    time.sleep(1.5)
+    restarted = start_jackd()
+    capture_in = wait_for_capture_ports()  # the run reopened its input by itself
+    reconnected_at = time.monotonic()
+    player = play(house_music)
+    connect(ports("output")[0], capture_in)
+    _, err = proc.communicate(timeout=60)
+    player.kill()
+    restarted.kill()
+    assert proc.returncode == 0, err
+    stats = json.loads(stats_file.read_text())
+    assert stats["reconnects"] == 1
+    # frames after the reconnect were drawn from audio captured after it
+    end_s = stats["seconds"]
+    after = levels_between(stats, end_s - (time.monotonic() - reconnected_at) + 1.5, end_s)
+    assert len(after) > 3 and np.median(after) > 0.02
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("import") is None, reason="needs Xvfb (xvfb) and ImageMagick's import")
+def test_fullscreen_window_shows_generated_content(house_music, tmp_path):
+    display = ":97"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "640x480x24", "-nolisten", "tcp"], stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        proc = run_live("--input", house_music, "--duration", 10, *TINY_RUN, env_extra={"DISPLAY": display, "SDL_VIDEODRIVER": "x11"})
+        shot = tmp_path / "screen.png"
+        deadline = time.monotonic() + 40
+        pixels = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(1.0)
+            r = subprocess.run(["import", "-display", display, "-window", "root", str(shot)], capture_output=True)
+            if r.returncode == 0:
+                from PIL import Image
+
+                pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+                centre = pixels[200:280, 280:360]
+                if centre.std() > 10:  # the generated picture is up
+                    break
+        proc.terminate()
+        proc.communicate(timeout=20)
+        assert pixels is not None and pixels.shape == (480, 640, 3)  # fullscreen: the whole screen
+        centre = pixels[200:280, 280:360]
+        assert centre.mean() > 10  # not black
+        assert np.abs(centre - np.array([12, 0, 24])).mean() > 10  # not the clear colour
+        assert centre.std() > 10  # a picture, not a flat fill
+    finally:
+        xvfb.kill()
