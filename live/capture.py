@@ -126,13 +126,15 @@ def capture_main(device_name: str, channels: int, sr: int, block_size: int, shm_
     except StopIteration:
         status.send(("absent", device_name))
         return
-    clock = time.monotonic
+    clock, counter = time.monotonic, time.perf_counter_ns
 
     # capture time of a block's first sample on the host's monotonic clock (shared by all processes)
     def callback(indata, frames, t, flags):  # from PortAudio's thread, for each block
+        started = counter()
         if flags:
             ring.count_status(bool(flags.input_overflow))
         ring.write(indata, clock() - (t.currentTime - t.inputBufferAdcTime))
+        ring.add_callback_cost(counter() - started)
 
     try:
         stream = sd.InputStream(device=index, channels=channels, samplerate=sr, blocksize=block_size, dtype="float32", callback=callback)

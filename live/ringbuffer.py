@@ -42,6 +42,8 @@ class RingBuffer:
         # counters: [written, anchor sample index, overflows, callbacks with other status flags]
         self._counters = np.ndarray((4,), dtype=np.int64, buffer=memory, offset=0)
         self._anchor_time = np.ndarray((1,), dtype=np.float64, buffer=memory, offset=32)
+        # [callbacks timed, their total ns]: the callback's own cost, measured inside it
+        self._callback_cost = np.ndarray((2,), dtype=np.int64, buffer=memory, offset=40)
         self.data = np.ndarray((self.capacity, channels), dtype=np.float32, buffer=memory, offset=HEADER_BYTES)
 
     @staticmethod
@@ -60,6 +62,16 @@ class RingBuffer:
     @property
     def status_flags(self) -> int:
         return int(self._counters[3])
+
+    def add_callback_cost(self, ns: int) -> None:
+        self._callback_cost[1] += ns
+        self._callback_cost[0] += 1
+
+    @property
+    def callback_us(self) -> float:
+        """Mean cost of one audio callback, in microseconds (0 when none was timed)."""
+        count = int(self._callback_cost[0])
+        return int(self._callback_cost[1]) / count / 1000 if count else 0.0
 
     def count_status(self, input_overflow: bool) -> None:
         """From the callback: the device reported a problem with this block."""

@@ -116,6 +116,7 @@ class RunStats:
     latency_ms: list[float] = field(default_factory=list)
     unet_ms: list[float] = field(default_factory=list)
     hud_level: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, meter value)
+    latency_trace: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, latency ms)
     started: float = field(default_factory=time.monotonic)
 
     def summary(self, source, worker) -> dict:
@@ -127,11 +128,14 @@ class RunStats:
             "fps": self.frames / seconds if seconds else 0.0,
             "latency_ms": {p: float(np.nanpercentile(lat, int(p[1:]))) for p in ("p50", "p95", "p99")},
             "overflows": source.ring.overflows if source.ring is not None else 0,
+            "callback_us": source.ring.callback_us if source.ring is not None else 0.0,
+            "block_ms": 1000 * source.block_size / source.sr,
             "dropped_frames": self.dropped_frames,
             "reconnects": source.reconnects,
             "encoder": {"encodes": worker.encodes, "skipped_hops": worker.skipped, "errors": worker.errors, "last_ms": worker.last_ms},
             "unet_ms_mean": float(np.mean(self.unet_ms)) if self.unet_ms else None,
             "hud_level": self.hud_level,
+            "latency_trace": self.latency_trace,
         }
 
 
@@ -212,6 +216,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
             stats.hud_level.append((round(shown - stats.started, 3), round(level, 5)))
             if sample_index is not None:
                 stats.latency_ms.append(1000 * (shown - source.ring.capture_time(sample_index)))
+                stats.latency_trace.append((round(shown - stats.started, 3), round(stats.latency_ms[-1], 2)))
             elapsed = shown - t0
             stats.dropped_frames += max(0, int(elapsed / frame_s))  # display intervals this frame overran
             if args.duration and shown - stats.started >= args.duration:
