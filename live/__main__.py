@@ -196,6 +196,10 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="write the run's figures: frames, fps, latency p50/p95/p99, overflows, dropped frames, reconnects",
     )
+    p.add_argument("--no-shaders", action="store_true", help="diffusion engine only: plain img2img feedback, without the shader stage")
+    from live.shader_engine import add_engine_args
+
+    add_engine_args(p)
     add_model_args(p)
 
 
@@ -335,8 +339,7 @@ def cmd_run(args) -> int:
 
     from live.errors import PhospheneError
     from live.profiles import load_profile
-    from live.render import Models
-    from live.run import build_live_pipeline, check_run_args, run_live
+    from live.run import build_live_pipeline, build_shader_pipeline, check_run_args, run_live
 
     check_run_args(args)
     profile = load_profile(args.profile)
@@ -346,12 +349,30 @@ def cmd_run(args) -> int:
         if not path.is_file():
             raise PhospheneError(f"--prompts {path}: no such file (one prompt per line)")
         prompts += [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    models = (
-        Models.all_tiny()
-        if args.models == "tiny"
-        else Models(args.diffusion, args.vae, args.encoder, args.encoder_backend, args.encoder_threads)
-    )
-    summary = run_live(args, profile, lambda: build_live_pipeline(models, profile, device=args.compute, prompts=prompts))
+
+    def pipeline():
+        from live.errors import ModelNotFound
+
+        if args.engine == "shader":
+            return build_shader_pipeline(profile)  # no torch import on this path
+        from live.render import Models
+
+        models = (
+            Models.all_tiny()
+            if args.models == "tiny"
+            else Models(args.diffusion, args.vae, args.encoder, args.encoder_backend, args.encoder_threads)
+        )
+        try:
+            return build_live_pipeline(models, profile, device=args.compute, prompts=prompts, shaders=not args.no_shaders)
+        except ModelNotFound as e:
+            if args.fallback != "shader":
+                raise
+            logging.getLogger("phosphene").warning(
+                "%s\nphosphene: falling back to --engine shader (no model weights: the shaders alone, driven by the audio features)", e
+            )
+            return build_shader_pipeline(profile)
+
+    summary = run_live(args, profile, pipeline)
     lat = summary["latency_ms"]
     print(
         f"{summary['frames']} frames, {summary['fps']:.1f} fps, latency p50 {lat['p50']:.0f} ms p95 {lat['p95']:.0f} ms, "

@@ -126,6 +126,9 @@ def load_encoder(name: str, *, device="cpu", dtype=torch.float32, backend: str =
     `threads` sets ONNX Runtime's intra_op_num_threads on the CPU (default: physical cores, at most 4).
     Every check that can fail (missing, truncated or mismatched files) runs here, at start-up.
     """
+    from live.logs import quiet_model_loading
+
+    quiet_model_loading()
     if backend not in BACKENDS:
         raise PhospheneError(f"encoder backend '{backend}': choose one of {', '.join(BACKENDS)}")
     device = torch.device(device)

@@ -6,16 +6,18 @@ import sys
 
 
 def setup_logging(quiet: bool) -> None:
+    """Cheap: imports nothing heavy, so torch-free commands stay torch-free."""
     logging.basicConfig(level=logging.ERROR if quiet else logging.INFO, format="phosphene: %(message)s", stream=sys.stderr)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # their load-time chatter is not for VJs
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
     for name in ("transformers", "diffusers", "huggingface_hub", "accelerate"):
-        logging.getLogger(name).setLevel(logging.ERROR)  # their load-time chatter is not for VJs
-    try:
-        import diffusers.utils.logging as dlog
-        import transformers.utils.logging as tlog
+        logging.getLogger(name).setLevel(logging.ERROR)
 
-        tlog.set_verbosity_error()
-        tlog.disable_progress_bar()
-        dlog.set_verbosity_error()
-    except ImportError:
-        pass
+
+def quiet_model_loading() -> None:
+    """Called by the model loaders (which import transformers anyway): no per-tensor progress bars.
+    Hub downloads keep theirs."""
+    import transformers.utils.logging as tlog
+
+    tlog.disable_progress_bar()

@@ -125,6 +125,9 @@ DIFFUSION_FILES = {
 
 def load_diffusion(name: str, vae: str = DEFAULT_VAE, *, device="cpu", dtype=torch.float32) -> DiffusionParts:
     """Load the UNet, scheduler, text encoder and VAE of an sd-turbo-class model."""
+    from live.logs import quiet_model_loading
+
+    quiet_model_loading()
     if name == TINY:
         parts = tiny_diffusion()
         if vae not in (TINY, FULL_VAE):

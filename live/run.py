@@ -119,7 +119,7 @@ class RunStats:
     latency_trace: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, latency ms)
     started: float = field(default_factory=time.monotonic)
 
-    def summary(self, source, worker) -> dict:
+    def summary(self, source, worker, generator) -> dict:
         lat = np.array(self.latency_ms) if self.latency_ms else np.array([np.nan])
         seconds = time.monotonic() - self.started
         return {
@@ -132,8 +132,11 @@ class RunStats:
             "block_ms": 1000 * source.block_size / source.sr,
             "dropped_frames": self.dropped_frames,
             "reconnects": source.reconnects,
-            "encoder": {"encodes": worker.encodes, "skipped_hops": worker.skipped, "errors": worker.errors, "last_ms": worker.last_ms},
-            "unet_ms_mean": float(np.mean(self.unet_ms)) if self.unet_ms else None,
+            "encoder": {"encodes": worker.encodes, "skipped_hops": worker.skipped, "errors": worker.errors, "last_ms": worker.last_ms}
+            if worker
+            else None,
+            "generator": {"frames": generator.frames, "errors": generator.errors, "ms_mean": generator.total_ms / max(1, generator.frames)},
+            "unet_ms_mean": generator.total_ms / max(1, generator.frames),
             "hud_level": self.hud_level,
             "latency_trace": self.latency_trace,
         }
@@ -148,9 +151,95 @@ def level_of(source, channels, seconds: float) -> float:
     return float(np.sqrt(np.mean(mono(ring.newest(n).samples, channels) ** 2)))
 
 
+class FrameSlot:
+    """The newest two generator frames, for the display's crossfade: a slot, never a queue."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.older = self.newer = None  # (rgb uint8 (H, W, 3), sample index, ready time)
+
+    def publish(self, rgb: np.ndarray, sample_index: int) -> None:
+        with self.lock:
+            self.older, self.newer = self.newer, (rgb, sample_index, time.monotonic())
+
+    def latest(self):
+        with self.lock:
+            return self.older, self.newer
+
+
+class GeneratorWorker(threading.Thread):
+    """Makes frames as fast as it can from the newest conditioning and features; the display shows
+    whatever is newest. Owns the GL context of the shader stage (a GL context lives on one thread)."""
+
+    def __init__(self, source, channels, slot: FrameSlot, make_engine, *, min_interval_s: float = 0.0):
+        super().__init__(name="phosphene-generator", daemon=True)
+        self.min_interval_s = min_interval_s  # no faster than the display: unseen frames only steal CPU
+        self.source, self.channels, self.slot, self.make_engine = source, channels, slot, make_engine
+        self.stop_event = threading.Event()
+        self.taps: list[float | None] = []  # tap times from the keys; None releases tap tempo
+        self.frames, self.errors, self.last_ms, self.total_ms = 0, 0, 0.0, 0.0
+        self.last_error = ""
+        self.drive = None
+
+    def run(self) -> None:
+        import soxr
+
+        from live.shader_engine import FeatureClock
+
+        engine = self.make_engine()  # (drive, level, dt_s, now, newest index) -> (rgb, sample index) or None
+        clock = FeatureClock()
+        resampler = soxr.ResampleStream(self.source.sr, 16_000, 1, dtype="float32")
+        ring = self.source.ring
+        last_read, last_time = ring.written, time.monotonic()
+        while not self.stop_event.is_set():
+            now = time.monotonic()
+            end = ring.written
+            start = max(last_read, end - self.source.sr)  # at most the last second: never a backlog
+            samples = mono(ring.read(start, end).samples, self.channels) if end > start else np.zeros(0, np.float32)
+            last_read = end
+            level = float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
+            while self.taps:
+                tap = self.taps.pop(0)
+                clock.analyzer.beats.tap(tap) if tap is not None else clock.analyzer.beats.release()
+            try:
+                self.drive = clock.advance(resampler.resample_chunk(samples), now)
+                started = time.perf_counter()
+                result = engine(self.drive, level, now - last_time, now, end - 1)
+                last_time = now
+                if result is None:  # nothing to draw from yet
+                    self.stop_event.wait(0.01)
+                    continue
+                self.last_ms = 1000 * (time.perf_counter() - started)
+                self.total_ms += self.last_ms
+                self.frames += 1
+                self.slot.publish(*result)
+                self.stop_event.wait(max(0.0, self.min_interval_s - (time.monotonic() - now)))
+            except Exception as e:  # a live set never crashes: show it, hold the last frame, go on
+                self.errors += 1
+                self.last_error = f"{type(e).__name__}: {e}"
+                log.warning("generator: %s", self.last_error)
+                self.stop_event.wait(0.2)
+
+
+def crossfade(older, newer, now: float) -> np.ndarray | None:
+    """Display-rate crossfade (the crossfade shader's math, on the CPU): the newer frame fades in
+    over the time the generator took to make it, so the window runs at display rate."""
+    from live.shader_engine import crossfade_mix
+
+    if newer is None:
+        return None
+    if older is None:
+        return newer[0]
+    mix = crossfade_mix(now, older[2], newer[2])
+    if mix >= 1.0:
+        return newer[0]
+    return (older[0] * (1.0 - mix) + newer[0] * mix).astype(np.uint8)
+
+
 def run_live(args, profile, pipeline_factory) -> dict:
-    """The whole live session; returns the stats. `pipeline_factory()` loads the models (after the
-    input and display are known to be good, so bad input fails before anything heavy)."""
+    """The whole live session; returns the stats. `pipeline_factory()` returns the generator
+    engine factory and the models' parts (after the input and display are known to be good, so
+    bad input fails before anything heavy)."""
     from live.display import Display
 
     display = Display(display=args.display, windowed=args.windowed, size=profile.size)  # fails first: no display
@@ -161,71 +250,85 @@ def run_live(args, profile, pipeline_factory) -> dict:
 
         source = LiveInput(args.device, channels=max(args.channels or [1]) + 1, sr=args.samplerate, block_size=profile.block_size)
     try:
-        encoder, conditioner, generator, prompt_embeds = pipeline_factory()
+        parts = pipeline_factory()
     except BaseException:
         display.close()
+        if hasattr(source, "_shm"):
+            source.stop()
         raise
     lock = threading.Lock()
     source.start()
-    worker = EncoderWorker(source, encoder, conditioner, lock, window_s=profile.window_s, hop_s=profile.hop_s, channels=args.channels)
-    worker.start()
+    worker = None
+    if parts.encoder is not None:
+        worker = EncoderWorker(
+            source, parts.encoder, parts.conditioner, lock, window_s=profile.window_s, hop_s=profile.hop_s, channels=args.channels
+        )
+        worker.start()
+    slot = FrameSlot()
+    generator = GeneratorWorker(source, args.channels, slot, lambda: parts.make_engine(lock), min_interval_s=1.0 / profile.display_fps)
+    generator.start()
     stats = RunStats()
     frame_s = 1.0 / profile.display_fps
-    last_rgb = None
-    controls = Controls(conditioner, generator, prompt_embeds)
+    controls = Controls(parts.conditioner, parts.generator, parts.prompts)
     try:
         display.open()
         while not display.quit_requested:
             t0 = time.monotonic()
             display.handle_events()
             while display.actions:
-                with lock:
-                    controls.apply(display.actions.pop(0))
+                action = display.actions.pop(0)
+                if action in ("tap", "release_tap"):
+                    generator.taps.append(t0 if action == "tap" else None)
+                else:
+                    with lock:
+                        controls.apply(action)
+            older, newer = (None, None) if display.frozen and stats.frames else slot.latest()
+            if not display.frozen or not stats.frames:
+                shown_rgb = crossfade(older, newer, t0)
             level = level_of(source, args.channels, frame_s)
-            sample_index = None
-            with lock:
-                ready = bool(conditioner.timeline.entries)
-                if ready and not display.frozen:
-                    embeds, sample_index = conditioner.at(t0, level, frame_s)
-            if ready and not display.frozen:
-                started = time.perf_counter()
-                from live.generator import to_uint8
-
-                last_rgb = to_uint8(generator(embeds))
-                stats.unet_ms.append(1000 * (time.perf_counter() - started))
             display.present(
-                last_rgb,
+                shown_rgb,
                 hud={
                     "fps": stats.frames / max(1e-6, time.monotonic() - stats.started),
                     "latency_ms": stats.latency_ms[-60:],
                     "level": level,
-                    "encoder_ms": worker.last_ms,
-                    "unet_ms": stats.unet_ms[-1] if stats.unet_ms else 0.0,
+                    "encoder_ms": worker.last_ms if worker else 0.0,
+                    "unet_ms": generator.last_ms,
                     "overflows": source.ring.overflows,
                     "dropped": stats.dropped_frames,
                     "input_lost": source.input_lost,
                     "reconnects": source.reconnects,
-                    "error": worker.last_error,
+                    "error": (worker.last_error if worker else "") or generator.last_error,
                     "prompt": controls.prompt_name,
-                    "strength": generator.config.strength,
-                    "audio_weight": conditioner.config.audio_weight,
+                    "strength": parts.generator.config.strength if parts.generator else 0.0,
+                    "audio_weight": parts.conditioner.config.audio_weight if parts.conditioner else 0.0,
+                    "tempo": generator.drive.tempo_bpm if generator.drive else 0.0,
                 },
             )
             shown = time.monotonic()
             stats.frames += 1
             stats.hud_level.append((round(shown - stats.started, 3), round(level, 5)))
-            if sample_index is not None:
-                stats.latency_ms.append(1000 * (shown - source.ring.capture_time(sample_index)))
+            if newer is not None and not display.frozen:
+                stats.latency_ms.append(1000 * (shown - source.ring.capture_time(newer[1])))
                 stats.latency_trace.append((round(shown - stats.started, 3), round(stats.latency_ms[-1], 2)))
             elapsed = shown - t0
             stats.dropped_frames += max(0, int(elapsed / frame_s))  # display intervals this frame overran
             if args.duration and shown - stats.started >= args.duration:
                 break
             time.sleep(max(0.0, frame_s - elapsed))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: quit as Q does
+        pass
     finally:
-        worker.stop_event.set()
-        worker.join(timeout=1.0)
-        summary = stats.summary(source, worker)
+        for thread in (worker, generator):
+            if thread is not None:
+                thread.stop_event.set()
+        for thread in (worker, generator):
+            if thread is not None:
+                thread.join(timeout=0.4)  # a UNet call in flight is not waited for: the threads are daemons
+        summary = stats.summary(source, worker, generator)
+        if parts.generator is not None:  # the generator's own split of its time
+            per_frame = parts.generator.timer.per_frame_ms(max(1, generator.frames))
+            summary["unet_ms_mean"], summary["vae_ms_mean"] = per_frame.get("unet", 0.0), per_frame.get("vae", 0.0)
         source.stop()
         display.close()
     if args.stats_json:
@@ -251,6 +354,8 @@ class Controls:
     def apply(self, action: str) -> None:
         from dataclasses import replace
 
+        if self.generator is None:  # the shader engine has no prompts or strength
+            return
         if action in ("next_prompt", "previous_prompt") and self.prompts:
             self.index = (self.index + (1 if action == "next_prompt" else -1)) % len(self.prompts)
             self.conditioner.prompt = self.prompts[self.index][1]
@@ -263,16 +368,28 @@ class Controls:
             self.conditioner.config = replace(self.conditioner.config, audio_weight=weight)
 
 
-def build_live_pipeline(models, profile, *, device: str, prompts: list[str]):
+@dataclass
+class LiveParts:
+    """What the loop runs: the encoder side (None for the shader engine) and a factory, called on
+    the generator's thread, for the per-frame engine (drive, level, dt_s, now) -> (rgb, sample index)."""
+
+    encoder: object | None
+    conditioner: object | None
+    generator: object | None
+    prompts: list
+    make_engine: object
+
+
+def build_live_pipeline(models, profile, *, device: str, prompts: list[str], shaders: bool = True) -> LiveParts:
     """Load encoder, diffusion model and generator for the live loop, checked like a render's."""
     from live.conditioning import Conditioner, ConditioningConfig, encode_text
     from live.encoder import check_width, load_encoder
-    from live.generator import GeneratorConfig, Img2Img
+    from live.generator import GeneratorConfig, Img2Img, to_uint8
     from live.models import load_diffusion
     from live.render import pick_device
 
     torch_device, dtype = pick_device(device)
-    encoder = load_encoder(models.encoder, device=torch_device, dtype=dtype)
+    encoder = load_encoder(models.encoder, device=torch_device, dtype=dtype, backend=models.encoder_backend, threads=models.encoder_threads)
     vae = models.vae if models.vae == "tiny" or profile.vae == "taesd" else "full"
     parts = load_diffusion(models.diffusion, vae, device=torch_device, dtype=dtype)
     check_width(encoder, models.diffusion, parts.width)
@@ -283,7 +400,49 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str]):
     prompt = prompt_embeds[0][1] if prompt_embeds else None
     weight = 0.5 if prompt is not None else 1.0
     conditioner = Conditioner(ConditioningConfig(profile.attack_s, profile.release_s, weight), bos=bos, prompt=prompt)
-    return encoder, conditioner, generator, prompt_embeds
+
+    def make_engine(lock):
+        hooks = None
+        if shaders:
+            from live.shader_engine import DiffusionHooks
+
+            try:
+                hooks = DiffusionHooks(profile.size, fps=profile.display_fps)
+            except PhospheneError as e:
+                log.warning("shader stage off: %s", e)
+        previous = None
+
+        def frame(drive, level, dt_s, now, newest_index):
+            nonlocal previous
+            with lock:
+                if not conditioner.timeline.entries:
+                    return None
+                embeds, sample_index = conditioner.at(now, level, dt_s)
+            init = hooks.init_image(previous, drive) if hooks is not None and previous is not None else None
+            image = generator(embeds, init_image=init)
+            previous = image
+            rgb = to_uint8(image)
+            return (hooks.post(rgb, drive) if hooks is not None else rgb), sample_index
+
+        return frame
+
+    return LiveParts(encoder, conditioner, generator, prompt_embeds, make_engine)
+
+
+def build_shader_pipeline(profile) -> LiveParts:
+    """`--engine shader`: the shaders alone, driven by the features. No weights, no torch."""
+
+    def make_engine(lock):
+        from live.shader_engine import ShaderEngine
+
+        engine = ShaderEngine(profile.size, profile.size, fps=profile.display_fps)
+
+        def frame(drive, level, dt_s, now, newest_index):
+            return engine.frame(drive), newest_index  # the features went up to the newest sample
+
+        return frame
+
+    return LiveParts(None, None, None, [], make_engine)
 
 
 def check_run_args(args) -> None:

@@ -134,3 +134,66 @@ def test_fullscreen_window_shows_generated_content(house_music, tmp_path):
         assert centre.std() > 10  # a picture, not a flat fill
     finally:
         xvfb.kill()
+
+
+def run_cli(*args, env_extra=None, timeout=60):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "live", "run", *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_one_line_error(r, needle):
+    err = r.stderr.strip()
+    assert r.returncode == 2, err
+    assert err.startswith("error: ") and len(err.splitlines()) == 1 and needle in err, err
+
+
+@needs_jack
+def test_bad_devices_fail_before_anything_opens(jack):
+    assert_one_line_error(run_cli("--device", "nonesuch", *TINY_RUN), "no input device 'nonesuch'")
+    assert_one_line_error(run_cli("--device", "system", "--samplerate", "44100", *TINY_RUN), "refuses 44100 Hz")
+    assert_one_line_error(run_cli("--device", "system", "--channels", "3", *TINY_RUN), "has 2 input channel")
+
+
+def test_no_display_and_bad_profile_fail_with_one_line(house_music):
+    no_display = run_cli("--input", house_music, *TINY_RUN, env_extra={"SDL_VIDEODRIVER": "x11", "DISPLAY": ":59"})
+    assert_one_line_error(no_display, "no display")
+    assert_one_line_error(run_cli("--input", house_music, "--models", "tiny", "--profile", "nonesuch"), "latency profile 'nonesuch'")
+    assert_one_line_error(run_cli("--input", house_music, *TINY_RUN, "--display", "3"), "--display 3")
+
+
+def test_shader_engine_runs_live_without_torch(house_music, tmp_path):
+    stats_file = tmp_path / "stats.json"
+    code = (
+        "import sys, live.__main__ as m; "
+        f"rc = m.main(['run', '--input', {str(house_music)!r}, '--engine', 'shader', '--profile', 'laptop', '--windowed', "
+        f"'--duration', '3', '--stats-json', {str(stats_file)!r}]); "
+        "print('torch' in sys.modules, rc)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip().splitlines()[-1] == "False 0", r.stderr
+    stats = json.loads(stats_file.read_text())
+    assert stats["frames"] > 30 and stats["latency_ms"]["p50"] > 0 and stats["generator"]["frames"] > 10
+
+
+def test_sigterm_quits_within_a_second_and_writes_stats(house_music, tmp_path):
+    stats_file = tmp_path / "stats.json"
+    proc = run_live("--input", house_music, "--windowed", "--stats-json", stats_file, *TINY_RUN)
+    time.sleep(8.0)  # models loaded (~3 s here), frames flowing
+    sent = time.monotonic()
+    proc.terminate()
+    proc.communicate(timeout=10)
+    assert time.monotonic() - sent < 1.5  # the stream, the workers and the window closed in about a second
+    assert proc.returncode == 0
+    assert json.loads(stats_file.read_text())["frames"] > 10
+
+
+def test_display_crossfade_is_the_mean_halfway():
+    from live.run import crossfade
+
+    a = np.full((4, 4, 3), 100, np.uint8)
+    b = np.full((4, 4, 3), 200, np.uint8)
+    # b became ready at t=1.0, one second after a: at t=1.5 it is half faded in
+    assert crossfade((a, 0, 0.0), (b, 1, 1.0), 1.5).mean() == pytest.approx(150, abs=1)
+    assert (crossfade((a, 0, 0.0), (b, 1, 1.0), 3.0) == b).all()
+    assert (crossfade(None, (b, 1, 1.0), 1.0) == b).all() and crossfade(None, None, 0.0) is None
