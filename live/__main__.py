@@ -20,7 +20,7 @@ commands:
   run      live: an audio input -> a fullscreen window, on the beat
   beats    tempo and beat times of a file, with the live (causal) beat tracker
   devices  list the audio inputs
-  bench    benchmarks that print tables: render, features, shaders
+  bench    benchmarks that print tables: render, features, shaders, live
 """
 
 RENDER_EPILOG = """\
@@ -254,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     from live.shader_engine import add_bench_args
 
     add_bench_args(bench_sub)
+    from live.bench_live import add_bench_live_args
+
+    add_bench_live_args(bench_sub)
     return parser
 
 
@@ -403,6 +406,10 @@ def cmd_bench(args) -> int:
         from live.shader_engine import bench_shaders
 
         return bench_shaders(args)
+    if args.bench == "live":
+        from live.bench_live import bench_live
+
+        return bench_live(args)
     if args.bench != "render":
         build_parser().parse_args(["bench", "--help"])
     from live.bench import bench_render

@@ -121,6 +121,7 @@ def capture_main(device_name: str, channels: int, sr: int, block_size: int, shm_
 
     shm = shared_memory.SharedMemory(name=shm_name)
     ring = RingBuffer(capacity, channels, sr, memory=shm.buf)
+    ring.prefault()  # before the stream starts: no page faults inside the callback
     try:
         index = next(i for i, d in enumerate(sd.query_devices()) if d["name"] == device_name and d["max_input_channels"] > 0)
     except StopIteration:
@@ -165,6 +166,7 @@ class LiveInput:
         capacity = int(ring_s * sr)
         self._shm = shared_memory.SharedMemory(create=True, size=RingBuffer.nbytes(capacity, channels))
         self.ring = RingBuffer(capacity, channels, sr, memory=self._shm.buf)
+        self.ring.data.fill(0.0)  # commit the pages once, here, rather than during the set
         self.capacity = capacity
         self.input_lost = False
         self.reconnects = 0

@@ -46,6 +46,11 @@ class RingBuffer:
         self._callback_cost = np.ndarray((2,), dtype=np.int64, buffer=memory, offset=40)
         self.data = np.ndarray((self.capacity, channels), dtype=np.float32, buffer=memory, offset=HEADER_BYTES)
 
+    def prefault(self) -> None:
+        """Touch every page now, so the audio callback never takes a page fault on first write
+        (fresh memory is mapped lazily: 30 s at 48 kHz stereo is 2800 faults otherwise)."""
+        self.data.max()  # a read maps shared pages that the creator already wrote; see LiveInput
+
     @staticmethod
     def nbytes(capacity: int, channels: int) -> int:
         return HEADER_BYTES + int(capacity) * channels * 4

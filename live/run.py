@@ -18,7 +18,9 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 
@@ -39,6 +41,7 @@ class FileInput:
         self.music = np.concatenate(list(stream(segment, sr=sr, channels=1)))  # (n, 1): rehearsal files are songs, not sets
         self.sr, self.block_size, self.channels = sr, block_size, 1
         self.ring = RingBuffer(int(ring_s * sr), 1, sr)
+        self.ring.data.fill(0.0)  # commit the pages up front, as LiveInput does
         self.input_lost, self.reconnects, self.last_error = False, 0, ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._play, name="phosphene-file-input", daemon=True)
@@ -113,10 +116,19 @@ class EncoderWorker(threading.Thread):
 class RunStats:
     frames: int = 0
     dropped_frames: int = 0
-    latency_ms: list[float] = field(default_factory=list)
-    unet_ms: list[float] = field(default_factory=list)
+    # bounded, for sets of hours: percentiles over the last ~an hour at 60 fps, traces at 10 Hz
+    latency_ms: deque = field(default_factory=lambda: deque(maxlen=200_000))
     hud_level: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, meter value)
     latency_trace: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, latency ms)
+    TRACE_EVERY_S = 0.1
+
+    def trace(self, t_s: float, level: float, latency: float | None) -> None:
+        if self.hud_level and t_s - self.hud_level[-1][0] < self.TRACE_EVERY_S:
+            return
+        self.hud_level.append((round(t_s, 3), round(level, 5)))
+        if latency is not None:
+            self.latency_trace.append((round(t_s, 3), round(latency, 2)))
+
     started: float = field(default_factory=time.monotonic)
 
     def summary(self, source, worker, generator) -> dict:
@@ -290,7 +302,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
                 shown_rgb,
                 hud={
                     "fps": stats.frames / max(1e-6, time.monotonic() - stats.started),
-                    "latency_ms": stats.latency_ms[-60:],
+                    "latency_ms": list(islice(reversed(stats.latency_ms), 60)),  # the last 60 frames
                     "level": level,
                     "encoder_ms": worker.last_ms if worker else 0.0,
                     "unet_ms": generator.last_ms,
@@ -307,10 +319,11 @@ def run_live(args, profile, pipeline_factory) -> dict:
             )
             shown = time.monotonic()
             stats.frames += 1
-            stats.hud_level.append((round(shown - stats.started, 3), round(level, 5)))
+            latency = None
             if newer is not None and not display.frozen:
-                stats.latency_ms.append(1000 * (shown - source.ring.capture_time(newer[1])))
-                stats.latency_trace.append((round(shown - stats.started, 3), round(stats.latency_ms[-1], 2)))
+                latency = 1000 * (shown - source.ring.capture_time(newer[1]))
+                stats.latency_ms.append(latency)
+            stats.trace(shown - stats.started, level, latency)
             elapsed = shown - t0
             stats.dropped_frames += max(0, int(elapsed / frame_s))  # display intervals this frame overran
             if args.duration and shown - stats.started >= args.duration:

@@ -138,7 +138,9 @@ def test_fullscreen_window_shows_generated_content(house_music, tmp_path):
 
 def run_cli(*args, env_extra=None, timeout=60):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy", **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "live", "run", *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "live", "run", *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def assert_one_line_error(r, needle):
