@@ -158,9 +158,15 @@ class LiveInput:
     WATCHDOG_S = 0.5  # no new samples for this long (50+ blocks at any sane block size) = lost
     RETRY_S = 1.0  # how often a lost device is looked for again
 
-    def __init__(self, device_spec: str | None, *, channels: int, sr: int | None = None, block_size: int = 256, ring_s: float = 30.0):
+    def __init__(
+        self, device_spec: str | None, *, channels: int | None = None, sr: int | None = None, block_size: int = 256, ring_s: float = 30.0
+    ):
         """Checks the device (one clear PhospheneError if it is unknown, has no inputs or refuses
-        the rate) before anything is opened. sr None = the device's own rate."""
+        the rate or channel count) before anything is opened. sr None = the device's own rate;
+        channels None = as many as the device has, up to 2."""
+        if channels is None:
+            device, _ = probe(device_spec, 1, sr)
+            channels = min(2, device.channels)
         device, sr = probe(device_spec, channels, sr)
         self.device, self.channels, self.sr, self.block_size = device, channels, sr, block_size
         capacity = int(ring_s * sr)

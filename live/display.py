@@ -107,7 +107,7 @@ class Display:
         p50, p95 = (np.percentile(lat, 50), np.percentile(lat, 95)) if lat is not None else (float("nan"), float("nan"))
         lines = [
             f"{hud['fps']:5.1f} fps   latency p50 {p50:4.0f} ms  p95 {p95:4.0f} ms",
-            f"encoder {hud['encoder_ms']:5.1f} ms   generator {hud['unet_ms']:5.1f} ms   tempo {hud.get('tempo', 0.0):5.1f} BPM",
+            f"encoder {hud['encoder_ms']:5.1f} ms   unet {hud['unet_ms']:5.1f} ms   tempo {hud.get('tempo', 0.0):5.1f} BPM",
             f"overflows {hud['overflows']}   dropped {hud['dropped']}   reconnects {hud['reconnects']}",
         ]
         if hud["input_lost"]:

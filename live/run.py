@@ -233,6 +233,13 @@ class GeneratorWorker(threading.Thread):
                 self.stop_event.wait(0.2)
 
 
+def unet_ms(parts, generator) -> float:
+    """Mean UNet ms per generated frame (the diffusion engine's own timer); the shader engine has none."""
+    if parts.generator is None or not generator.frames:
+        return 0.0
+    return 1000 * parts.generator.timer.total_s.get("unet", 0.0) / generator.frames
+
+
 def crossfade(older, newer, now: float) -> np.ndarray | None:
     """Display-rate crossfade (the crossfade shader's math, on the CPU): the newer frame fades in
     over the time the generator took to make it, so the window runs at display rate."""
@@ -260,7 +267,9 @@ def run_live(args, profile, pipeline_factory) -> dict:
     else:
         from live.capture import LiveInput
 
-        source = LiveInput(args.device, channels=max(args.channels or [1]) + 1, sr=args.samplerate, block_size=profile.block_size)
+        wanted = max(args.channels) + 1 if args.channels else None  # None: as many as the device has, up to 2
+        source = LiveInput(args.device, channels=wanted, sr=args.samplerate, block_size=profile.block_size)
+    channels = None if args.input else args.channels  # which captured channels to mix; a file plays in mono
     try:
         parts = pipeline_factory()
     except BaseException:
@@ -273,11 +282,11 @@ def run_live(args, profile, pipeline_factory) -> dict:
     worker = None
     if parts.encoder is not None:
         worker = EncoderWorker(
-            source, parts.encoder, parts.conditioner, lock, window_s=profile.window_s, hop_s=profile.hop_s, channels=args.channels
+            source, parts.encoder, parts.conditioner, lock, window_s=profile.window_s, hop_s=profile.hop_s, channels=channels
         )
         worker.start()
     slot = FrameSlot()
-    generator = GeneratorWorker(source, args.channels, slot, lambda: parts.make_engine(lock), min_interval_s=1.0 / profile.display_fps)
+    generator = GeneratorWorker(source, channels, slot, lambda: parts.make_engine(lock), min_interval_s=1.0 / profile.display_fps)
     generator.start()
     stats = RunStats()
     frame_s = 1.0 / profile.display_fps
@@ -297,7 +306,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
             older, newer = (None, None) if display.frozen and stats.frames else slot.latest()
             if not display.frozen or not stats.frames:
                 shown_rgb = crossfade(older, newer, t0)
-            level = level_of(source, args.channels, frame_s)
+            level = level_of(source, channels, frame_s)
             display.present(
                 shown_rgb,
                 hud={
@@ -305,7 +314,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
                     "latency_ms": list(islice(reversed(stats.latency_ms), 60)),  # the last 60 frames
                     "level": level,
                     "encoder_ms": worker.last_ms if worker else 0.0,
-                    "unet_ms": generator.last_ms,
+                    "unet_ms": unet_ms(parts, generator),
                     "overflows": source.ring.overflows,
                     "dropped": stats.dropped_frames,
                     "input_lost": source.input_lost,

@@ -14,7 +14,7 @@ import pytest
 
 from live.errors import PhospheneError
 
-pytestmark = pytest.mark.skipif(shutil.which("jackd") is None, reason="jackd (Debian jackd2) is not installed")
+needs_jack = pytest.mark.skipif(shutil.which("jackd") is None, reason="jackd (Debian jackd2) is not installed")
 
 JACKD = ["jackd", "--no-realtime", "--sync", "-d", "dummy", "-r", "48000", "-p", "1024"]
 PLAYER = textwrap.dedent(
@@ -94,6 +94,7 @@ def level(live_input, seconds=0.3):
     return float(np.sqrt(np.mean(live_input.ring.newest(int(seconds * live_input.sr)).samples ** 2)))
 
 
+@needs_jack
 def test_devices_listing_and_errors(jack):
     """The test process never loads PortAudio itself (a dead server would abort it): probe() and
     `python -m live devices` run it in children."""
@@ -112,6 +113,7 @@ def test_devices_listing_and_errors(jack):
     assert "sounddevice" not in sys.modules
 
 
+@needs_jack
 def test_music_fills_the_ring_and_survives_a_server_restart(jack, house_music):
     from live.capture import LiveInput
 
@@ -150,3 +152,16 @@ def test_music_fills_the_ring_and_survives_a_server_restart(jack, house_music):
         restarted.kill()
     finally:
         live.stop()
+
+
+def test_a_device_without_inputs_is_refused(monkeypatch):
+    """No output-only device can be made on the JACK dummy server (its `system` device has both),
+    so this one test feeds find_input a device list: the only mock in this file, of the list alone."""
+    from live import capture
+    from live.capture import InputDevice, find_input
+
+    devices = [InputDevice(0, "HDMI out", "ALSA", 0, 48000.0), InputDevice(1, "USB Audio", "ALSA", 2, 44100.0)]
+    monkeypatch.setattr(capture, "list_inputs", lambda: devices)
+    with pytest.raises(PhospheneError, match="'HDMI out' has no input channels"):
+        find_input("HDMI")
+    assert find_input("usb").index == 1 and find_input("1").name == "USB Audio"
