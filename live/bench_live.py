@@ -23,11 +23,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
+
+from live import jackdummy
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CLIP = ROOT / "demo" / "phosphene-demo.mp3"
@@ -36,26 +37,6 @@ RSS_PERIOD_S = 1.0  # how often the child's VmRSS is read
 CALLBACK_TARGET = 0.10  # audio callback cost as a share of the block's duration
 DRIFT_TARGET = 0.10  # last-minute latency p50 against the first minute's
 RING_FILL_S = 31.0  # the capture ring (30 s, shared memory) is paged in as it first fills: ~0.37 MiB/s of RSS until then
-# --sync: the dummy driver waits for every client each period; without it, Python clients that
-# cannot get real-time priority are reported late (xruns, which PortAudio passes on as overflows).
-JACKD = ["jackd", "--no-realtime", "--sync", "-d", "dummy", "-r", "48000", "-p", "1024"]
-PLAYER = textwrap.dedent(
-    """
-    import sys, time, numpy as np, sounddevice as sd
-    sys.path.insert(0, {root!r})
-    from live.audio import open_segment, stream
-    music = np.concatenate(list(stream(open_segment({path!r}), sr=48000, channels=1)))[:, 0]
-    pos = 0
-    def cb(out, frames, t, status):
-        global pos
-        out[:, 0] = music[(np.arange(frames) + pos) % len(music)]  # the clip, looped
-        pos += frames
-    with sd.OutputStream(device="system", channels=1, samplerate=48000, blocksize=1024, callback=cb):
-        print("playing", flush=True)
-        while True:
-            time.sleep(60)
-    """
-)
 
 
 def add_bench_live_args(bench_sub) -> None:
@@ -136,52 +117,24 @@ def child_pids(pid: int) -> list[int]:
 # ---- the audio server: a JACK dummy server and a player client ------------------------------------
 
 
-def jack_up() -> bool:
-    return subprocess.run(["jack_lsp"], capture_output=True).returncode == 0
-
-
 def start_jackd() -> subprocess.Popen | None:
     """A JACK dummy server, or None when one is already running (it is used, and left running)."""
-    if jack_up():
+    proc = jackdummy.start_server(replace=False)
+    if proc is None:
         note("jack: using the JACK server already running")
-        return None
-    proc = subprocess.Popen(JACKD, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and proc.poll() is None:
-        if jack_up():
-            return proc
-        time.sleep(0.1)
-    proc.kill()
-    proc.wait()
-    from live.errors import PhospheneError
-
-    raise PhospheneError(f"jackd did not start ({' '.join(JACKD)}); is another audio server holding the device?")
-
-
-def jack_ports(direction: str) -> list[str]:
-    """Client ports (not the server's system:*) with the given direction, 'input' or 'output'."""
-    out = subprocess.run(["jack_lsp", "-p"], capture_output=True, text=True).stdout.splitlines()
-    return [name for name, props in zip(out[::2], out[1::2], strict=False) if not name.startswith("system:") and direction in props]
+    return proc
 
 
 def start_player() -> tuple[subprocess.Popen, str]:
     """The demo clip, looped, from a JACK client; returns it and its output port."""
-    before = set(jack_ports("output"))
-    proc = subprocess.Popen([sys.executable, "-c", PLAYER.format(root=str(ROOT), path=str(DEMO_CLIP))], stdout=subprocess.PIPE, text=True)
-    if proc.stdout.readline().strip() != "playing":
-        proc.kill()
-        from live.errors import PhospheneError
-
-        raise PhospheneError("the JACK player did not start (is libportaudio2 installed?)")
-    new = [p for p in jack_ports("output") if p not in before]
-    return proc, new[0]
+    return jackdummy.play(DEMO_CLIP)
 
 
 def connect_when_open(run: subprocess.Popen, player_port: str, timeout_s: float = 120.0) -> bool:
     """Wait for the run's capture ports (they open after the model load) and wire the player in."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and run.poll() is None:
-        capture_in = jack_ports("input")
+        capture_in = jackdummy.ports("input")
         if capture_in:
             for port in capture_in:
                 subprocess.run(["jack_connect", player_port, port], capture_output=True)
@@ -213,7 +166,7 @@ def run_profile(profile: str, args, folder: Path, player_port: str | None) -> di
         connected = player_port is None
         next_sample = time.monotonic()
         while proc.poll() is None:
-            if not connected and jack_ports("input"):
+            if not connected and jackdummy.ports("input"):
                 connected = connect_when_open(proc, player_port)
             now = time.monotonic()
             if now >= next_sample:

@@ -6,88 +6,31 @@ when it runs as root."""
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 
 import numpy as np
 import pytest
 
+from live import jackdummy
 from live.errors import PhospheneError
 
 needs_jack = pytest.mark.skipif(shutil.which("jackd") is None, reason="jackd (Debian jackd2) is not installed")
 
-JACKD = ["jackd", "--no-realtime", "--sync", "-d", "dummy", "-r", "48000", "-p", "1024"]
-PLAYER = textwrap.dedent(
-    """
-    import sys, time, numpy as np, sounddevice as sd
-    sys.path.insert(0, {root!r})
-    from live.audio import open_segment, stream
-    music = np.concatenate(list(stream(open_segment({path!r}), sr=48000, channels=1)))[:, 0]
-    pos = 0
-    def cb(out, frames, t, status):
-        global pos
-        idx = (np.arange(frames) + pos) % len(music)
-        out[:, 0] = music[idx]
-        pos += frames
-    with sd.OutputStream(device="system", channels=1, samplerate=48000, blocksize=1024, callback=cb):
-        print("playing", flush=True)
-        time.sleep(600)
-    """
-)
-
 
 def start_jackd():
-    """--sync: the dummy driver waits for every client each period. In its default async mode,
-    with clients that cannot get real-time priority here, two Python clients are reported "not
-    finished" several times a second (an xrun, which PortAudio passes on as input overflow).
-    A server killed a moment ago can still hold its socket: wait for it to go, and retry."""
-    subprocess.run(["pkill", "-9", "-x", "jackd"])
-    deadline = time.monotonic() + 5
-    while subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 0 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    for _ in range(3):
-        proc = subprocess.Popen(JACKD, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and proc.poll() is None:
-            if subprocess.run(["jack_lsp"], capture_output=True).returncode == 0:
-                return proc
-            time.sleep(0.1)
-        proc.kill()
-        proc.wait()
-        time.sleep(1.0)
-    raise RuntimeError("jackd did not start")
+    return jackdummy.start_server()
 
 
 def ports(direction):
-    out = subprocess.run(["jack_lsp", "-p"], capture_output=True, text=True).stdout.splitlines()
-    names = []
-    for name, props in zip(out[::2], out[1::2], strict=True):
-        if not name.startswith("system:") and direction in props:
-            names.append(name)
-    return names
+    return jackdummy.ports(direction)
 
 
 def play(music):
-    from pathlib import Path
-
-    root = str(Path(__file__).resolve().parents[2])
-    proc = subprocess.Popen([sys.executable, "-c", PLAYER.format(root=root, path=str(music))], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "playing"
-    return proc
+    return jackdummy.play(music)[0]
 
 
 def connect(player_out, capture_in):
-    for port in capture_in:
-        subprocess.run(["jack_connect", player_out, port], check=True)
-
-
-@pytest.fixture
-def jack():
-    subprocess.run(["pkill", "-9", "-x", "jackd"])
-    proc = start_jackd()
-    yield proc
-    subprocess.run(["pkill", "-9", "-x", "jackd"])
-    proc.wait(timeout=5)
+    jackdummy.connect(player_out, capture_in)
 
 
 def level(live_input, seconds=0.3):

@@ -39,14 +39,6 @@ def wait_for_capture_ports(timeout_s=30):
     raise AssertionError("the live run never opened its input")
 
 
-@pytest.fixture
-def jack():
-    subprocess.run(["pkill", "-9", "-x", "jackd"])
-    proc = start_jackd()
-    yield proc
-    subprocess.run(["pkill", "-9", "-x", "jackd"])
-
-
 def levels_between(stats, a, b):
     return np.array([level for t, level in stats["hud_level"] if a <= t < b])
 

@@ -32,22 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
+from live.bench_live import rss_mib
+
 ROOT = Path(__file__).resolve().parents[2]
 DURATION_S = 40  # the loop's own time; model load (~5 s) and shutdown come on top: ~47 s in all
 WARMUP_S = 10.0  # first encoder calls, allocator growth, latency settling (~10 s seen): not in the latency/fps comparison
 RSS_TOLERANCE_MIB = 4.0  # ring first-fill (<= 2.4 MiB) + noise; a float32 frame/s leak adds 10 MiB: see above
 SAMPLE_S = 0.25  # RSS sampling period: ~50 samples per third
-
-
-def rss_mib(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024  # kB -> MiB
-    except OSError:  # the process has just exited
-        return None
-    return None
 
 
 def thirds(t: np.ndarray, start: float, end: float) -> list[np.ndarray]:
