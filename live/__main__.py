@@ -65,8 +65,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--fallback",
         choices=["shader", "tiny", "none"],
-        default="none",
-        help="if the models cannot be found: `shader` draws with the shader engine (the demo does), `tiny` with random weights; default: stop with the reason",
+        default="shader",
+        help="if the models cannot be found: `shader` (default) draws with the shader engine and says so, `tiny` uses random weights, `none` stops with the reason",
     )
     g.add_argument(
         "--compute",
@@ -294,15 +294,13 @@ def cmd_render(args) -> int:
     except ModelNotFound as e:
         log = logging.getLogger("phosphene")
         if args.fallback == "shader":
-            log.warning(
-                "%s\nphosphene: falling back to --engine shader (no model weights: the shaders alone, driven by the audio features)", e
-            )
+            log.warning("%s; drawing with --engine shader instead (the shaders alone, driven by the audio; no weights needed)", e)
             from live.shader_engine import cmd_render_shader
 
             return cmd_render_shader(args)
         if args.fallback != "tiny":
             raise
-        log.warning("%s\nphosphene: falling back to --models tiny (random weights: the pictures mean nothing)", e)
+        log.warning("%s; rendering with --models tiny instead (random weights: the pictures mean nothing)", e)
         result = render(args.input, args.output, models=Models.all_tiny(), **kwargs)
     if args.stats_json:
         write_stats(args.stats_json, result)
@@ -371,7 +369,7 @@ def cmd_run(args) -> int:
             if args.fallback != "shader":
                 raise
             logging.getLogger("phosphene").warning(
-                "%s\nphosphene: falling back to --engine shader (no model weights: the shaders alone, driven by the audio features)", e
+                "%s; drawing with --engine shader instead (the shaders alone, driven by the audio; no weights needed)", e
             )
             return build_shader_pipeline(profile)
 

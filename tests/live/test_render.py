@@ -227,11 +227,14 @@ def test_demo_fallback_when_models_are_missing(house_music, tmp_path, monkeypatc
     out = tmp_path / "demo.mp4"
     r = run_cli("render", house_music, "-o", out, *small, "--fallback", "shader")
     assert r.returncode == 0, r.stderr
-    assert "falling back to --engine shader" in r.stderr and "hf download" in r.stderr
+    warning = [line for line in r.stderr.splitlines() if "drawing with --engine shader" in line]
+    assert len(warning) == 1 and "hf download" in warning[0]  # one line: what is missing, and what happens instead
     assert probe(out).frames == 12
+    r = run_cli("render", house_music, "-o", tmp_path / "default.mp4", *small)  # the shader engine is the default fallback
+    assert r.returncode == 0 and "drawing with --engine shader" in r.stderr
     r = run_cli("render", house_music, "-o", tmp_path / "tiny.mp4", *small, "--fallback", "tiny")
-    assert r.returncode == 0 and "falling back to --models tiny" in r.stderr and "mean nothing" in r.stderr
-    r = run_cli("render", house_music, "-o", tmp_path / "strict.mp4", "--duration", "1")
+    assert r.returncode == 0 and "rendering with --models tiny instead" in r.stderr and "mean nothing" in r.stderr
+    r = run_cli("render", house_music, "-o", tmp_path / "strict.mp4", "--duration", "1", "--fallback", "none")
     assert r.returncode == 2 and "hf download" in r.stderr and not (tmp_path / "strict.mp4").exists()
 
 

@@ -191,3 +191,12 @@ def test_display_crossfade_is_the_mean_halfway():
     assert crossfade((a, 0, 0.0), (b, 1, 1.0), 1.5).mean() == pytest.approx(150, abs=1)
     assert (crossfade((a, 0, 0.0), (b, 1, 1.0), 3.0) == b).all()
     assert (crossfade(None, (b, 1, 1.0), 1.0) == b).all() and crossfade(None, None, 0.0) is None
+
+
+def test_live_falls_back_to_the_shader_engine_without_weights(house_music, tmp_path):
+    stats_file = tmp_path / "stats.json"
+    offline = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-cache")}
+    r = run_cli("--input", house_music, "--profile", "laptop", "--windowed", "--duration", 3, "--stats-json", stats_file, env_extra=offline)
+    assert r.returncode == 0, r.stderr
+    assert len([line for line in r.stderr.splitlines() if "drawing with --engine shader" in line]) == 1
+    assert json.loads(stats_file.read_text())["frames"] > 30
