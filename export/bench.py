@@ -13,6 +13,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,32 +53,22 @@ def backends(encoder, export_dir: Path, threads: int):
     """(label, encode) for each backend this machine has, torch eager fp32 first."""
     import copy
 
-    from live.encoder import OnnxEncoder, TorchEncoder
+    from live.encoder import OnnxEncoder
 
     yield "torch eager fp32", encoder.encode
-    bf16 = TorchEncoder(
-        encoder.name,
-        encoder.meta,
-        copy.deepcopy(encoder.model).to(torch.bfloat16),
-        encoder.feature_extractor,
-        torch.device("cpu"),
-        torch.bfloat16,
-        encoder.min_frames,
-    )
+    bf16 = replace(encoder, model=copy.deepcopy(encoder.model).to(torch.bfloat16), dtype=torch.bfloat16)
     yield "torch bf16 (CPU)", bf16.encode
     del bf16
     onnx_cpu = OnnxEncoder.load(export_dir, device=torch.device("cpu"), threads=threads)
     yield f"onnx CPU ({threads} threads)", onnx_cpu.encode
     del onnx_cpu
     if torch.cuda.is_available():
-        cuda = TorchEncoder(
-            encoder.name,
-            encoder.meta,
-            copy.deepcopy(encoder.model).to("cuda", torch.float16),
-            encoder.feature_extractor,
-            torch.device("cuda"),
-            torch.float16,
-            encoder.min_frames,
+        cuda = replace(
+            encoder,
+            model=copy.deepcopy(encoder.model).to("cuda", torch.float16),
+            device=torch.device("cuda"),
+            dtype=torch.float16,
+            fbank=None,
         )
         yield "torch CUDA fp16", cuda.encode
         del cuda

@@ -164,10 +164,8 @@ class LiveInput:
         """Checks the device (one clear PhospheneError if it is unknown, has no inputs or refuses
         the rate or channel count) before anything is opened. sr None = the device's own rate;
         channels None = as many as the device has, up to 2."""
-        if channels is None:
-            device, _ = probe(device_spec, 1, sr)
-            channels = min(2, device.channels)
-        device, sr = probe(device_spec, channels, sr)
+        device, sr = probe(device_spec, channels or 1, sr)
+        channels = channels or min(2, device.channels)  # within what the device has
         self.device, self.channels, self.sr, self.block_size = device, channels, sr, block_size
         capacity = int(ring_s * sr)
         self._shm = shared_memory.SharedMemory(create=True, size=RingBuffer.nbytes(capacity, channels))

@@ -82,18 +82,15 @@ class Timeline:
         """(tokens (L, D), newest sample index they depend on) at time t_s; held flat outside the range."""
         if not self.entries:
             raise LookupError("no embeddings yet")
-        entries = self.entries
-        if t_s <= entries[0].time_s:
-            return entries[0].tokens, entries[0].sample_index
-        for before, after in zip(
-            reversed(list(entries)[:-1]), list(reversed(entries))[:-1], strict=True
-        ):  # newest first: live asks for now
+        entries = list(self.entries)
+        if t_s >= entries[-1].time_s:  # live asks for now: at or past the newest, hold it
+            return entries[-1].tokens, entries[-1].sample_index
+        for i in range(len(entries) - 1, 0, -1):  # newest pair first
+            before, after = entries[i - 1], entries[i]
             if before.time_s <= t_s:
-                if t_s >= after.time_s:
-                    return after.tokens, after.sample_index
                 frac = (t_s - before.time_s) / (after.time_s - before.time_s)
                 return slerp(before.tokens, after.tokens, frac), after.sample_index
-        return entries[-1].tokens, entries[-1].sample_index
+        return entries[0].tokens, entries[0].sample_index  # before the first: hold it
 
 
 class Smoother:

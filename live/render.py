@@ -28,7 +28,7 @@ from live.defaults import DEFAULT_DIFFUSION, DEFAULT_ENCODER, DEFAULT_VAE, TINY
 from live.errors import PhospheneError
 from live.generator import GeneratorConfig
 from live.timing import StageTimer
-from live.video import AAC_RATES, AudioMuxer, Mp4Writer, check_output_path, make_bar
+from live.video import AAC_RATES, AudioMuxer, Mp4Writer, RenderResult, check_output_path, make_bar
 from live.windows import SampleBuffer
 
 log = logging.getLogger("phosphene")
@@ -79,15 +79,6 @@ def pick_device(name: str):
     if name not in ("cpu",) and not name.startswith("cuda"):
         raise PhospheneError(f"--compute {name}: choose auto, cpu or cuda[:N]")
     return torch.device(name), (torch.float16 if name.startswith("cuda") else torch.float32)
-
-
-@dataclass
-class RenderResult:
-    output: Path
-    frames: int
-    seconds: float
-    stage_ms: dict[str, float]  # per frame
-    notes: list[str] = field(default_factory=list)
 
 
 class Pipeline:

@@ -303,8 +303,9 @@ def run_live(args, profile, pipeline_factory) -> dict:
                 else:
                     with lock:
                         controls.apply(action)
-            older, newer = (None, None) if display.frozen and stats.frames else slot.latest()
-            if not display.frozen or not stats.frames:
+            newer = None
+            if not (display.frozen and stats.frames):  # frozen: the same picture stays up
+                older, newer = slot.latest()
                 shown_rgb = crossfade(older, newer, t0)
             level = level_of(source, channels, frame_s)
             display.present(

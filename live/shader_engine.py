@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ import numpy as np
 from live.beats import ANALYSIS_SR, Analyzer
 from live.gl import N_BANDS, SHADER_DIR, ShaderProgram, create_context, new_texture, read_rgb, upload
 from live.timing import StageTimer
-from live.video import AAC_RATES, AudioMuxer
+from live.video import AAC_RATES, AudioMuxer, RenderResult
 
 log = logging.getLogger("phosphene")
 
@@ -254,15 +254,6 @@ class DiffusionHooks:
 # --- offline render ---------------------------------------------------------------------------
 
 
-@dataclass
-class ShaderRenderResult:  # the fields of live.render.RenderResult, so write_stats takes either
-    output: Path
-    frames: int
-    seconds: float
-    stage_ms: dict[str, float]  # per frame
-    notes: list[str] = field(default_factory=list)
-
-
 class _Samples:
     """Exact slices [a, b) of a stream of mono blocks, read in order."""
 
@@ -296,7 +287,7 @@ def render_shader(
     seed: int = 0,
     progress: bool = True,
     look: ShaderLook = ShaderLook(),
-) -> ShaderRenderResult:
+) -> RenderResult:
     """Render a music file with the shader engine to an MP4 with its audio muxed in (as live.render.render)."""
     from tqdm import tqdm
 
@@ -350,7 +341,7 @@ def render_shader(
         engine.release()
     seconds = time.perf_counter() - started
     log.info("wrote %s: %d frames in %.1f s (%.1f fps)", output, n_frames, seconds, n_frames / seconds)
-    return ShaderRenderResult(output, n_frames, seconds, timer.per_frame_ms(n_frames))
+    return RenderResult(output, n_frames, seconds, timer.per_frame_ms(n_frames))
 
 
 # --- benchmarks: `python -m live bench features` / `bench shaders` ---------------------------------

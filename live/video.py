@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -269,6 +269,17 @@ def probe(path: str | os.PathLike) -> Mp4Info:
             )
     except av.FFmpegError as e:
         raise PhospheneError(f"cannot read {path} as a video: {e}") from None
+
+
+@dataclass
+class RenderResult:
+    """What a render (diffusion or shader engine) reports; `--stats-json` writes it."""
+
+    output: Path
+    frames: int
+    seconds: float
+    stage_ms: dict[str, float]  # per frame
+    notes: list[str] = field(default_factory=list)
 
 
 AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)  # kept as they are; others -> 48 kHz
