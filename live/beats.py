@@ -4,13 +4,14 @@ It follows BTrack (Stark, Davies & Plumbley, "Real-time beat-synchronous analysi
 DAFx 2009), with the tempo range widened to 60-200 BPM and a log-normal tempo prior:
 
 1. Cumulative score: CS[n] = (1 - alpha) * flux[n] + alpha * max_v W1(v) * CS[n + v], v in
-   [-2P, -P/2] frames, W1 a log-Gaussian around the beat period P. CS[n] is high where a beat one
+   [-2P, -P/2] frames, W1 a log-Gaussian around the beat period P. Here flux is the features'
+   beat_flux (each band's rise square-rooted: broad onsets, as on beats, outweigh single loud ones). CS[n] is high where a beat one
    period back was strong and flux arrives now. The recursion only reaches P/2 frames back, so a
    chunk of P/2 new frames is computed at once (vectorised).
 2. Beat prediction: half a period after each beat, CS is run forward over the next period with no
    flux (the future is unknown), weighted by a Gaussian around one period after the last beat; its
    peak is the next beat. The beat is emitted when the audio reaches it.
-3. Tempo: every `tempo_every_s`, the autocorrelation of the last `tempo_window_s` of flux is summed
+3. Tempo: every `tempo_every_s`, the autocorrelation of the last `tempo_window_s` of (plain) flux is summed
    at each candidate period's first four multiples (a comb), weighted by the prior, and filtered
    over time on a log-tempo grid (an HMM forward pass: tempo changes slowly, octave jumps rarely).
 
@@ -88,11 +89,20 @@ class BeatTracker:
         self.posterior = self.prior / self.prior.sum()
         self.tempo_every = max(1, round(config.tempo_every_s * frame_rate))
 
-        self.flux = np.zeros(0, np.float32)  # recent flux; flux[i] is frame base + i
-        self.cs = np.zeros(0, np.float32)  # cumulative score, same indexing
-        self.base = 0
+        # flux and cumulative score live in preallocated buffers, index i holding frame base + i; they
+        # start with `history` zeros (the silence before frame 0), so every look-back lands inside
+        self.flux = np.zeros(4 * self.history, np.float32)  # the tempo's input (FeatureFrames.flux)
+        self.beat_flux = np.zeros(4 * self.history, np.float32)  # the cumulative score's (FeatureFrames.beat_flux)
+        self.cs = np.zeros(4 * self.history, np.float32)
+        self.base = -self.history
         self.n = 0  # frames seen
         self.period = 60.0 * frame_rate / config.prior_bpm  # frames per beat, current estimate
+        self._w1_cache = (None, None, None)  # (period, v, W1(v)): recomputed when the period changes
+        # the tempo's fixed-size work, precomputed: moving-mean bounds and the unbiased ACF's divisor
+        i = np.arange(self.window)
+        self._mm_lo, self._mm_hi = np.maximum(i - 16, 0), np.minimum(i + 17, self.window)
+        self._acf_norm = 1.0 / (self.window - np.arange(self.max_lag + 1))
+        self._fft_n = 1 << (2 * self.window - 1).bit_length()  # zero-padded: no circular wrap in the ACF
         self.confidence = 0.0
         self.predict_at = round(config.warmup_s * frame_rate)  # frame at which to predict the next beat
         self.beat_at: int | None = None  # predicted next beat frame
@@ -105,24 +115,25 @@ class BeatTracker:
 
     def push(self, frames: FeatureFrames) -> list[float]:
         """Take the flux of new analysis frames; return the beats (s) that fall in them."""
-        return self.push_flux(frames.flux)
+        return self.push_flux(frames.flux, frames.beat_flux)
 
-    def push_flux(self, flux: np.ndarray) -> list[float]:
+    def push_flux(self, flux: np.ndarray, beat_flux: np.ndarray | None = None) -> list[float]:
+        """flux sets the tempo, beat_flux (default: flux) places the beats."""
         flux = np.asarray(flux, dtype=np.float32)
         first = self.n
-        self.flux = np.concatenate([self.flux, flux])
-        self.cs = np.concatenate([self.cs, np.zeros(len(flux), np.float32)])
-        self.n += len(flux)
+        self._append(flux, flux if beat_flux is None else np.asarray(beat_flux, dtype=np.float32))
         beats = []
         i = first
         while i < self.n:
             # advance to the next event (tempo update, prediction, beat) or half a period, whichever is first
-            events = [self.n, i + max(1, int(self.period / 2))]
-            events += [e + 1 for e in (self.predict_at, self.beat_at, self._next_tempo_frame(i)) if e is not None and e >= i]
-            j = min(events)
+            tempo_at = self._next_tempo_frame(i)
+            j = min(self.n, i + max(1, int(self.period / 2)), tempo_at + 1)
+            for e in (self.predict_at, self.beat_at):
+                if e is not None and e >= i:
+                    j = min(j, e + 1)
             self._cumulative_score(i, j)
             last = j - 1
-            if last == self._next_tempo_frame(i):
+            if last == tempo_at:
                 self._update_tempo(last)
             if last == self.predict_at:
                 self._predict(last)
@@ -131,11 +142,26 @@ class BeatTracker:
                 self.predict_at = last + max(1, round(self.period / 2))
                 beats.append(self._frame_time(last))
             i = j
-        self._trim()
         if self.tap_period_s is not None:  # the tap clock replaces the tracker's beats
             beats = self._tap_beats(self._frame_time(first - 1), self._frame_time(self.n - 1))
         self.beats_s += beats
         return beats
+
+    def _append(self, flux: np.ndarray, beat_flux: np.ndarray) -> None:
+        """Write new flux at the end of the buffers; when full, keep the last `history` frames (amortised)."""
+        end = self.n - self.base
+        if end + len(flux) > len(self.flux):
+            keep = self.history
+            size = max(len(self.flux), 2 * (keep + len(flux)))
+            for name in ("flux", "beat_flux", "cs"):
+                old, new = getattr(self, name), np.zeros(size, np.float32)
+                new[:keep] = old[end - keep : end]
+                setattr(self, name, new)
+            self.base += end - keep
+            end = keep
+        self.flux[end : end + len(flux)] = flux
+        self.beat_flux[end : end + len(flux)] = beat_flux
+        self.n += len(flux)
 
     def _frame_time(self, frame: int) -> float:
         return (frame + 1) / self.fr - self.delay_s
@@ -144,18 +170,21 @@ class BeatTracker:
         return i + (-i - 1) % self.tempo_every  # frames n with (n + 1) % tempo_every == 0
 
     def _w1(self) -> tuple[np.ndarray, np.ndarray]:
-        """Offsets v in [-2P, -P/2] and their log-Gaussian weights."""
-        p = self.period
-        v = np.arange(-round(2 * p), -round(p / 2) + 1)
-        return v, np.exp(-0.5 * (self.cfg.tightness * np.log(-v / p)) ** 2).astype(np.float32)
+        """Offsets v in [-2P, -P/2] (ascending) and their log-Gaussian weights."""
+        p, v, w = self._w1_cache
+        if p != self.period:
+            p = self.period
+            v = np.arange(-round(2 * p), -round(p / 2) + 1)
+            w = np.exp(-0.5 * (self.cfg.tightness * np.log(-v / p)) ** 2).astype(np.float32)
+            self._w1_cache = (p, v, w)
+        return v, w
 
     def _cumulative_score(self, a: int, b: int) -> None:
         """CS for frames [a, b), b - a <= P/2 so every term it reads is already known."""
         v, w = self._w1()
-        idx = np.arange(a, b)[:, None] + v[None, :] - self.base  # (n, V)
-        past = np.where(idx >= 0, self.cs[np.maximum(idx, 0)], 0.0) * w
-        alpha = self.cfg.alpha
-        self.cs[a - self.base : b - self.base] = (1 - alpha) * self.flux[a - self.base : b - self.base] + alpha * past.max(axis=1)
+        alpha, cs, lo = self.cfg.alpha, self.cs, a - self.base
+        past = np.ndarray((b - a, len(v)), np.float32, buffer=cs, offset=4 * (lo + v[0]), strides=(4, 4))  # (n, V): rows overlap
+        cs[lo : lo + b - a] = (1 - alpha) * self.beat_flux[lo : lo + b - a] + alpha * (past * w).max(axis=1)
 
     def _predict(self, m: int) -> None:
         """Run CS forward over the next period with no flux; the beat is its peak, weighted towards
@@ -163,34 +192,42 @@ class BeatTracker:
         p = self.period
         ahead = max(2, round(p))
         v, w = self._w1()
-        cs = np.concatenate([self.cs[: m + 1 - self.base], np.zeros(ahead, np.float32)])  # (.., ahead): the future
+        back = -int(v[0])
         origin = m + 1 - self.base  # cs index of frame m + 1
+        cs = np.concatenate([self.cs[origin - back : origin], np.zeros(ahead, np.float32)])  # (back + ahead,): the future
         step = max(1, round(p / 2))
         for a in range(0, ahead, step):
-            idx = origin + np.arange(a, min(a + step, ahead))[:, None] + v[None, :]
-            cs[origin + a : origin + a + idx.shape[0]] = self.cfg.alpha * (np.where(idx >= 0, cs[np.maximum(idx, 0)], 0.0) * w).max(axis=1)
+            rows = min(step, ahead - a)
+            past = np.lib.stride_tricks.as_strided(cs[back + a + v[0] :], shape=(rows, len(v)), strides=(cs.strides[0],) * 2)
+            cs[back + a : back + a + rows] = self.cfg.alpha * (past * w).max(axis=1)
         offsets = np.arange(1, ahead + 1)
         centre = (self.last_beat + p - m) if self.last_beat is not None else p / 2
         w2 = np.exp(-0.5 * ((offsets - centre) / (p / 2)) ** 2)
-        self.beat_at = m + int(offsets[np.argmax(cs[origin:] * w2)])
+        self.beat_at = m + int(offsets[np.argmax(cs[back:] * w2)])
         self.predict_at = None
 
     def _update_tempo(self, last: int) -> None:
         """Comb over the autocorrelation of the flux up to frame `last`, times the prior; one HMM step."""
         if last + 1 < self.max_lag + 1:
             return
+        n = min(self.window, last + 1)  # the flux since the start, until there is a whole window of it
+        if n == self.window:
+            lo, hi, norm, fft_n = self._mm_lo, self._mm_hi, self._acf_norm, self._fft_n
+        else:
+            i = np.arange(n)
+            lo, hi, norm, fft_n = np.maximum(i - 16, 0), np.minimum(i + 17, n), 1.0 / (n - np.arange(self.max_lag + 1)), 2 * n
         end = last + 1 - self.base
-        o = self.flux[max(0, end - self.window) : end].astype(np.float64)
-        o = o - _moving_mean(o, 16)  # adaptive threshold, as BTrack: only what stands out of its surroundings
+        o = self.flux[end - n : end].astype(np.float64)
+        c = np.concatenate([[0.0], np.cumsum(o)])
+        o -= (c[hi] - c[lo]) / (hi - lo)  # adaptive threshold, as BTrack: only what stands out of its surroundings
         o = np.maximum(o, 0)
         o -= o.mean()
-        n = len(o)
-        spectrum = np.fft.rfft(o, 2 * n)
-        acf = np.fft.irfft(spectrum * np.conj(spectrum))[: self.max_lag + 1]
+        spectrum = np.fft.rfft(o, fft_n)
+        acf = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, fft_n)[: self.max_lag + 1]
         if acf[0] <= 1e-12:  # silence: keep the tempo, lose the confidence
             self.confidence *= 0.5
             return
-        acf = acf / (n - np.arange(len(acf))) / (acf[0] / n)  # unbiased, normalised: acf[0] = 1
+        acf *= norm * (n / acf[0])  # unbiased, normalised: acf[0] = 1
         comb = np.maximum(acf[self.comb_index] @ self.comb_weight, 0)  # (C,)
         observation = comb * self.prior + 1e-9
         self.posterior = observation * (self.transition @ self.posterior)
@@ -201,12 +238,6 @@ class BeatTracker:
         self.period = float(self.periods[best] * (self.periods[best + 1] / self.periods[best]) ** shift)
         periodicity = comb[best] / self.comb_weight.sum()  # 1 for a perfectly periodic flux, ~0 for noise
         self.confidence = float(0.7 * self.confidence + 0.3 * np.clip(2 * periodicity, 0, 1))
-
-    def _trim(self) -> None:
-        extra = len(self.flux) - self.history
-        if extra > self.history:  # trim in big steps: the copy is amortised
-            self.flux, self.cs = self.flux[extra:].copy(), self.cs[extra:].copy()
-            self.base += extra
 
     # --- tap tempo ------------------------------------------------------------------------------
 
@@ -256,14 +287,6 @@ def _comb(periods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     index = np.array([[round(a * p) + b for a, b in offsets] for p in periods])  # (C, 24)
     weight = np.array([1.0 / (2 * a + 1) for a, _ in offsets])  # (24,)
     return index, weight
-
-
-def _moving_mean(x: np.ndarray, half: int) -> np.ndarray:
-    """Centred moving mean over 2 * half + 1 frames (edges: the frames that exist)."""
-    c = np.concatenate([[0.0], np.cumsum(x)])
-    i = np.arange(len(x))
-    lo, hi = np.maximum(i - half, 0), np.minimum(i + half + 1, len(x))
-    return (c[hi] - c[lo]) / (hi - lo)
 
 
 # --- one file: `python -m live beats` --------------------------------------------------------------

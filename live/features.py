@@ -15,7 +15,10 @@ Analysis frame i is complete when the stream holds (i + 1) * hop samples: it cov
                   a running maximum that decays over agc_release_s, so quiet and loud tracks both
                   reach 1)
     flux          spectral flux of log-compressed log-spaced bands: how much new energy arrived
-                  (the onset detection function the beat tracker reads)
+                  (the onset detection function the onsets are picked from)
+    beat_flux     the same, but each band's rise square-rooted before the mean: an onset many bands
+                  share (bass, chord and drum together, as on a beat) outweighs one loud instrument
+                  alone (an off-beat hi-hat or clap). The beat tracker reads it.
     onset         flux over its running maximum, 0..1;  is_onset: a peak-picked onset (bool)
 """
 
@@ -65,6 +68,7 @@ class FeatureFrames:
     bands: np.ndarray  # float32 (n, B): band amplitude over its running maximum, 0..1
     level: np.ndarray  # float32 (n,): RMS over its running maximum, 0..1
     flux: np.ndarray  # float32 (n,): spectral flux, >= 0 (onset detection function)
+    beat_flux: np.ndarray  # float32 (n,): the same flux, each band's rise square-rooted (the beat tracker's input)
     onset: np.ndarray  # float32 (n,): flux over its running maximum, 0..1
     is_onset: np.ndarray  # bool (n,): peak-picked onsets
     sr: int
@@ -80,7 +84,7 @@ class FeatureFrames:
     def concatenate(parts: list[FeatureFrames]) -> FeatureFrames:
         if not parts:
             raise ValueError("nothing to concatenate")
-        fields = ("end_sample", "rms", "peak", "bands_db", "bands", "level", "flux", "onset", "is_onset")
+        fields = ("end_sample", "rms", "peak", "bands_db", "bands", "level", "flux", "beat_flux", "onset", "is_onset")
         return FeatureFrames(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields}, sr=parts[0].sr)
 
 
@@ -96,11 +100,20 @@ class Features:
         if self.hop > self.n_fft:
             raise ValueError(f"hop {self.hop} is longer than the FFT ({self.n_fft}): lower hop_s or raise window_s")
         self.frame_rate = sr / self.hop  # analysis frames per second
-        self.window = np.hanning(self.n_fft + 2)[1:-1].astype(np.float32)  # periodic-ish Hann without zero ends
+        window = np.hanning(self.n_fft + 2)[1:-1]  # periodic-ish Hann without zero ends
+        self.window = (window * (2.0 / window.sum())).astype(np.float32)  # scaled: |rfft| is a sine's amplitude
         freqs = np.fft.rfftfreq(self.n_fft, 1 / sr)
-        self.band_matrix = SparseBands(_band_matrix(freqs, config.band_edges_hz))  # (bins, B): mean power per band
-        self.flux_matrix = SparseBands(_log_band_matrix(freqs, config.flux_fmin_hz, min(11_000.0, sr / 2), config.flux_bands))  # (bins, F)
+        bins, n_bands = len(freqs), len(config.band_edges_hz) - 1
+        # one sparse product per batch: band power from the power spectrum, flux bands from the amplitude
+        stacked = np.zeros((2 * bins, n_bands + config.flux_bands), dtype=np.float32)  # ([power | amplitude], B + F)
+        stacked[:bins, :n_bands] = _band_matrix(freqs, config.band_edges_hz)
+        stacked[bins:, n_bands:] = _log_band_matrix(freqs, config.flux_fmin_hz, min(11_000.0, sr / 2), config.flux_bands)
+        self.bands_matrix = SparseBands(stacked)
+        self.n_bands = n_bands
+        # running maxima of [rms, band power..., flux] in one array, and the floors their 0..1 values divide by
+        self.max_floor = np.array([config.silence_rms] + [config.silence_rms**2] * n_bands + [1e-3], dtype=np.float32)
         self.decay = math.exp(-config.hop_s / config.agc_release_s)  # per frame
+        self.grow = (self.decay ** -np.arange(MAX_CHUNK_FRAMES, dtype=np.float64))[:, None]  # (MAX_CHUNK_FRAMES, 1): for _decaying_max
         self.mean_frames = max(1, round(config.onset_mean_s * self.frame_rate))
         self.min_gap = max(1, round(config.onset_min_gap_s * self.frame_rate))
 
@@ -108,10 +121,7 @@ class Features:
         self._partial = np.zeros(0, dtype=np.float32)  # samples of a hop not yet complete
         self._prev_log_bands = None  # (F,) log-compressed flux bands of the previous frame
         self._flux_history = np.zeros(self.mean_frames, dtype=np.float32)  # the last flux values
-        floor_power = config.silence_rms**2
-        self._max_rms = config.silence_rms
-        self._max_band_power = np.full(len(config.band_edges_hz) - 1, floor_power, dtype=np.float64)
-        self._max_flux = 1e-3
+        self._max = self.max_floor.astype(np.float64)  # running maxima of [rms, band power..., flux]
         self._frames_done = 0  # analysis frames emitted so far
         self._last_onset = -(10**9)  # frame index of the last onset
         self._was_above = False  # the last frame's flux was above its threshold (onsets fire on the rise)
@@ -137,46 +147,44 @@ class Features:
         return parts[0] if len(parts) == 1 else FeatureFrames.concatenate(parts)
 
     def _analyse(self, x: np.ndarray, n: int) -> FeatureFrames:
-        """x holds the context then n hops; frame j is x[j * hop : j * hop + n_fft]."""
-        cfg, hop, n_fft = self.config, self.hop, self.n_fft
+        """x holds the context then n hops; frame j is x[j * hop : j * hop + n_fft]. Every step is one
+        numpy call over the whole batch: the per-call cost, not the arithmetic, is what live blocks pay."""
+        cfg, hop, n_fft, nb = self.config, self.hop, self.n_fft, self.n_bands
         if n == 0:
             return self._empty()
-        frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop][:n]  # (n, n_fft), a view
+        frames = np.ndarray((n, n_fft), np.float32, buffer=x, strides=(hop * 4, 4))  # (n, n_fft): overlapping rows, a view
         newest = x[n_fft - hop : n_fft - hop + n * hop].reshape(n, hop)  # (n, hop): each frame's new samples
-        rms = np.sqrt(np.mean(newest.astype(np.float64) ** 2, axis=1))
-        peak = np.abs(newest).max(axis=1)
-
-        spectrum = np.abs(np.fft.rfft(frames * self.window, axis=1)).astype(np.float32) * (
-            2.0 / self.window.sum()
-        )  # (n, bins), sine amplitude
-        power = spectrum**2
-        band_power = self.band_matrix(power)  # (n, B)
-        log_bands = np.log1p(cfg.compression * self.flux_matrix(spectrum))  # (n, F)
+        spectrum = np.abs(np.fft.rfft(frames * self.window))  # (n, bins) float32, sine amplitude
+        banded = self.bands_matrix(np.concatenate([spectrum * spectrum, spectrum], axis=1))  # (n, B + F)
+        log_bands = np.log1p(cfg.compression * banded[:, nb:])  # (n, F)
         prev = log_bands[:1] if self._prev_log_bands is None else self._prev_log_bands[None]
-        flux = np.maximum(np.diff(np.concatenate([prev, log_bands]), axis=0), 0).mean(axis=1)  # (n,)
         self._prev_log_bands = log_bands[-1]
 
-        # running maxima decaying by `decay` per frame, floored so silence stays at 0
-        max_rms = _decaying_max(rms, self._max_rms, self.decay)
-        max_band = _decaying_max(band_power, self._max_band_power, self.decay)
-        max_flux = _decaying_max(flux, self._max_flux, self.decay)
-        self._max_rms, self._max_band_power, self._max_flux = max_rms[-1], max_band[-1], max_flux[-1]
-        level = rms / np.maximum(max_rms, cfg.silence_rms)
-        bands = np.sqrt(band_power / np.maximum(max_band, cfg.silence_rms**2))
-        onset = flux / np.maximum(max_flux, 1e-3)
-        is_onset = self._pick_onsets(flux, max_flux)
+        values = np.empty((n, nb + 2), dtype=np.float32)  # (n, 1 + B + 1): rms, band power, flux
+        values[:, 0] = np.sqrt(np.einsum("ij,ij->i", newest, newest) / hop)
+        values[:, 1 : nb + 1] = banded[:, :nb]
+        rise = log_bands - np.concatenate([prev, log_bands[:-1]])  # (n, F)
+        rise = np.maximum(rise, 0, out=rise)
+        values[:, nb + 1] = rise.sum(axis=1) * (1.0 / rise.shape[1])  # flux: the mean rise
+        beat_flux = np.sqrt(rise, out=rise).sum(axis=1) * (1.0 / rise.shape[1])  # (n,): the mean square-rooted rise
+        maxima = _decaying_max(values, self._max, self.grow[:n], self.decay)  # running maxima, floored so silence stays at 0
+        self._max = maxima[-1]
+        scaled = np.divide(values, np.maximum(maxima, self.max_floor), dtype=np.float32)  # level, band power / its maximum, onset
+        flux = values[:, nb + 1]
+        is_onset = self._pick_onsets(flux, maxima[:, nb + 1])
 
         first = self._frames_done
         self._frames_done += n
         return FeatureFrames(
-            end_sample=(np.arange(first, first + n, dtype=np.int64) + 1) * hop,
-            rms=rms.astype(np.float32),
-            peak=peak.astype(np.float32),
-            bands_db=(10 * np.log10(band_power + 1e-12)).astype(np.float32),
-            bands=bands.astype(np.float32),
-            level=level.astype(np.float32),
-            flux=flux.astype(np.float32),
-            onset=onset.astype(np.float32),
+            end_sample=np.arange(first + 1, first + n + 1, dtype=np.int64) * hop,
+            rms=values[:, 0],
+            peak=np.maximum(newest.max(axis=1), -newest.min(axis=1)),
+            bands_db=10 * np.log10(values[:, 1 : nb + 1] + 1e-12),
+            bands=np.sqrt(scaled[:, 1 : nb + 1]),
+            level=scaled[:, 0],
+            flux=flux,
+            beat_flux=beat_flux,
+            onset=scaled[:, nb + 1],
             is_onset=is_onset,
             sr=self.sr,
         )
@@ -185,28 +193,27 @@ class Features:
         b = len(self.config.band_edges_hz) - 1
         z = np.zeros(0, np.float32)
         return FeatureFrames(
-            np.zeros(0, np.int64), z, z, np.zeros((0, b), np.float32), np.zeros((0, b), np.float32), z, z, z, np.zeros(0, bool), self.sr
+            np.zeros(0, np.int64), z, z, np.zeros((0, b), np.float32), np.zeros((0, b), np.float32), z, z, z, z, np.zeros(0, bool), self.sr
         )
 
     def _pick_onsets(self, flux: np.ndarray, max_flux: np.ndarray) -> np.ndarray:
         """Onset where the flux rises above mean(last onset_mean_s) * ratio + delta * max: causal,
         no wait for the peak. Candidates are found vectorised; the minimum gap is a short loop."""
-        cfg, w = self.config, self.mean_frames
+        cfg, w, n = self.config, self.mean_frames, len(flux)
         history = np.concatenate([self._flux_history, flux])  # (w + n,)
-        cumulative = np.concatenate([[0.0], np.cumsum(history, dtype=np.float64)])
-        past_mean = (cumulative[w : w + len(flux)] - cumulative[: len(flux)]) / w  # mean of the w frames before each
-        threshold = past_mean * cfg.onset_ratio + cfg.onset_delta * max_flux
-        above = (flux > threshold) & (flux > cfg.onset_floor)
-        was_above = np.concatenate([[self._was_above], above[:-1]])
-        candidates = np.flatnonzero(above & ~was_above)
-        is_onset = np.zeros(len(flux), dtype=bool)
-        for j in candidates:
+        cumulative = np.cumsum(history, dtype=np.float64)
+        past_mean = (cumulative[w - 1 : w - 1 + n] - np.concatenate([[0.0], cumulative[: n - 1]])) / w  # (n,): the w frames before each
+        above = (flux > past_mean * cfg.onset_ratio + cfg.onset_delta * max_flux) & (flux > cfg.onset_floor)
+        rises = above.copy()
+        rises[1:] &= ~above[:-1]
+        rises[0] &= not self._was_above
+        is_onset = np.zeros(n, dtype=bool)
+        for j in np.flatnonzero(rises):
             if self._frames_done + j - self._last_onset >= self.min_gap:
                 is_onset[j] = True
                 self._last_onset = self._frames_done + j
-        if len(flux):
-            self._was_above = bool(above[-1])
-        self._flux_history = history[-w:].copy()
+        self._was_above = bool(above[-1])
+        self._flux_history = history[-w:]
         return is_onset
 
 
@@ -224,17 +231,22 @@ class SparseBands:
         self.starts = np.cumsum([0] + [len(c) for c in cols if len(c)])[:-1]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:  # (n, bins) -> (n, B)
+        if not len(self.index):
+            return np.zeros((len(x), self.n_out), dtype=np.float32)
+        picked = np.take(x, self.index, axis=1)  # (n, nonzeros)
+        picked *= self.weight
+        sums = np.add.reduceat(picked, self.starts, axis=1)
+        if self.filled.all():
+            return sums
         out = np.zeros((len(x), self.n_out), dtype=np.float32)
-        if len(self.index):
-            out[:, self.filled] = np.add.reduceat(x[:, self.index] * self.weight, self.starts, axis=1)
+        out[:, self.filled] = sums
         return out
 
 
-def _decaying_max(x: np.ndarray, start, decay: float) -> np.ndarray:
-    """m[i] = max(x[i], m[i-1] * decay), m[-1] = start; vectorised: m[i] = decay**i * cummax(x[j] / decay**j)."""
-    i = np.arange(len(x), dtype=np.float64).reshape(-1, *([1] * (np.ndim(x) - 1)))
-    grow = decay ** (-i)  # <= e**(MAX_CHUNK_FRAMES * hop_s / release_s): small
-    scaled = np.maximum.accumulate(np.maximum(x * grow, np.asarray(start) * decay), axis=0)
+def _decaying_max(x: np.ndarray, start: np.ndarray, grow: np.ndarray, decay: float) -> np.ndarray:
+    """(n, K) -> m[i] = max(x[i], m[i-1] * decay), m[-1] = start (K,); grow[i] = decay**-i (n, 1).
+    Vectorised: m[i] = decay**i * cummax(x[j] / decay**j), in float64 (grow reaches e**(n * hop_s / release_s))."""
+    scaled = np.maximum.accumulate(np.maximum(x * grow, start * decay), axis=0)
     return scaled / grow
 
 
