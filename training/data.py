@@ -4,6 +4,7 @@
     read_audiocaps(csv, audio_dir)            -> list[Clip]   youtube_id / audiocap_id, start_time, caption
     read_clotho(csv, audio_dir)               -> list[Clip]   file_name, caption_1..caption_5 (one Clip per caption)
     read_musiccaps(csv, audio_dir)            -> list[Clip]   ytid, start_s, end_s, caption
+    read_hf_dataset(folder, split=None)       -> list[Clip]   save_to_disk folder, audiofolder or parquet: audio, caption [, label]
     ClipDataset(clips, window_s=4.0, seed=0)  -> Example | None per index (None: the file was skipped)
     collate(examples)                         -> Batch (empty, len 0, when every file in it was skipped)
 
@@ -264,6 +265,207 @@ def _caption(text: str | None, number: int, path) -> str:
 def _non_empty(clips: list[Clip], path) -> list[Clip]:
     if not clips:
         raise PhospheneError(f"{path} has no rows: is it the right file?")
+    return clips
+
+
+# --- Hugging Face datasets -----------------------------------------------------------------------
+
+HF_METADATA_FILES = ("metadata.csv", "metadata.jsonl", "metadata.parquet")  # audiofolder's names for the captions file
+HF_AUDIO_CACHE_SUFFIX = ".audio"  # embedded audio of <folder> is written to <folder>.audio/ beside it
+
+
+def read_hf_dataset(
+    source,
+    *,
+    split: str | None = None,
+    audio_column: str = "audio",
+    caption_column: str = "caption",
+    label_column: str = "label",
+    cache_dir=None,
+) -> list[Clip]:
+    """A local Hugging Face dataset -> Clips; the split name (a DatasetDict key, a split folder, or a `split` column) is Clip.split.
+
+    `source` is a folder, one of:
+      - written by `Dataset.save_to_disk` / `DatasetDict.save_to_disk` (it holds state.json or
+        dataset_dict.json): read with `datasets.load_from_disk`;
+      - an audiofolder (audio files with metadata.csv / .jsonl / .parquet, whose `file_name` is
+        relative to the metadata file; train/, test/ ... subfolders are splits, else all is "train");
+      - any other data folder `datasets.load_dataset(folder)` reads offline (parquet, arrow shards),
+        its Arrow copy kept in `cache_dir` (default: Hugging Face's cache).
+    `split` keeps one split; `label_column` fills Clip.label when the dataset has it (ClassLabel ids
+    become their names). A list of captions in a row gives one Clip per caption, as read_clotho does.
+
+    Audio is never decoded by `datasets` (that needs torchcodec and FFmpeg's shared libraries): the
+    audio column is read undecoded, as {path, bytes}, and ClipDataset decodes the file with PyAV. A
+    row's existing file is used where it is; audio stored inside the dataset (save_to_disk and parquet
+    embed the bytes) is written once to `<source>.audio/` beside the folder, one file per distinct
+    content (`<name>-<sha256>.<ext>`), and read from there. The audiofolder layout is read here rather
+    than by load_dataset("audiofolder"), which in datasets 4+ cannot even list file paths without
+    torchcodec. Rows are counted from 0, as `dataset[i]`.
+    """
+    source = Path(source).expanduser().resolve()
+    if not source.is_dir():
+        raise PhospheneError(
+            f"Hugging Face dataset {source} is not a folder: give a folder written by save_to_disk, or an audiofolder with metadata.csv"
+        )
+    import datasets  # here, not at the top: pyarrow and pandas take a second to import
+    from datasets.data_files import DataFilesDict, EmptyDatasetError, get_data_patterns
+
+    if (source / "state.json").is_file() or (source / "dataset_dict.json").is_file():
+        _check_saved_shards(source)
+        return _hf_clips(datasets.load_from_disk(str(source)), source, split, audio_column, caption_column, label_column)
+    try:
+        files = DataFilesDict.from_patterns(get_data_patterns(str(source)), base_path=str(source))  # {split: [path]}
+    except EmptyDatasetError:
+        raise PhospheneError(
+            f"Hugging Face dataset {source} has no data files: add audio files and a metadata.csv (file_name, caption)"
+        ) from None
+    if any(Path(f).name in HF_METADATA_FILES or Path(f).suffix.lower() in AUDIO_EXTENSIONS for fs in files.values() for f in fs):
+        return _audiofolder_clips(files, source, split, caption_column, label_column)
+    try:
+        loaded = datasets.load_dataset(str(source), cache_dir=None if cache_dir is None else str(cache_dir))
+    except (ValueError, FileNotFoundError, datasets.exceptions.DatasetGenerationError) as e:
+        raise PhospheneError(
+            f"Hugging Face dataset {source} could not be loaded ({e}): give a save_to_disk folder, an audiofolder or parquet files"
+        ) from None
+    return _hf_clips(loaded, source, split, audio_column, caption_column, label_column)
+
+
+def _check_saved_shards(source: Path) -> None:
+    """A dataset saved with no rows has no data files, and load_from_disk fails on it with an IndexError (datasets 5.2)."""
+    states = [source / "state.json"] if (source / "state.json").is_file() else sorted(source.glob("*/state.json"))  # one per split
+    for state in states:
+        if not json.loads(state.read_text(encoding="utf-8")).get("_data_files"):
+            raise PhospheneError(f"Hugging Face dataset {state.parent} has no rows: add one row per audio file (columns audio, caption)")
+
+
+def _hf_clips(loaded, source: Path, split, audio_column: str, caption_column: str, label_column: str) -> list[Clip]:
+    """Clips of a Dataset (split None, or its `split` column) or a DatasetDict (split = its key)."""
+    from datasets import Audio, ClassLabel, DatasetDict
+
+    parts = dict(loaded) if isinstance(loaded, DatasetDict) else {None: loaded}  # {split name: Dataset}
+    if split is not None and isinstance(loaded, DatasetDict):
+        if split not in parts:
+            raise PhospheneError(f"Hugging Face dataset {source} has no split {split!r} (it has: {', '.join(parts)}): give one of those")
+        parts = {split: parts[split]}
+    clips = []
+    for name, dataset in parts.items():
+        where = f"Hugging Face dataset {source}" + (f" split {name!r}" if name is not None else "")
+        for column in (audio_column, caption_column):
+            if column not in dataset.column_names:
+                raise PhospheneError(
+                    f"{where} has no {column!r} column (it has: {', '.join(dataset.column_names) or 'nothing'}): "
+                    f"rename the column, or name it with audio_column= / caption_column="
+                )
+        label = dataset.features.get(label_column)
+        columns = [c for c in (audio_column, caption_column, label_column, "split") if c in dataset.column_names]
+        dataset = dataset.select_columns(columns).cast_column(audio_column, Audio(decode=False))  # rows give {path, bytes}
+        for index, row in enumerate(dataset):
+            audio = _hf_audio_file(row[audio_column], source, f"{where} row {index}")
+            label_value = row.get(label_column)
+            if isinstance(label, ClassLabel) and label_value is not None:
+                label_value = label.int2str(label_value) if label_value >= 0 else None  # -1: no label
+            for caption in _hf_captions(row[caption_column], f"{where} row {index}"):
+                clips.append(
+                    Clip(audio=audio, caption=caption, label=_text_or_none(label_value), split=name or _text_or_none(row.get("split")))
+                )
+    return _hf_select(clips, source, split)
+
+
+def _hf_audio_file(value, source: Path, where: str) -> Path:
+    """The file behind an undecoded Audio value {path, bytes}: the file itself, or its bytes written beside the dataset."""
+    path, data = (value or {}).get("path"), (value or {}).get("bytes")
+    if path and Path(path).is_absolute() and Path(path).is_file():
+        return Path(path)
+    if data:
+        return _cached_audio(data, Path(path or "audio").name, source)
+    if path:
+        return (source / path).resolve()  # relative: from the dataset's folder; a missing file is skipped by ClipDataset
+    raise PhospheneError(f"{where} has no audio (neither path nor bytes): fix or remove the row")
+
+
+def _cached_audio(data: bytes, name: str, source: Path) -> Path:
+    """Write embedded audio once to <source>.audio/<stem>-<sha256 16 hex><ext>; the same bytes give the same file."""
+    import hashlib
+
+    folder = source.with_name(source.name + HF_AUDIO_CACHE_SUFFIX)
+    stem, ext = Path(name).stem, Path(name).suffix  # PyAV reads the format from the bytes; the suffix is for people
+    path = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:16]}{ext}"
+    if path.is_file() and path.stat().st_size == len(data):
+        return path
+    try:
+        folder.mkdir(exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_bytes(data)
+        partial.replace(path)  # atomic: a reader never sees half a file
+    except OSError as e:
+        raise PhospheneError(
+            f"cannot write the audio embedded in {source} to {folder} ({e.strerror}): make that folder writable, or copy the dataset somewhere writable"
+        ) from None
+    return path
+
+
+def _hf_captions(value, where: str) -> list[str]:
+    values = value if isinstance(value, list | tuple) else [value]
+    captions = [str(v).strip() for v in values if v is not None and str(v).strip()]
+    if not captions:
+        raise PhospheneError(f"{where} has no caption: write one, or remove the row")
+    return captions
+
+
+def _audiofolder_clips(files, source: Path, split, caption_column: str, label_column: str) -> list[Clip]:
+    """An audiofolder: each split's metadata files (found where datasets finds them) give file_name, caption [, label]."""
+    files = {str(name): paths for name, paths in files.items()}  # NamedSplit -> its name
+    if split is not None and split not in files:
+        raise PhospheneError(f"audiofolder {source} has no split {split!r} (it has: {', '.join(files)}): give one of those")
+    clips = []
+    for name, paths in files.items():
+        if split is not None and name != split:
+            continue
+        for metadata in sorted(Path(p) for p in paths if Path(p).name in HF_METADATA_FILES):
+            for index, row in enumerate(_metadata_rows(metadata)):
+                where = f"audiofolder metadata {metadata} row {index}"
+                for column in ("file_name", caption_column):
+                    if column not in row:
+                        raise PhospheneError(
+                            f"audiofolder metadata {metadata} has no {column!r} column (it has: {', '.join(row) or 'nothing'}): "
+                            f"an audiofolder's metadata needs file_name and {caption_column}"
+                        )
+                audio = metadata.parent / str(row["file_name"] or "")
+                for caption in _hf_captions(row[caption_column], where):
+                    clips.append(Clip(audio=audio.resolve(), caption=caption, label=_text_or_none(row.get(label_column)), split=str(name)))
+    if not any(Path(p).name in HF_METADATA_FILES for paths in files.values() for p in paths):
+        raise PhospheneError(f"audiofolder {source} has no metadata.csv or metadata.jsonl: write one with the columns file_name, caption")
+    return _hf_select(clips, source, split)
+
+
+def _metadata_rows(path: Path) -> list[dict]:
+    if path.suffix == ".csv":
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return list(csv.DictReader(f))
+    if path.suffix == ".parquet":
+        import pyarrow.parquet  # installed with datasets
+
+        return pyarrow.parquet.read_table(path).to_pylist()
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise PhospheneError(
+                    f"audiofolder metadata {path} line {number} is not valid JSON ({e.msg}): one object per line"
+                ) from None
+    return rows
+
+
+def _hf_select(clips: list[Clip], source: Path, split: str | None) -> list[Clip]:
+    if split is not None:
+        clips = [c for c in clips if c.split == split]
+        if not clips:
+            raise PhospheneError(f"Hugging Face dataset {source} has no rows with split={split!r}: check the split names")
+    if not clips:
+        raise PhospheneError(f"Hugging Face dataset {source} has no rows: add one row per audio file (columns audio, caption)")
     return clips
 
 
