@@ -226,10 +226,8 @@ def tiny_tokenizer():
 def tiny_diffusion() -> DiffusionParts:
     """UNet, Euler scheduler (sd-turbo's settings), CLIP text encoder and TAESD, all tiny."""
     from diffusers import EulerDiscreteScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
 
     log.warning(TINY_NOTICE.format(what="diffusion model"))
-    tokenizer = tiny_tokenizer()
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
         block_out_channels=(32, 64),
@@ -249,6 +247,26 @@ def tiny_diffusion() -> DiffusionParts:
         for name, module in unet.named_modules():
             if name.endswith("attn2.to_out.0"):
                 module.weight.mul_(3.0)
+    text_encoder, tokenizer = tiny_text_encoder()
+    torch.manual_seed(0)
+    vae = tiny_vae()
+    scheduler = EulerDiscreteScheduler(  # sd-turbo's scheduler_config.json
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        num_train_timesteps=1000,
+        prediction_type="epsilon",
+        steps_offset=1,
+        timestep_spacing="trailing",
+    )
+    return DiffusionParts(TINY, unet, scheduler, text_encoder, tokenizer, vae, TINY)
+
+
+def tiny_text_encoder():
+    """The tiny text space: a seeded 2-layer CLIP text encoder (width TINY_WIDTH) and its tokenizer."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    tokenizer = tiny_tokenizer()
     torch.manual_seed(0)
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
@@ -263,18 +281,31 @@ def tiny_diffusion() -> DiffusionParts:
             max_position_embeddings=77,
         )
     )
-    torch.manual_seed(0)
-    vae = tiny_vae()
-    scheduler = EulerDiscreteScheduler(  # sd-turbo's scheduler_config.json
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        num_train_timesteps=1000,
-        prediction_type="epsilon",
-        steps_offset=1,
-        timestep_spacing="trailing",
-    )
-    return DiffusionParts(TINY, unet, scheduler, text_encoder, tokenizer, vae, TINY)
+    return text_encoder, tokenizer
+
+
+def load_text_encoder(name: str, *, device="cpu", dtype=torch.float32):
+    """Only the text encoder and tokenizer of a diffusion model (hub id, folder or `tiny`): what
+    training needs for its targets, without the UNet and VAE."""
+    from live.logs import quiet_model_loading
+
+    quiet_model_loading()
+    if name == TINY:
+        text_encoder, tokenizer = tiny_text_encoder()
+        return text_encoder.to(device, dtype).eval(), tokenizer
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    weights = "*.fp16.safetensors" if dtype == torch.float16 else "*l.safetensors"
+    patterns = [f"{sub}/{p}" for sub in ("text_encoder", "tokenizer") for p in ("*.json", "*.txt", weights)]
+    folder = resolve_folder(name, "text encoder", patterns)
+    require_files(folder, "diffusion model", {k: v for k, v in DIFFUSION_FILES.items() if "text_encoder" in k or "tokenizer" in k})
+    variant = "fp16" if dtype == torch.float16 and any(folder.glob("text_encoder/*.fp16.safetensors")) else None
+    try:
+        text_encoder = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", variant=variant, use_safetensors=True, dtype=dtype)
+        tokenizer = CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer")
+    except load_errors() as e:
+        raise PhospheneError(f"text encoder of '{name}' could not be loaded from {folder}: {first_line(e)}") from None
+    return text_encoder.to(device).eval(), tokenizer
 
 
 def tiny_vae():

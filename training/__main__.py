@@ -14,10 +14,31 @@ preprocessor_config.json) plus phosphene.json naming the text space it maps into
 tokens L, width D).
 
 commands:
+  fit    train an encoder on captioned audio (a manifest or a `datasets` folder)
+  eval   retrieval, zero-shot and token-cosine scores of an encoder on captioned clips
+  bench  training samples per second and peak memory, tiny and full size
   init   write a new, untrained checkpoint (a tiny one for tests and smoke runs)
   info   print what a checkpoint folder declares and what its model gives
 
-Training itself (`fit`, `eval`) arrives with the training recipe.
+  python -m training fit --manifest clips.csv --output runs/a            # w2v-bert-2.0 into sd-turbo's text space
+  python -m training fit --config run.toml --output runs/a --resume      # continue after a crash or a kill
+  python -m training eval --encoder runs/a/encoder --manifest clips.csv --split test
+  accelerate launch -m training fit --config run.toml --output runs/a    # several GPUs or machines
+"""
+
+FIT_DESCRIPTION = """Train the audio encoder: random crops of each clip are augmented (TANGO mix, gain, noise, shift),
+encoded to L x D tokens and pulled towards the frozen text encoder's tokens for their captions by
+audio2img's per-token contrastive loss, a CLAP-style InfoNCE on pooled tokens, and a per-token
+distance (weights below). Settings come from --config FILE.toml (keys as the flags, underscores or
+dashes, at the top level or under [fit]), then flags on top.
+
+OUT/encoder is the newest checkpoint as an encoder for `python -m live render --encoder OUT/encoder`
+and `python -m export onnx --encoder OUT/encoder`; OUT/checkpoints holds the resumable states,
+OUT/logs the TensorBoard logs, OUT/log.jsonl the same figures as lines.
+
+--encoder tiny trains a 2-layer backbone against a seeded tiny text encoder: a smoke run or a test,
+not a model. Several GPUs: `accelerate launch -m training fit ...` (or torchrun -m training fit);
+the batch size is per process and negatives are gathered from every process.
 """
 
 
@@ -36,6 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--encoder", choices=["tiny"], default="tiny", help="architecture: tiny (a 2-layer w2v-bert, 32 wide, in the tiny text space)"
     )
     init.add_argument("--tokens", type=int, default=77, help="L, tokens per window (default: %(default)s, a whole SD prompt)")
+    add_fit(sub)
+    add_eval(sub)
+    bench = sub.add_parser(
+        "bench",
+        help="training speed and peak memory",
+        description="Time training steps (forward, backward, optimiser; real audio windows) for the tiny model and "
+        "the full-size backbone with random weights, and print samples per second and peak memory.",
+    )
+    bench.add_argument("--models", default="tiny,w2v-bert-2.0", help="comma-separated: tiny and/or backbone names (default: %(default)s)")
+    bench.add_argument("--batch-size", type=int, default=4, help="clips per step (default: %(default)s)")
+    bench.add_argument("--window-s", type=float, default=4.0, help="seconds per clip (default: %(default)s)")
+    bench.add_argument("--steps", type=int, default=5, help="timed steps per model, after one warm-up step (default: %(default)s)")
+    bench.add_argument("--gradient-checkpointing", action="store_true", help="also time each model with gradient checkpointing")
     info = sub.add_parser(
         "info",
         help="print a checkpoint's metadata and output shape",
@@ -43,6 +77,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("encoder", help="checkpoint folder, hub id, or tiny")
     return parser
+
+
+def add_fit(sub) -> None:
+    import dataclasses
+
+    from training.config import FitConfig
+
+    fit = sub.add_parser("fit", help="train an encoder", description=FIT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fit.add_argument("--config", metavar="FILE.toml", help="settings file; flags override it")
+    fit.add_argument("--resume", action="store_true", help="continue the run in --output from its newest checkpoint")
+    defaults = FitConfig()
+    for f in dataclasses.fields(FitConfig):
+        flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
+        shown = f" (default: {default})" if default not in (None, "") else ""
+        if isinstance(default, bool):
+            fit.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f.metadata["help"] + shown)
+        else:
+            kind = type(default) if default is not None else str
+            fit.add_argument(flag, type=kind, default=None, metavar=f.name.upper(), help=f.metadata["help"] + shown)
+
+
+def add_eval(sub) -> None:
+    ev = sub.add_parser(
+        "eval",
+        help="score an encoder on captioned clips",
+        description="Encode the first window of each clip and score the tokens against the captions' targets: retrieval "
+        "R@1/5/10 and mAP@10 both ways (identical captions are one target), zero-shot accuracy with 'This is a sound "
+        "of {label}' when clips have labels, and mean token cosine. Works on own and audio2img-format checkpoints.",
+    )
+    ev.add_argument("--encoder", required=True, help="checkpoint folder, hub id, a training run's OUT/encoder, or tiny")
+    source = ev.add_mutually_exclusive_group(required=True)
+    source.add_argument("--manifest", help="CSV or JSONL manifest")
+    source.add_argument("--dataset", help="a Hugging Face `datasets` folder")
+    ev.add_argument("--split", help="only clips of this split (default: every clip)")
+    ev.add_argument("--text-encoder", help="targets from this diffusion model's text encoder (default: the one the checkpoint names)")
+    ev.add_argument("--window-s", type=float, help="seconds per clip (default: the window the encoder was trained on)")
+    ev.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
+    ev.add_argument("--num-workers", type=int, default=2, help="decoding processes (default: %(default)s)")
+    ev.add_argument("--cache-dir", help="target cache (default: ~/.cache/phosphene/targets)")
+    ev.add_argument("--compute", choices=["cpu", "cuda"], default="cpu", help="torch device (default: %(default)s)")
+    ev.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,10 +130,77 @@ def main(argv: list[str] | None = None) -> int:
 
     setup_logging(quiet=False)
     try:
-        return cmd_init(args) if args.command == "init" else cmd_info(args)
+        commands = {"fit": cmd_fit, "eval": cmd_eval, "bench": cmd_bench, "init": cmd_init, "info": cmd_info}
+        return commands[args.command](args)
     except PhospheneError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def cmd_fit(args) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    from live.errors import PhospheneError
+    from training.config import FitConfig
+
+    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(FitConfig) if getattr(args, f.name) is not None}
+    if args.resume:
+        from training.fit import load_run_config
+
+        if not args.output:
+            raise PhospheneError("--resume needs --output: the folder of the run to continue")
+        config = FitConfig.from_dict({**load_run_config(Path(args.output)), **flags}, f"{args.output}/fit.json")
+    elif args.config:
+        config = FitConfig.from_toml(args.config, overrides=flags)
+    else:
+        config = FitConfig.from_dict(flags, "flags")
+    from training.fit import fit
+
+    encoder = fit(config, resume=args.resume)
+    print(f"encoder: {encoder}  (python -m live render --encoder {encoder} ...; python -m training eval --encoder {encoder} ...)")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    import json
+    from pathlib import Path
+
+    from training.data import read_manifest
+    from training.eval import evaluate, format_report, to_json
+
+    if args.manifest:
+        clips = read_manifest(args.manifest, split=args.split)
+    else:
+        from training.data import read_hf_dataset
+
+        clips = read_hf_dataset(args.dataset, split=args.split)
+    report = evaluate(
+        args.encoder,
+        clips,
+        text_encoder=args.text_encoder,
+        window_s=args.window_s,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+        device=args.compute,
+    )
+    print(format_report(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(to_json(report), indent=2) + "\n")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from training.bench import run_bench
+
+    return run_bench(
+        [m for m in args.models.split(",") if m],
+        batch_size=args.batch_size,
+        window_s=args.window_s,
+        steps=args.steps,
+        checkpointing=args.gradient_checkpointing,
+    )
 
 
 def cmd_init(args) -> int:

@@ -2,6 +2,7 @@
 
     audio2img_loss(audio, text, temperature=0.15)     (B, T, D) x2 -> (loss, accuracy)   per token, audio->text
     clap_loss(audio, text, logit_scale)               (B, D) x2    -> (loss, accuracy)   symmetric InfoNCE
+        both take caption_ids=(B,) ints: other clips with the same caption are then not counted as negatives
     LogitScale()                                      learnable CLIP/CLAP scale: starts at 1/0.07, at most 100
     token_cosine_loss(pred, target, mask=None)        mean (1 - cos) over real tokens
     token_mse_loss(pred, target, mask=None)           mean squared error over real tokens
@@ -45,8 +46,22 @@ def _first_positive() -> int:
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
+def same_caption_mask(caption_ids: torch.Tensor | None, targets: torch.Tensor) -> torch.Tensor | None:
+    """(B, N) True where column n holds the same caption as row b but is not its positive.
+
+    Many clips share a class-like caption; their identical targets would otherwise be scored as
+    negatives of each other, a loss no model can lower. audio2img's recipe does not mask them.
+    """
+    if caption_ids is None:
+        return None
+    everyone = gather_negatives(caption_ids)  # (N,)
+    same = caption_ids[:, None] == everyone[None, :]  # (B, N)
+    same[torch.arange(len(caption_ids), device=same.device), targets] = False
+    return same
+
+
 def audio2img_loss(
-    audio: torch.Tensor, text: torch.Tensor, temperature: float = AUDIO2IMG_TEMPERATURE
+    audio: torch.Tensor, text: torch.Tensor, temperature: float = AUDIO2IMG_TEMPERATURE, caption_ids: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """audio2img's per-token contrastive loss, audio -> text only, no padding mask.
 
@@ -64,6 +79,9 @@ def audio2img_loss(
     y = F.normalize(text, dim=-1).transpose(0, 1)  # (T, N, D)
     logits = a @ y.transpose(1, 2) / temperature  # (T, B, N)
     targets = torch.arange(batch, device=audio.device) + _first_positive() * batch  # (B,)
+    same = same_caption_mask(caption_ids, targets)
+    if same is not None:
+        logits = logits.masked_fill(same, float("-inf"))
     targets = targets.expand(logits.shape[0], batch)  # (T, B)
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
     accuracy = (logits.argmax(-1) == targets).float().mean()
@@ -82,7 +100,9 @@ class LogitScale(nn.Module):
         return self.log_scale.exp().clamp(max=self.max_scale)
 
 
-def clap_loss(audio: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def clap_loss(
+    audio: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor, caption_ids: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric InfoNCE on pooled embeddings (B, D): mean of the audio->text and text->audio cross-entropies.
 
     Accuracy is the mean of both directions' top-1 accuracy.
@@ -95,6 +115,10 @@ def clap_loss(audio: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor
     audio_to_text = logit_scale * a @ all_y.T  # (B, N)
     text_to_audio = logit_scale * y @ all_a.T  # (B, N)
     targets = torch.arange(batch, device=audio.device) + _first_positive() * batch
+    same = same_caption_mask(caption_ids, targets)
+    if same is not None:
+        audio_to_text = audio_to_text.masked_fill(same, float("-inf"))
+        text_to_audio = text_to_audio.masked_fill(same, float("-inf"))
     loss = (F.cross_entropy(audio_to_text, targets) + F.cross_entropy(text_to_audio, targets)) / 2
     accuracy = ((audio_to_text.argmax(-1) == targets).float().mean() + (text_to_audio.argmax(-1) == targets).float().mean()) / 2
     return loss, accuracy

@@ -21,6 +21,8 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput
 
+from live.errors import PhospheneError
+
 META_FILE = "phosphene.json"
 META_FORMAT = "phosphene-encoder"
 
@@ -84,7 +86,9 @@ class TokenHead(nn.Module):
     def forward(self, frames: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
         memory = self.proj_in(frames)  # (B, T, D)
         queries = self.queries.unsqueeze(0).expand(frames.shape[0], -1, -1)  # (B, L, D)
-        pad = None if frame_mask is None else ~frame_mask.bool()  # True where a frame is padding
+        pad = None  # additive: -inf on padding frames (a float mask, as the query masks are, so torch does not warn)
+        if frame_mask is not None:
+            pad = torch.zeros(frame_mask.shape, dtype=memory.dtype, device=memory.device).masked_fill(~frame_mask.bool(), float("-inf"))
         return self.norm_out(self.blocks(queries, memory, memory_key_padding_mask=pad))  # (B, L, D)
 
 
@@ -106,19 +110,174 @@ class AudioPromptEncoder(PreTrainedModel):
         # w2v-bert takes fbank features; wav2vec2 / HuBERT / WavLM take the raw waveform
         inputs = {"input_features": input_features} if input_features is not None else {"input_values": input_values}
         frames = self.backbone(**inputs, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
-        # The mask only lines up with the frames when the backbone keeps the input rate; after an
-        # adapter downsamples, the backbone's own mask has already kept padding out of the frames.
-        same_rate = attention_mask is not None and attention_mask.shape[1] == frames.shape[1]
-        frame_mask = attention_mask if same_rate else None
+        frame_mask = None if attention_mask is None else self.frame_mask(attention_mask, frames.shape[1])
         return BaseModelOutput(last_hidden_state=self.head(frames, frame_mask))  # (B, L, D)
+
+    def frame_mask(self, attention_mask: torch.Tensor, frames: int) -> torch.Tensor:
+        """The input mask (B, S) carried to the backbone's output rate (B, T): True on frames of real audio,
+        so the head's queries never attend to padding."""
+        lengths = attention_mask.sum(-1)  # (B,)
+        backbone, adapter = self.backbone, getattr(self.backbone, "adapter", None)
+        if adapter is not None and hasattr(adapter, "_compute_sub_sample_lengths_from_attention_mask"):
+            for _ in adapter.layers:  # w2v-bert: each adapter layer downsamples by its stride
+                lengths = adapter._compute_sub_sample_lengths_from_attention_mask(lengths)
+        elif hasattr(backbone, "_get_feat_extract_output_lengths"):
+            lengths = backbone._get_feat_extract_output_lengths(lengths)  # wav2vec2 / HuBERT / WavLM conv stack
+        lengths = lengths.long().clamp(1, frames)  # at least one frame, so a query always has a key
+        return torch.arange(frames, device=attention_mask.device) < lengths[:, None]
 
 
 AutoConfig.register(AudioPromptConfig.model_type, AudioPromptConfig)
 AutoModel.register(AudioPromptConfig, AudioPromptEncoder)
 
 
-def tiny_backbone_config(width: int = 32) -> dict:
-    """A w2v-bert backbone small enough for CPU tests, with audio2img's 2-layer stride-2 adapter."""
+# --backbone names and the checkpoints they load; any other hub id or folder of these model types works too
+BACKBONES = {
+    "w2v-bert-2.0": "facebook/w2v-bert-2.0",
+    "wav2vec2": "facebook/wav2vec2-base",
+    "hubert": "facebook/hubert-base-ls960",
+    "wavlm": "microsoft/wavlm-base-plus",
+}
+MODEL_TYPES = {"w2v-bert-2.0": "wav2vec2-bert", "wav2vec2": "wav2vec2", "hubert": "hubert", "wavlm": "wavlm"}
+# audio2img's adapter on w2v-bert: two stride-2 layers, 50 -> 12.5 frames per second
+AUDIO2IMG_ADAPTER = {"add_adapter": True, "adapter_kernel_size": 3, "adapter_stride": 2, "num_adapter_layers": 2}
+
+
+def build_encoder(
+    backbone: str = "w2v-bert-2.0",
+    *,
+    tokens: int = 77,
+    width: int = 1024,
+    weights: str = "pretrained",
+    head_layers: int = 2,
+    head_heads: int = 8,
+):
+    """A new AudioPromptEncoder and its feature extractor.
+
+    backbone  a BACKBONES name, or a hub id / folder of a w2v-bert, wav2vec2, HuBERT or WavLM checkpoint
+    weights   pretrained: the backbone's own weights (the head starts random); random: the full-size
+              architecture with random weights (for timing); tiny: a 2-layer, 32-wide version (for tests)
+    """
+    from transformers import AutoConfig, AutoFeatureExtractor, SeamlessM4TFeatureExtractor, Wav2Vec2FeatureExtractor
+
+    if weights not in ("pretrained", "random", "tiny"):
+        raise ValueError(f"weights must be pretrained, random or tiny, not {weights!r}")
+    model_type = MODEL_TYPES.get(backbone)
+    folder = None
+    if weights == "pretrained" or model_type is None:
+        from live.models import resolve_folder
+
+        folder = resolve_folder(BACKBONES.get(backbone, backbone), "backbone", ["*.json", "*.safetensors", "*.txt"])
+        model_type = AutoConfig.from_pretrained(folder).model_type
+    if model_type not in MODEL_TYPES.values():
+        raise PhospheneError(
+            f"backbone '{backbone}' is a {model_type} model; choose w2v-bert-2.0, wav2vec2, hubert, wavlm "
+            "or a checkpoint of one of those types"
+        )
+    fbank = model_type == "wav2vec2-bert"
+    if weights == "tiny":
+        config = tiny_backbone_config(32, model_type)
+    elif weights == "random":
+        config = AutoConfig.for_model(model_type, **(AUDIO2IMG_ADAPTER if fbank else {})).to_dict()
+    else:
+        config = AutoConfig.from_pretrained(folder, **(AUDIO2IMG_ADAPTER if fbank else {})).to_dict()
+    torch.manual_seed(0)
+    model = AudioPromptEncoder(
+        AudioPromptConfig(backbone=config, num_tokens=tokens, width=width, head_layers=head_layers, head_heads=head_heads)
+    )
+    if weights == "pretrained":
+        from live.logs import quiet_model_loading
+
+        quiet_model_loading()
+        pretrained = AutoModel.from_pretrained(folder, config=AutoConfig.for_model(**config), use_safetensors=True)
+        missing, unexpected = model.backbone.load_state_dict(pretrained.state_dict(), strict=False)
+        new = [k for k in missing if not k.startswith("adapter.")]  # the adapter is new, as in audio2img
+        if new:
+            raise PhospheneError(f"backbone '{backbone}' lacks weights for {len(new)} tensors (first: {new[0]})")
+    if folder is not None and weights == "pretrained":
+        fe = AutoFeatureExtractor.from_pretrained(folder)
+        if fbank and getattr(fe, "stride", 2) != 2:
+            fe = SeamlessM4TFeatureExtractor.from_pretrained(folder, stride=2)
+    elif fbank:
+        fe = SeamlessM4TFeatureExtractor(stride=2)  # w2v-bert-2.0's: 80 mel bins, two frames per step
+    else:
+        fe = Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True)
+    return model, fe
+
+
+def freeze(model: AudioPromptEncoder, *, feature_projection: bool = False, layers: int = 0) -> int:
+    """Stop gradients into the backbone's feature encoder/projection and its first `layers` layers;
+    returns how many parameters stay trainable."""
+    backbone = model.backbone
+    parts = []
+    if feature_projection:
+        parts += [getattr(backbone, name) for name in ("feature_extractor", "feature_projection") if hasattr(backbone, name)]
+    encoder_layers = backbone.encoder.layers
+    if not 0 <= layers <= len(encoder_layers):
+        raise PhospheneError(f"--freeze-layers {layers}: the backbone has {len(encoder_layers)} layers")
+    parts += list(encoder_layers[:layers])
+    for part in parts:
+        part.requires_grad_(False)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def model_inputs(feature_extractor, waveforms: torch.Tensor, masks: torch.Tensor, fbank=None) -> dict[str, torch.Tensor]:
+    """(B, S) waveforms and masks -> the backbone's inputs with an attention mask.
+
+    Each example's real samples (mask True; after a time shift they may wrap around) are taken on
+    their own, so features and their normalisation never see padding, as at inference on a full
+    window. `fbank` (live.fbank.Fbank) computes w2v-bert features in torch, as the live path does;
+    raw-waveform backbones go through their feature extractor (zero mean, unit variance).
+    """
+    real = [w[m] for w, m in zip(waveforms, masks, strict=True)]
+    real = [r if len(r) >= MIN_SAMPLES else torch.nn.functional.pad(r, (0, MIN_SAMPLES - len(r))) for r in real]
+    if fbank is None:
+        out = feature_extractor(
+            [r.numpy() for r in real], sampling_rate=16_000, padding=True, return_attention_mask=True, return_tensors="pt"
+        )
+        key = "input_features" if "input_features" in out else "input_values"
+        return {key: out[key], "attention_mask": out["attention_mask"]}
+    feats = [fbank(r[None])[0] for r in real]  # (F2_i, 160) each
+    longest = max(len(f) for f in feats)
+    features = torch.zeros(len(feats), longest, feats[0].shape[-1])
+    attention = torch.zeros(len(feats), longest, dtype=torch.long)
+    for i, f in enumerate(feats):
+        features[i, : len(f)], attention[i, : len(f)] = f, 1
+    return {"input_features": features, "attention_mask": attention}
+
+
+MIN_SAMPLES = 1_600  # 0.1 s: ten fbank frames (per-utterance normalisation needs several), enough for the wav2vec2 conv stack
+
+
+def tiny_backbone_config(width: int = 32, model_type: str = "wav2vec2-bert") -> dict:
+    """A backbone small enough for CPU tests: w2v-bert with audio2img's 2-layer stride-2 adapter, or a
+    2-layer wav2vec2 / HuBERT / WavLM whose 3-conv feature encoder keeps their 320-sample hop.
+
+    No dropout, layer drop or SpecAugment: regularisers for 600 M parameters only slow a 0.1 M model
+    down, and the tests train it for a minute or two."""
+    quiet = {
+        "hidden_dropout": 0.0,
+        "activation_dropout": 0.0,
+        "attention_dropout": 0.0,
+        "feat_proj_dropout": 0.0,
+        "layerdrop": 0.0,
+        "apply_spec_augment": False,
+    }
+    if model_type != "wav2vec2-bert":
+        return AutoConfig.for_model(
+            model_type,
+            hidden_size=width,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=2 * width,
+            conv_dim=(width,) * 3,
+            conv_kernel=(10, 8, 8),
+            conv_stride=(5, 8, 8),
+            num_conv_pos_embeddings=16,
+            num_conv_pos_embedding_groups=2,
+            **({"num_buckets": 32, "max_bucket_distance": 80} if model_type == "wavlm" else {}),
+            **quiet,
+        ).to_dict()
     from transformers import Wav2Vec2BertConfig
 
     return Wav2Vec2BertConfig(
@@ -132,6 +291,7 @@ def tiny_backbone_config(width: int = 32) -> dict:
         adapter_stride=2,
         num_adapter_layers=2,
         output_hidden_size=width,
+        **quiet,
     ).to_dict()
 
 

@@ -1,0 +1,142 @@
+"""`python -m training eval`: how well an encoder's tokens match the captions of held-out clips.
+
+    report = evaluate("runs/a/encoder", clips, batch_size=16)
+    print(format_report(report))
+
+Each clip gives one window (its first `window_s`, the length the encoder was trained on; shorter
+clips are encoded as they are), encoded with the same code the live path runs (live.encoder). Its
+caption's target is the text encoder's tokens, from the text encoder the checkpoint names in its
+metadata (`tiny`: the same seeded tiny text encoder training used), or `text_encoder` when given.
+
+Compared positions: the start token is left out on both sides. Own checkpoints produce all L
+positions, position 0 being the start token, the same for every caption; audio2img checkpoints
+produce positions 1..47 only. So both formats are scored on the same positions and can be compared
+on the same data.
+
+Reported: retrieval R@1/5/10 and mAP@10 in both directions on mean-pooled tokens (identical
+captions count as one target), zero-shot classification with "This is a sound of {label}" when
+the clips have labels, and the mean per-token cosine to the targets.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from live.errors import ModelNotFound, PhospheneError
+from training.model import MIN_SAMPLES
+
+log = logging.getLogger("phosphene")
+
+
+def evaluate(
+    encoder_name: str,
+    clips,
+    *,
+    text_encoder: str | None = None,
+    window_s: float | None = None,
+    batch_size: int = 16,
+    num_workers: int = 0,
+    cache_dir: Path | None = None,
+    device: str = "cpu",
+) -> dict:
+    from live.encoder import load_encoder
+    from live.models import load_text_encoder
+    from training.config import default_cache
+    from training.data import ClipDataset, collate
+    from training.metrics import ZERO_SHOT_PROMPT, mean_token_cosine, pool_tokens, retrieval_metrics, zero_shot_accuracy
+    from training.targets import TargetCache
+
+    if not clips:
+        raise PhospheneError("no clips to evaluate: check the manifest and --split")
+    encoder = load_encoder(encoder_name, device=device)
+    meta = encoder.meta
+    text_name = text_encoder or meta.text_encoder
+    try:
+        text_model, tokenizer = load_text_encoder(text_name, device=device)
+    except ModelNotFound as e:
+        raise PhospheneError(f"{e} (the encoder's targets came from '{meta.text_encoder}'; --text-encoder picks another)") from None
+    if int(text_model.config.hidden_size) != meta.width:
+        raise PhospheneError(
+            f"text encoder '{text_name}' is {text_model.config.hidden_size} wide but encoder '{encoder_name}' gives {meta.width}-wide tokens"
+        )
+    # audio2img outputs the positions after the start token; own checkpoints output all L
+    positions = meta.tokens + 1 if meta.prepend_bos else meta.tokens
+    cache = TargetCache(text_model, tokenizer, encoder_id=text_name, folder=cache_dir or default_cache(), tokens=positions)
+    compared = slice(0, None) if meta.prepend_bos else slice(1, None)
+
+    dataset = ClipDataset(clips, window_s=window_s or meta.window_s, random_crop=False)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, collate_fn=collate, num_workers=num_workers)
+    preds, captions, labels, skipped = [], [], [], 0
+    for batch in tqdm(loader, desc="eval", unit="batch", disable=None):
+        skipped += batch.skipped
+        if len(batch):
+            preds.append(_encode(encoder, batch.waveforms, batch.masks)[:, compared])
+            captions += batch.captions
+            labels += batch.labels
+    if not captions:
+        raise PhospheneError(f"none of the {len(clips)} clips could be read: {_skipped_list(dataset)}")
+    pred = torch.cat(preds)  # (N, T, D)
+    targets = cache.get(captions)[:, 1:]  # (N, T, D): the start position left out
+    report = retrieval_metrics(pool_tokens(pred), pool_tokens(targets), captions)
+    report["token_cosine"] = mean_token_cosine(pred, targets)
+    classes = sorted({label for label in labels if label})
+    if classes:
+        prompts = cache.get([ZERO_SHOT_PROMPT.format(label=c) for c in classes])[:, 1:]
+        report["zero_shot/accuracy"] = zero_shot_accuracy(pool_tokens(pred), pool_tokens(prompts), labels, classes)
+        report["zero_shot/classes"] = len(classes)
+        report["chance/zero_shot"] = 1 / len(classes)
+    report.update(encoder=encoder_name, text_encoder=text_name, window_s=dataset.window_samples / dataset.sr, skipped=skipped)
+    if skipped:
+        log.warning("%d clips skipped: %s", skipped, _skipped_list(dataset))
+    return report
+
+
+@torch.inference_mode()
+def _encode(encoder, waveforms: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """(B, S) windows -> (B, T, D) float32 on the CPU; clips shorter than the window are encoded at their own length."""
+    lengths = masks.sum(-1).tolist()
+    full = [i for i, n in enumerate(lengths) if n == waveforms.shape[1]]
+    out: list[torch.Tensor | None] = [None] * len(lengths)
+    if full:
+        for i, tokens in zip(full, encoder.encode(waveforms[full].numpy()), strict=True):
+            out[i] = tokens
+    for i, n in enumerate(lengths):
+        if out[i] is None:
+            out[i] = encoder.encode(waveforms[i : i + 1, : max(int(n), MIN_SAMPLES)].numpy())[0]
+    return torch.stack(out).float().cpu()
+
+
+def _skipped_list(dataset) -> str:
+    return "; ".join(f"{path}: {why}" for path, why in list(dataset.skipped.items())[:10])
+
+
+def format_report(report: dict) -> str:
+    """The report as a table: one row per direction, chance beside R@1."""
+    lines = [
+        f"encoder {report['encoder']}  (targets: {report['text_encoder']}, window {report['window_s']:.2f} s)",
+        f"{report['clips']} clips, {report['captions']} distinct captions"
+        + (f", {report['skipped']} skipped" if report["skipped"] else ""),
+        "",
+        f"{'direction':<14} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'mAP@10':>7}   chance R@1",
+    ]
+    for direction, chance in (("audio_to_text", 1 / report["captions"]), ("text_to_audio", None)):
+        row = [report[f"{direction}/{k}"] for k in ("R@1", "R@5", "R@10", "mAP@10")]
+        chance_text = f"{chance:.3f}" if chance else ""
+        lines.append(f"{direction.replace('_', ' '):<14} {row[0]:6.3f} {row[1]:6.3f} {row[2]:6.3f} {row[3]:7.3f}   {chance_text}")
+    lines.append("")
+    if "zero_shot/accuracy" in report:
+        lines.append(
+            f"zero-shot ('This is a sound of {{label}}'): {report['zero_shot/accuracy']:.3f} over "
+            f"{report['zero_shot/classes']} classes (chance {report['chance/zero_shot']:.3f})"
+        )
+    lines.append(f"mean token cosine to the targets: {report['token_cosine']:.4f}")
+    return "\n".join(lines)
+
+
+def to_json(report: dict) -> dict:
+    return {k: (float(v) if isinstance(v, np.floating | float) else v) for k, v in report.items()}

@@ -1,0 +1,388 @@
+"""`python -m training fit`: train the audio encoder into a diffusion model's text space.
+
+    config = FitConfig(manifest="clips.csv", output="runs/a", encoder="tiny", max_steps=200)
+    fit(config)                 # or fit(config, resume=True) after a crash or a kill
+
+One optimiser step: a batch of windows (random crops, padding masks) is augmented, turned into the
+backbone's inputs, encoded to (B, L, D) tokens and pulled towards the frozen text encoder's tokens
+for its captions (cached on disk, see targets.py) by a weighted sum of the losses in losses.py.
+accelerate runs it on one CPU, one GPU or several (`accelerate launch -m training fit ...`), with
+mixed precision and gradient accumulation.
+
+The output folder:
+
+    OUT/encoder/                 the newest checkpoint as an encoder: `--encoder OUT/encoder` in live and export
+    OUT/checkpoints/step-NNNNNN/ accelerate state (model, optimiser, scheduler, RNG) + trainer.json + encoder/
+    OUT/fit.json                 the resolved configuration (what --resume continues with)
+    OUT/log.jsonl                one line per logged step: losses, accuracy, learning rate, samples/s
+    OUT/logs/                    TensorBoard (`tensorboard --logdir OUT/logs`)
+
+Checkpoints are written to a temporary folder and renamed, so a run killed at any moment leaves
+either the previous checkpoint or the new one, never half of one. `--resume` loads the newest,
+restores model, optimiser, scheduler and every RNG, and continues at the batch after the one it
+saved: the same batches, crops, augmentations and dropout masks as a run that was never stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from live.defaults import TINY
+from live.errors import PhospheneError
+from training.config import CONFIG_FILE, FitConfig, default_cache
+
+log = logging.getLogger("phosphene")
+
+CHECKPOINTS = "checkpoints"
+ENCODER = "encoder"
+STATE_FILE = "trainer.json"
+LOG_FILE = "log.jsonl"
+
+
+# --- the model being trained ----------------------------------------------------------------------
+
+
+class Trainee(nn.Module):
+    """The encoder plus the logit scale of the CLAP loss: everything the optimiser updates."""
+
+    def __init__(self, encoder: nn.Module, clap: bool):
+        super().__init__()
+        from training.losses import LogitScale
+
+        self.encoder = encoder
+        self.logit_scale = LogitScale() if clap else None
+
+    def forward(self, **inputs) -> torch.Tensor:
+        return self.encoder(**inputs).last_hidden_state  # (B, L, D)
+
+
+def build(config: FitConfig):
+    """(trainee, feature extractor, fbank or None, text encoder, tokenizer, EncoderMeta) for a config."""
+    from live.fbank import fbank_for
+    from live.models import TINY_WIDTH, load_text_encoder
+    from training.model import EncoderMeta, build_encoder, freeze
+
+    tiny = config.encoder == TINY
+    text_name = TINY if tiny else config.text_encoder
+    text_encoder, tokenizer = load_text_encoder(text_name)
+    width = int(text_encoder.config.hidden_size)
+    if tiny:
+        assert width == TINY_WIDTH
+    head = {"head_layers": 1, "head_heads": 2} if tiny else {"head_layers": config.head_layers, "head_heads": config.head_heads}
+    if width % head["head_heads"]:
+        raise PhospheneError(f"--head-heads {head['head_heads']} must divide the text width {width}")
+    encoder, fe = build_encoder(config.backbone, tokens=config.tokens, width=width, weights=config.encoder, **head)
+    trainable = freeze(encoder, feature_projection=config.freeze_feature_projection, layers=config.freeze_layers)
+    if config.gradient_checkpointing:
+        encoder.activation_checkpointing_enable()
+    log.info("encoder: %.2f M parameters, %.2f M trainable", sum(p.numel() for p in encoder.parameters()) / 1e6, trainable / 1e6)
+    fbank = fbank_for(fe) if type(fe).__name__ == "SeamlessM4TFeatureExtractor" else None
+    meta = EncoderMeta(text_encoder=text_name, tokens=config.tokens, width=width, window_s=config.window_s)
+    return Trainee(encoder, clap=config.clap_weight > 0), fe, fbank, text_encoder, tokenizer, meta
+
+
+def caption_ids(captions: list[str]) -> torch.Tensor:
+    """A stable 63-bit id per caption, so identical captions can be recognised across processes."""
+    return torch.tensor([int.from_bytes(hashlib.blake2b(c.encode(), digest_size=8).digest(), "little") >> 1 for c in captions])
+
+
+def compute_losses(pred: torch.Tensor, targets: torch.Tensor, ids: torch.Tensor, trainee: Trainee, config: FitConfig) -> dict:
+    """The weighted losses of one batch. pred, targets: (B, L, D); ids: (B,) caption ids.
+
+    Position 0 is the start token, the same state for every caption (a causal text encoder's first
+    position sees only itself): the contrastive losses skip it, the token loss keeps it (the UNet
+    reads all L positions).
+    """
+    from training.losses import audio2img_loss, clap_loss, token_cosine_loss, token_mse_loss
+
+    parts, accuracy = {}, {}
+    pred = pred.float()
+    if config.audio2img_weight > 0:
+        parts["audio2img"], accuracy["audio2img"] = audio2img_loss(pred[:, 1:], targets[:, 1:], config.temperature, caption_ids=ids)
+    if config.clap_weight > 0:
+        scale = trainee.logit_scale()
+        parts["clap"], accuracy["clap"] = clap_loss(pred[:, 1:].mean(1), targets[:, 1:].mean(1), scale, caption_ids=ids)
+    if config.token_weight > 0:
+        distance = token_cosine_loss if config.token_loss == "cosine" else token_mse_loss
+        parts["token"] = distance(pred, targets)
+    weights = {"audio2img": config.audio2img_weight, "clap": config.clap_weight, "token": config.token_weight}
+    total = sum(weights[k] * v for k, v in parts.items())
+    return {"loss": total, **{f"loss/{k}": v for k, v in parts.items()}, **{f"accuracy/{k}": v for k, v in accuracy.items()}}
+
+
+# --- data order -----------------------------------------------------------------------------------
+
+
+class EpochBatches(torch.utils.data.Sampler):
+    """Full batches of a seeded permutation per epoch (drop_last: every process gets the same batch size)."""
+
+    def __init__(self, size: int, batch_size: int, seed: int):
+        if size < batch_size:
+            raise PhospheneError(f"{size} clips cannot fill one batch of {batch_size}: lower --batch-size or add clips")
+        self.size, self.batch_size, self.seed, self.epoch = size, batch_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)).tolist()
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield order[start : start + self.batch_size]
+
+    def __len__(self) -> int:
+        return self.size // self.batch_size
+
+
+def read_clips(config: FitConfig):
+    from training.data import read_manifest
+
+    if config.manifest is not None:
+        clips = read_manifest(config.manifest)
+    else:
+        from training.data import read_hf_dataset
+
+        clips = read_hf_dataset(config.dataset)
+    chosen = [c for c in clips if c.split in (None, "", config.split)]
+    if not chosen:
+        splits = sorted({str(c.split) for c in clips})
+        raise PhospheneError(f"no clips in split '{config.split}' (the data has: {', '.join(splits)}); pass --split")
+    return chosen
+
+
+# --- the loop -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Position:
+    step: int = 0  # optimiser steps done
+    epoch: int = 0
+    batch: int = 0  # batches of this epoch consumed (micro-batches, counting accumulation)
+    samples: int = 0
+    skipped: int = 0  # examples dropped because their file could not be read
+
+
+def fit(config: FitConfig, *, resume: bool = False) -> Path:
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration, set_seed
+    from tqdm import tqdm
+    from transformers import get_cosine_schedule_with_warmup
+
+    from training.augment import AugmentConfig, Augmenter
+    from training.data import ClipDataset, collate
+    from training.model import model_inputs
+    from training.targets import TargetCache
+
+    config.check()
+    out = Path(config.output)
+    accelerator = Accelerator(
+        mixed_precision=config.mixed_precision,
+        gradient_accumulation_steps=config.grad_accum,
+        log_with="tensorboard",
+        project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / "logs")),
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],  # frozen layers, layerdrop
+    )
+    main = accelerator.is_main_process
+    set_seed(config.seed)
+    clips = read_clips(config)
+    trainee, fe, fbank, text_encoder, tokenizer, meta = build(config)
+    cache = TargetCache(
+        text_encoder.to(accelerator.device),
+        tokenizer,
+        encoder_id=meta.text_encoder,
+        folder=Path(config.cache_dir) if config.cache_dir else default_cache(),
+        tokens=config.tokens,
+    )
+    dataset = ClipDataset(clips, window_s=config.window_s, seed=config.seed, random_crop=config.random_crop)
+    batches = EpochBatches(len(dataset), config.batch_size, config.seed)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_sampler=batches,
+        collate_fn=collate,
+        num_workers=config.num_workers,
+        generator=torch.Generator().manual_seed(config.seed),  # the loader draws nothing from the global RNG
+        persistent_workers=False,
+    )
+    head = [p for n, p in trainee.named_parameters() if p.requires_grad and not n.startswith("encoder.backbone.")]
+    body = [p for n, p in trainee.named_parameters() if p.requires_grad and n.startswith("encoder.backbone.")]
+    groups = [{"params": body, "lr": config.lr}, {"params": head, "lr": config.head_lr}]
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=config.weight_decay)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, min(config.warmup_steps, config.max_steps // 10 + 1), config.max_steps)
+    trainee, optimizer, loader, scheduler = accelerator.prepare(trainee, optimizer, loader, scheduler)
+    if fbank is not None:
+        fbank = fbank.to(accelerator.device)
+    augmenter = Augmenter(AugmentConfig(mix=config.mix, gain=config.gain, noise=config.noise, shift=config.shift), seed=config.seed)
+
+    position = Position()
+    if resume:
+        position = _restore(accelerator, out)
+    elif main:
+        _start(out, config)
+    accelerator.wait_for_everyone()
+    if main:
+        accelerator.init_trackers(
+            "fit", config={k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in dataclasses.asdict(config).items()}
+        )
+
+    bar = tqdm(total=config.max_steps, initial=position.step, desc="fit", unit="step", disable=not main, dynamic_ncols=True)
+    logged, tic, tic_samples = {}, time.perf_counter(), position.samples
+    trainee.train()
+    while position.step < config.max_steps:
+        batches.set_epoch(position.epoch)
+        dataset.set_epoch(position.epoch)
+        epoch_loader = accelerator.skip_first_batches(loader, position.batch) if position.batch else loader
+        for batch in epoch_loader:
+            position.batch += 1
+            position.skipped += batch.skipped
+            if len(batch) < 2:  # every file of this batch was unreadable: nothing to contrast
+                continue
+            micro = position.batch  # augmentation is seeded by the data position, so a resumed run draws the same
+            augmenter.rng = np.random.default_rng([config.seed, position.epoch, micro])
+            waveforms, masks, captions = augmenter(batch.waveforms, batch.masks, batch.captions)
+            inputs = {k: v.to(accelerator.device) for k, v in model_inputs(fe, waveforms, masks, fbank=fbank).items()}
+            targets = cache.get(captions).to(accelerator.device)
+            with accelerator.accumulate(trainee):
+                pred = trainee(**inputs)
+                losses = compute_losses(
+                    pred, targets, caption_ids(captions).to(accelerator.device), accelerator.unwrap_model(trainee), config
+                )
+                accelerator.backward(losses["loss"])
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(trainee.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            position.samples += len(batch) * accelerator.num_processes
+            for k, v in losses.items():
+                logged.setdefault(k, []).append(float(v.detach()))
+            if not accelerator.sync_gradients:
+                continue
+            position.step += 1
+            bar.update(1)
+            if position.step % config.log_every == 0 or position.step == config.max_steps:
+                rate = (position.samples - tic_samples) / max(time.perf_counter() - tic, 1e-9)
+                record = {k: float(np.mean(v)) for k, v in logged.items()} | {"lr": scheduler.get_last_lr()[-1], "samples_per_s": rate}
+                if trainee_scale := accelerator.unwrap_model(trainee).logit_scale:
+                    record["logit_scale"] = float(trainee_scale())
+                accelerator.log(record, step=position.step)
+                if main:
+                    _append_log(out, {"step": position.step, "epoch": position.epoch, **record})
+                    bar.set_postfix(loss=f"{record['loss']:.4f}")
+                logged, tic, tic_samples = {}, time.perf_counter(), position.samples
+            if position.step % config.save_every == 0 or position.step == config.max_steps:
+                _save(accelerator, trainee, out, position, fe, meta, config.keep_checkpoints)
+            if position.step >= config.max_steps:
+                break
+        else:
+            position.epoch, position.batch = position.epoch + 1, 0
+            continue
+        break
+    bar.close()
+    accelerator.end_training()
+    if main:
+        skipped = {**dataset.skipped}
+        if position.skipped:
+            where = "; ".join(f"{p}: {why}" for p, why in list(skipped.items())[:20]) or "see the log of the decoding workers"
+            log.warning("%d examples skipped (unreadable or empty files): %s", position.skipped, where)
+    return out / ENCODER
+
+
+def _start(out: Path, config: FitConfig) -> None:
+    if out.exists() and any(out.iterdir()):
+        if (out / CONFIG_FILE).exists():
+            raise PhospheneError(f"{out} holds a run already: add --resume to continue it, or give a new --output")
+        raise PhospheneError(f"{out} exists and is not empty: give a new --output folder")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+
+
+def load_run_config(out: Path) -> dict:
+    path = Path(out) / CONFIG_FILE
+    if not path.exists():
+        raise PhospheneError(f"--resume: {out} holds no run ({CONFIG_FILE} missing); start one without --resume")
+    return json.loads(path.read_text())
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    done = sorted(p for p in (Path(out) / CHECKPOINTS).glob("step-*") if (p / STATE_FILE).exists())
+    return done[-1] if done else None
+
+
+def _restore(accelerator, out: Path) -> Position:
+    checkpoint = latest_checkpoint(out)
+    if checkpoint is None:
+        log.info("--resume: no checkpoint in %s yet; starting from step 0", out)
+        return Position()
+    accelerator.load_state(str(checkpoint))
+    position = Position(**json.loads((checkpoint / STATE_FILE).read_text()))
+    log.info("resumed from %s: step %d, epoch %d, batch %d", checkpoint.name, position.step, position.epoch, position.batch)
+    if accelerator.is_main_process:
+        _truncate_log(out, position.step)
+    return position
+
+
+def _save(accelerator, trainee, out: Path, position: Position, fe, meta, keep: int) -> None:
+    """Write checkpoints/step-N atomically (temporary folder, then rename), then point encoder/ at it."""
+    from training.model import save_encoder
+
+    folder = out / CHECKPOINTS / f"step-{position.step:06d}"
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    if accelerator.is_main_process and tmp.exists():
+        shutil.rmtree(tmp)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    if accelerator.is_main_process:
+        encoder = accelerator.unwrap_model(trainee).encoder
+        save_encoder(encoder, fe, meta, tmp / ENCODER)
+        (tmp / STATE_FILE).write_text(json.dumps(dataclasses.asdict(position)) + "\n")
+        _fsync_tree(tmp)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+        _publish_encoder(out, folder / ENCODER)
+        for old in sorted(p for p in (out / CHECKPOINTS).glob("step-*") if p != folder)[: -keep or None] if keep > 0 else []:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
+def _publish_encoder(out: Path, source: Path) -> None:
+    """Copy the newest encoder to OUT/encoder: a temporary copy renamed into place."""
+    target, tmp, old = out / ENCODER, out / f".{ENCODER}.tmp", out / f".{ENCODER}.old"
+    for leftover in (tmp, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    shutil.copytree(source, tmp)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+
+
+def _append_log(out: Path, record: dict) -> None:
+    with open(out / LOG_FILE, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _truncate_log(out: Path, step: int) -> None:
+    """Drop log lines after the checkpoint being resumed: those steps are run again."""
+    path = out / LOG_FILE
+    if path.exists():
+        lines = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+        path.write_text("".join(line + "\n" for line in lines))
