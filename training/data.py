@@ -5,7 +5,7 @@
     read_clotho(csv, audio_dir)               -> list[Clip]   file_name, caption_1..caption_5 (one Clip per caption)
     read_musiccaps(csv, audio_dir)            -> list[Clip]   ytid, start_s, end_s, caption
     read_hf_dataset(folder, split=None)       -> list[Clip]   save_to_disk folder, audiofolder or parquet: audio, caption [, label]
-    ClipDataset(clips, window_s=4.0, seed=0)  -> Example | None per index (None: the file was skipped)
+    ClipDataset(clips, window_s=4.0, seed=0)  -> Example, or Skipped(path, reason) for an unusable file
     collate(examples)                         -> Batch (empty, len 0, when every file in it was skipped)
 
 Audio is decoded with live.audio (streamed, mono, 16 kHz), so memory stays one decoded block however
@@ -22,6 +22,7 @@ in the input that the user must fix, so it raises PhospheneError with the file, 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -58,6 +59,13 @@ class Example(NamedTuple):
     label: str | None
 
 
+class Skipped(NamedTuple):
+    """What the dataset gives for a clip whose file could not be used (it travels back from decoding workers)."""
+
+    audio: Path
+    reason: str
+
+
 @dataclass
 class Batch:
     waveforms: torch.Tensor  # (B, S) float32
@@ -65,6 +73,7 @@ class Batch:
     captions: list[str]
     labels: list[str | None]
     skipped: int  # examples of this batch dropped because their file could not be used
+    skipped_files: list[Skipped] = dataclasses.field(default_factory=list)  # which, and why
 
     def __len__(self) -> int:
         return len(self.captions)
@@ -493,7 +502,7 @@ class ClipDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.clips)
 
-    def __getitem__(self, index: int) -> Example | None:
+    def __getitem__(self, index: int) -> Example | Skipped:
         clip = self.clips[index]
         duration_s = None if clip.end_s is None else clip.end_s - clip.start_s
         try:
@@ -504,7 +513,7 @@ class ClipDataset(torch.utils.data.Dataset):
             audio = _read_window(segment, offset, self.window_samples, self.sr)  # (<= S,)
         except AudioError as e:
             self.skipped[clip.audio] = str(e)
-            return None
+            return Skipped(clip.audio, str(e))
         waveform = np.zeros(self.window_samples, np.float32)
         waveform[: len(audio)] = audio
         mask = np.arange(self.window_samples) < len(audio)
@@ -524,15 +533,17 @@ def _read_window(segment, offset: int, length: int, sr: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
-def collate(examples: list[Example | None]) -> Batch:
+def collate(examples: list[Example | Skipped | None]) -> Batch:
     """Stack the usable examples and count the others; a batch with none usable has len 0 (skip that step)."""
-    kept = [e for e in examples if e is not None]
+    kept = [e for e in examples if isinstance(e, Example)]
+    dropped = [e for e in examples if isinstance(e, Skipped)]
     if not kept:
-        return Batch(torch.zeros(0, 0), torch.zeros(0, 0, dtype=torch.bool), [], [], skipped=len(examples))
+        return Batch(torch.zeros(0, 0), torch.zeros(0, 0, dtype=torch.bool), [], [], skipped=len(examples), skipped_files=dropped)
     return Batch(
         waveforms=torch.stack([e.waveform for e in kept]),  # (B, S)
         masks=torch.stack([e.mask for e in kept]),  # (B, S)
         captions=[e.caption for e in kept],
         labels=[e.label for e in kept],
         skipped=len(examples) - len(kept),
+        skipped_files=dropped,
     )

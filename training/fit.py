@@ -237,18 +237,27 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
 
     bar = tqdm(total=config.max_steps, initial=position.step, desc="fit", unit="step", disable=not main, dynamic_ncols=True)
     logged, tic, tic_samples = {}, time.perf_counter(), position.samples
+    skipped: dict[str, str] = {}  # file -> why, for the report at the end
     trainee.train()
     while position.step < config.max_steps:
+        # accelerate's loader sets the epoch of its sampler and dataset from its own count of passes
+        # when a pass starts; a resumed run's count starts at 0, so both loaders are told the epoch
+        epoch_loader = accelerator.skip_first_batches(loader, position.batch) if position.batch else loader
+        for each in {id(loader): loader, id(epoch_loader): epoch_loader}.values():
+            each.set_epoch(position.epoch)
         batches.set_epoch(position.epoch)
         dataset.set_epoch(position.epoch)
-        epoch_loader = accelerator.skip_first_batches(loader, position.batch) if position.batch else loader
         for batch in epoch_loader:
             position.batch += 1
             position.skipped += batch.skipped
+            skipped.update({str(f.audio): f.reason for f in batch.skipped_files})
             if len(batch) < 2:  # every file of this batch was unreadable: nothing to contrast
                 continue
-            micro = position.batch  # augmentation is seeded by the data position, so a resumed run draws the same
-            augmenter.rng = np.random.default_rng([config.seed, position.epoch, micro])
+            # Every random draw of this micro-batch (augmentation, dropout) is seeded by the data position,
+            # so a resumed run draws exactly what the unstopped run drew, whatever else used the RNGs.
+            key = [config.seed, position.epoch, position.batch, accelerator.process_index]
+            augmenter.rng = np.random.default_rng(key)
+            torch.manual_seed(int(np.random.SeedSequence(key).generate_state(1)[0]))
             waveforms, masks, captions = augmenter(batch.waveforms, batch.masks, batch.captions)
             inputs = {k: v.to(accelerator.device) for k, v in model_inputs(fe, waveforms, masks, fbank=fbank).items()}
             targets = cache.get(captions).to(accelerator.device)
@@ -273,8 +282,8 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
             if position.step % config.log_every == 0 or position.step == config.max_steps:
                 rate = (position.samples - tic_samples) / max(time.perf_counter() - tic, 1e-9)
                 record = {k: float(np.mean(v)) for k, v in logged.items()} | {"lr": scheduler.get_last_lr()[-1], "samples_per_s": rate}
-                if trainee_scale := accelerator.unwrap_model(trainee).logit_scale:
-                    record["logit_scale"] = float(trainee_scale())
+                if scale := accelerator.unwrap_model(trainee).logit_scale:
+                    record["logit_scale"] = float(scale().detach())
                 accelerator.log(record, step=position.step)
                 if main:
                     _append_log(out, {"step": position.step, "epoch": position.epoch, **record})
@@ -290,12 +299,17 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
         break
     bar.close()
     accelerator.end_training()
-    if main:
-        skipped = {**dataset.skipped}
-        if position.skipped:
-            where = "; ".join(f"{p}: {why}" for p, why in list(skipped.items())[:20]) or "see the log of the decoding workers"
-            log.warning("%d examples skipped (unreadable or empty files): %s", position.skipped, where)
+    if main and skipped:
+        report_skipped(out, skipped, position.skipped)
     return out / ENCODER
+
+
+def report_skipped(out: Path, skipped: dict[str, str], examples: int) -> None:
+    """List the unusable files at the end (and in OUT/skipped.txt): they were left out, not fatal."""
+    (out / "skipped.txt").write_text("".join(f"{path}\t{why}\n" for path, why in sorted(skipped.items())))
+    log.warning("%d files could not be read and were skipped (%d examples); listed in %s:", len(skipped), examples, out / "skipped.txt")
+    for path, why in sorted(skipped.items())[:20]:
+        log.warning("  %s: %s", path, why)
 
 
 def _start(out: Path, config: FitConfig) -> None:

@@ -67,6 +67,9 @@ def audio2img_loss(
 
     For each token position t, audio token (b, t) is scored by cosine / temperature against token t
     of every text target in the (global) batch; target b is the positive, the others the negatives.
+    Checked against the authors' notebook (kardSIM/audio2img, train_me.ipynb, `Contrastive_loss`):
+    cross_entropy over cosine_similarity(audio[:, None], text[None], dim=-1) / 0.15, (B, B, T)
+    logits with the class on dim 1, target i for audio i at every position: the same computation.
     The loss is the cross-entropy averaged over batch and positions; accuracy is the share of
     (b, t) whose best-scoring text is its own.
     audio, text: (B, T, D) with the same T (the audio head yields exactly the text's token count).

@@ -19,7 +19,10 @@ MAX_CLIPS = 6
 
 CLASSES = {  # caption: (label, files)
     "A harpsichord": ("harpsichord", [f"cembalo-{n}.wav" for n in (1, 2, 6, 12, 3, 11, 10)]),
-    "Percussion hits": ("percussion", ["percussion-28.wav", "percussion-50.wav", "percussion-12.wav", "cymbaly-1.wav", "percussion-10.wav"]),
+    "Percussion hits": (
+        "percussion",
+        ["percussion-28.wav", "percussion-50.wav", "percussion-12.wav", "cymbaly-1.wav", "percussion-10.wav"],
+    ),
     "A trumpet": ("trumpet", ["trumpet-1.wav", "trumpet-12.wav"]),
     "A cello": ("cello", ["violoncello-7.wav"]),
     "A xylophone": ("xylophone", ["xylofon.wav"]),
@@ -54,7 +57,9 @@ def write_manifest(path: Path) -> Path:
         clips = clips[:MAX_CLIPS]
         for k, (audio, start, end) in enumerate(clips):
             split = "test" if len(clips) > 1 and k % 3 == 2 else "train"
-            rows.append({"audio": str(audio), "caption": caption, "start": start, "end": "" if end is None else end, "label": label, "split": split})
+            rows.append(
+                {"audio": str(audio), "caption": caption, "start": start, "end": "" if end is None else end, "label": label, "split": split}
+            )
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["audio", "caption", "start", "end", "label", "split"])
         writer.writeheader()

@@ -10,7 +10,7 @@ import torch
 
 from live.audio import open_segment, stream
 from live.errors import PhospheneError
-from training.data import Clip, ClipDataset, collate, read_audiocaps, read_clotho, read_manifest, read_musiccaps
+from training.data import Clip, ClipDataset, Skipped, collate, read_audiocaps, read_clotho, read_manifest, read_musiccaps
 
 SR = 16_000
 HOUSE_SAMPLES_16K = 113_678  # house_lo (7.1 s) at 16 kHz
@@ -132,6 +132,8 @@ def test_unreadable_files_are_skipped_counted_and_listed(house_music, bad_audio)
     assert sum(b.skipped for b in batches) == len(bad)
     assert set(dataset.skipped) == {bad_audio[k] for k in bad}
     assert "does not exist" in dataset.skipped[bad_audio["missing"]]
+    # the batches carry the same list, so a training loop with decoding workers can report it
+    assert {s.audio: s.reason for b in batches for s in b.skipped_files} == dataset.skipped
     assert all(b.waveforms.shape[1:] == (16_000,) and b.masks.dtype == torch.bool for b in batches if len(b))
     assert [len(b) for b in batches] == [1, 0, 1]
     assert collate([None, None]).waveforms.shape == (0, 0)
@@ -161,7 +163,7 @@ def test_audiocaps_reader_finds_each_known_file_layout(tmp_path, house_music, ot
     full = read_audiocaps(manifest, audio, full_length=True)
     assert (full[0].start_s, full[0].end_s) == (30.0, 40.0)
     dataset = ClipDataset(clips, window_s=1.0)
-    assert [dataset[i] is None for i in range(3)] == [False, False, True]
+    assert [isinstance(dataset[i], Skipped) for i in range(3)] == [False, False, True]
 
 
 def test_clotho_reader_gives_one_clip_per_caption(tmp_path):
