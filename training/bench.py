@@ -73,7 +73,7 @@ def measure(model_name: str, batch_size: int, window_s: float, steps: int, check
     from live.logs import quiet_model_loading
     from training.config import FitConfig
     from training.fit import Trainee, caption_ids, compute_losses
-    from training.model import build_encoder, model_inputs
+    from training.model import build_encoder, frame_multiple, model_inputs
 
     quiet_model_loading()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -95,7 +95,9 @@ def measure(model_name: str, batch_size: int, window_s: float, steps: int, check
     targets = torch.randn(batch_size, config.tokens, width, device=device)
 
     def step():
-        inputs = {k: v.to(device) for k, v in model_inputs(fe, waveforms, masks, fbank=fbank).items()}
+        inputs = {
+            k: v.to(device) for k, v in model_inputs(fe, waveforms, masks, fbank=fbank, frame_multiple=frame_multiple(encoder)).items()
+        }
         losses = compute_losses(trainee(**inputs), targets, ids, trainee, config)
         losses["loss"].backward()
         optimizer.step()

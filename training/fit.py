@@ -181,7 +181,7 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
 
     from training.augment import AugmentConfig, Augmenter
     from training.data import ClipDataset, collate
-    from training.model import model_inputs
+    from training.model import frame_multiple, model_inputs
     from training.targets import TargetCache
 
     config.check()
@@ -222,6 +222,7 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
     trainee, optimizer, loader, scheduler = accelerator.prepare(trainee, optimizer, loader, scheduler)
     if fbank is not None:
         fbank = fbank.to(accelerator.device)
+    multiple = frame_multiple(accelerator.unwrap_model(trainee).encoder)
     augmenter = Augmenter(AugmentConfig(mix=config.mix, gain=config.gain, noise=config.noise, shift=config.shift), seed=config.seed)
 
     position = Position()
@@ -259,7 +260,9 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
             augmenter.rng = np.random.default_rng(key)
             torch.manual_seed(int(np.random.SeedSequence(key).generate_state(1)[0]))
             waveforms, masks, captions = augmenter(batch.waveforms, batch.masks, batch.captions)
-            inputs = {k: v.to(accelerator.device) for k, v in model_inputs(fe, waveforms, masks, fbank=fbank).items()}
+            inputs = {
+                k: v.to(accelerator.device) for k, v in model_inputs(fe, waveforms, masks, fbank=fbank, frame_multiple=multiple).items()
+            }
             targets = cache.get(captions).to(accelerator.device)
             with accelerator.accumulate(trainee):
                 pred = trainee(**inputs)

@@ -221,13 +221,19 @@ def freeze(model: AudioPromptEncoder, *, feature_projection: bool = False, layer
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def model_inputs(feature_extractor, waveforms: torch.Tensor, masks: torch.Tensor, fbank=None) -> dict[str, torch.Tensor]:
+def model_inputs(feature_extractor, waveforms: torch.Tensor, masks: torch.Tensor, fbank=None, frame_multiple: int = 1) -> dict:
     """(B, S) waveforms and masks -> the backbone's inputs with an attention mask.
 
     Each example's real samples (mask True; after a time shift they may wrap around) are taken on
     their own, so features and their normalisation never see padding, as at inference on a full
-    window. `fbank` (live.fbank.Fbank) computes w2v-bert features in torch, as the live path does;
-    raw-waveform backbones go through their feature extractor (zero mean, unit variance).
+    window. `fbank` (live.fbank.Fbank) computes w2v-bert features in torch, as the live path does
+    (on its own device); raw-waveform backbones go through their feature extractor (zero mean, unit
+    variance).
+
+    w2v-bert's adapter convolutions (kernel 3, stride 2) read one frame past an odd-length input,
+    and in a padded batch that frame is padding: a padded example's frames are cut to a multiple
+    of `frame_multiple` (stride ** adapter layers, see `frame_multiple`) so none is ever read; at
+    most 60 ms of a short clip is lost.
     """
     real = [w[m] for w, m in zip(waveforms, masks, strict=True)]
     real = [r if len(r) >= MIN_SAMPLES else torch.nn.functional.pad(r, (0, MIN_SAMPLES - len(r))) for r in real]
@@ -237,13 +243,21 @@ def model_inputs(feature_extractor, waveforms: torch.Tensor, masks: torch.Tensor
         )
         key = "input_features" if "input_features" in out else "input_values"
         return {key: out[key], "attention_mask": out["attention_mask"]}
-    feats = [fbank(r[None])[0] for r in real]  # (F2_i, 160) each
+    device = fbank.kernel.device
+    feats = [fbank(r[None].to(device))[0] for r in real]  # (F2_i, 160) each
     longest = max(len(f) for f in feats)
-    features = torch.zeros(len(feats), longest, feats[0].shape[-1])
-    attention = torch.zeros(len(feats), longest, dtype=torch.long)
+    feats = [f if len(f) == longest else f[: max(len(f) // frame_multiple, 1) * frame_multiple] for f in feats]
+    features = torch.zeros(len(feats), longest, feats[0].shape[-1], device=device)
+    attention = torch.zeros(len(feats), longest, dtype=torch.long, device=device)
     for i, f in enumerate(feats):
         features[i, : len(f)], attention[i, : len(f)] = f, 1
     return {"input_features": features, "attention_mask": attention}
+
+
+def frame_multiple(model: AudioPromptEncoder) -> int:
+    """Input frames per output frame of a w2v-bert adapter (2 stride-2 layers: 4); 1 without one."""
+    c = model.backbone.config
+    return c.adapter_stride**c.num_adapter_layers if getattr(c, "add_adapter", False) else 1
 
 
 MIN_SAMPLES = 1_600  # 0.1 s: ten fbank frames (per-utterance normalisation needs several), enough for the wav2vec2 conv stack

@@ -166,3 +166,19 @@ def test_negatives_are_gathered_across_two_processes():
     assert (results[0]["clap"] + results[1]["clap"]) / 2 == pytest.approx(clap_loss(audio, text[:, 0], scale)[0].item(), rel=1e-5)
     full = audio2img_loss(audio.unsqueeze(1).expand(-1, T, -1), text)[0].item()
     assert (results[0]["audio2img"] + results[1]["audio2img"]) / 2 == pytest.approx(full, rel=1e-5)
+
+
+def test_same_caption_clips_are_not_negatives_of_each_other():
+    text = one_hot_tokens()
+    text[1] = text[0]  # clips 0 and 1 share a caption, so their targets are identical
+    audio = text.clone()
+    ids = torch.tensor([7, 7, 1, 2, 3, 4, 5, 6])
+    plain, _ = audio2img_loss(audio, text, 0.15)
+    masked, accuracy = audio2img_loss(audio, text, 0.15, caption_ids=ids)
+    # unmasked, clips 0 and 1 split their probability between two identical targets: at least log 2 each
+    assert plain > 0.95 * 2 * math.log(2) / B
+    assert masked < 0.01 and accuracy == 1.0
+    pooled_a, pooled_t = audio.mean(1), text.mean(1)
+    plain, _ = clap_loss(pooled_a, pooled_t, torch.tensor(100.0))
+    masked, accuracy = clap_loss(pooled_a, pooled_t, torch.tensor(100.0), caption_ids=ids)
+    assert plain > 0.95 * 2 * math.log(2) / B and masked < 0.01 and accuracy == 1.0
