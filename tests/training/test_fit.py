@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.training.sounds import write_manifest
@@ -206,3 +207,24 @@ def test_eval_runs_on_audio2img_format(tmp_path, sounds, cache):
     assert "audio to text" in r.stdout and "targets: tiny, window 3.76 s" in r.stdout
     r = run("training", "eval", "--encoder", folder, "--manifest", sounds, "--cache-dir", cache)
     assert r.returncode == 2 and "--text-encoder" in r.stderr  # SD 2.1's text encoder cannot be had here
+
+
+def test_help_lists_every_setting_without_importing_torch():
+    r = run("training", "fit", "--help")
+    assert r.returncode == 0
+    for flag in ("--max-steps", "--resume", "--backbone", "--freeze-layers", "--gradient-checkpointing", "--no-mix", "--mixed-precision"):
+        assert flag in r.stdout
+    probe = "import sys, training.__main__ as m; m.build_parser().parse_args(['fit', '--output', 'x']); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_gradient_accumulation_and_bf16_autocast_run_on_the_cpu(tmp_path, sounds, cache):
+    out = tmp_path / "accum"
+    r = run("training", "fit", "--manifest", sounds, "--output", out, *TINY, "--max-steps", 2, "--grad-accum", 2, "--batch-size", 8,
+            "--mixed-precision", "bf16", "--log-every", 1, "--cache-dir", cache)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = log_lines(out)
+    assert [line["step"] for line in lines] == [1, 2] and all(np.isfinite(line["loss"]) for line in lines)
+    position = json.loads((out / "checkpoints" / "step-000002" / "trainer.json").read_text())
+    assert position["samples"] == 2 * 2 * 8  # two micro-batches of 8 per optimiser step

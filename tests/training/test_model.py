@@ -114,16 +114,23 @@ def test_a_backbone_of_another_kind_is_refused(tmp_path):
         build_encoder(str(tmp_path), weights="random")
 
 
-def test_pretrained_backbone_weights_are_loaded_from_a_folder(tmp_path):
-    """The real loading path (hub id or folder -> from_pretrained) on a folder written by save_pretrained."""
-    from transformers import AutoModel
+@pytest.mark.parametrize("backbone", ["w2v-bert-2.0", "wav2vec2"])
+def test_pretrained_backbone_weights_are_loaded_from_a_folder(backbone, tmp_path):
+    """The real loading path (hub id or folder -> from_pretrained) on a folder written by save_pretrained.
+    w2v-bert gets audio2img's adapter added on top of the checkpoint's config, its layers new."""
+    from transformers import AutoModel, SeamlessM4TFeatureExtractor, Wav2Vec2FeatureExtractor
 
-    source, _, _ = tiny("wav2vec2")
-    source.backbone.save_pretrained(tmp_path)  # a tiny "pretrained" wav2vec2 checkpoint
-    from transformers import Wav2Vec2FeatureExtractor
-
-    Wav2Vec2FeatureExtractor(return_attention_mask=True).save_pretrained(tmp_path)
+    source, _, _ = tiny(backbone)
+    source.backbone.config.add_adapter = False  # a plain pretrained checkpoint has no adapter
+    plain = AutoModel.from_config(source.backbone.config)
+    plain.load_state_dict(source.backbone.state_dict(), strict=False)
+    plain.save_pretrained(tmp_path)
+    extractor = (
+        SeamlessM4TFeatureExtractor(stride=2) if backbone == "w2v-bert-2.0" else Wav2Vec2FeatureExtractor(return_attention_mask=True)
+    )
+    extractor.save_pretrained(tmp_path)
     model, fe = build_encoder(str(tmp_path), tokens=8, width=32, weights="pretrained", head_layers=1, head_heads=2)
-    reference = AutoModel.from_pretrained(tmp_path)
-    assert all(torch.equal(a, b) for a, b in zip(model.backbone.state_dict().values(), reference.state_dict().values(), strict=True))
-    assert type(fe).__name__ == "Wav2Vec2FeatureExtractor"
+    loaded = model.backbone.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in plain.state_dict().items())
+    assert any(k.startswith("adapter.") for k in loaded) == (backbone == "w2v-bert-2.0")
+    assert type(fe) is type(extractor)
