@@ -161,6 +161,8 @@ def load_torch_encoder(name: str, *, device="cpu", dtype=torch.float32) -> Torch
         return TorchEncoder(name, meta, model.to(device, dtype).eval(), fe, torch.device(device), dtype, AUDIO2IMG_MAX_FRAMES)
 
     folder = resolve_folder(name, "encoder", ["*.json", "*.safetensors"])
+    if not (folder / "config.json").exists() and (folder / "encoder" / "config.json").exists():
+        folder = folder / "encoder"  # a training run's output folder: its newest encoder
     require_files(
         folder,
         "encoder",
