@@ -44,3 +44,17 @@ def test_a_damaged_cache_file_is_computed_again(tmp_path):
     again = cache(parts, tmp_path)
     assert torch.equal(again.get(CAPTIONS[:1]), good) and again.computed == 1
     assert not list(tmp_path.rglob("*.tmp"))  # no half-written files left behind
+
+
+def test_text_encoder_loads_from_a_diffusion_model_folder(tmp_path):
+    """load_text_encoder's real path: text_encoder/ and tokenizer/ of a diffusers-layout folder,
+    written with save_pretrained, give the same targets as the model they were written from."""
+    from live.models import load_text_encoder, tiny_text_encoder
+
+    text_encoder, tokenizer = tiny_text_encoder()
+    text_encoder.save_pretrained(tmp_path / "model" / "text_encoder")
+    tokenizer.save_pretrained(tmp_path / "model" / "tokenizer")
+    loaded, loaded_tokenizer = load_text_encoder(str(tmp_path / "model"))
+    a = TargetCache(text_encoder, tokenizer, encoder_id="a", folder=tmp_path / "a").get(CAPTIONS)
+    b = TargetCache(loaded, loaded_tokenizer, encoder_id="b", folder=tmp_path / "b").get(CAPTIONS)
+    assert torch.equal(a, b)
