@@ -45,9 +45,9 @@ def cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained(sounds, cache, tmp_path_factory) -> Path:
-    """A tiny encoder trained for 300 steps (about a minute here) on the train split."""
+    """A tiny encoder trained for 500 steps (about 1.5 minutes here) on the train split."""
     out = tmp_path_factory.mktemp("run") / "tiny"
-    r = run("training", "fit", "--manifest", sounds, "--output", out, *TINY, "--max-steps", 300, "--save-every", 150, "--log-every", 25,
+    r = run("training", "fit", "--manifest", sounds, "--output", out, *TINY, "--max-steps", 500, "--save-every", 250, "--log-every", 25,
             "--cache-dir", cache)  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     return out
@@ -83,8 +83,8 @@ def test_checkpoint_layout_and_metadata(trained):
     meta = json.loads((encoder / "phosphene.json").read_text())
     assert meta["text_encoder"] == "tiny" and meta["tokens"] == 77 and meta["width"] == 32 and meta["window_s"] == 0.5
     steps = sorted(p.name for p in (trained / "checkpoints").iterdir())
-    assert steps == ["step-000150", "step-000300"]  # no temporary folders left behind
-    assert json.loads((trained / "checkpoints" / "step-000300" / "trainer.json").read_text())["step"] == 300
+    assert steps == ["step-000250", "step-000500"]  # no temporary folders left behind
+    assert json.loads((trained / "checkpoints" / "step-000500" / "trainer.json").read_text())["step"] == 500
     assert (trained / "logs").is_dir() and any((trained / "logs").rglob("events.out.tfevents.*"))  # TensorBoard
 
 
