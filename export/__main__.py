@@ -68,16 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         build_parser().print_help()
         return 2
-    from live.errors import PhospheneError
+    from live.errors import run_command
     from live.logs import setup_logging
 
     setup_logging(quiet=False)
     commands = {"shapes": cmd_shapes, "onnx": cmd_onnx, "verify": cmd_verify, "trt": cmd_trt, "bench": cmd_bench}
-    try:
-        return commands[args.command](args)
-    except PhospheneError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_command(commands[args.command], args)
 
 
 def cmd_shapes(args) -> int:

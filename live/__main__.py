@@ -435,13 +435,11 @@ def main(argv: list[str] | None = None) -> int:
 
     setup_logging(getattr(args, "quiet", False))
     signal.signal(signal.SIGTERM, interrupt)  # a kill from a script cleans up like Ctrl-C does
-    from live.errors import PhospheneError
+    from live.errors import run_command
 
+    commands = {"render": cmd_render, "bench": cmd_bench, "devices": cmd_devices, "beats": cmd_beats, "run": cmd_run}
     try:
-        return {"render": cmd_render, "bench": cmd_bench, "devices": cmd_devices, "beats": cmd_beats, "run": cmd_run}[args.command](args)
-    except PhospheneError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return run_command(commands[args.command], args)
     except KeyboardInterrupt:
         print("interrupted: no output was written", file=sys.stderr)
         return 130

@@ -6,6 +6,8 @@ a model that cannot be found, a size the model cannot take). The CLI prints its 
 traceback.
 """
 
+import sys
+
 
 class PhospheneError(Exception):
     """A problem the user can fix: the message names what was wrong and what to do."""
@@ -13,3 +15,12 @@ class PhospheneError(Exception):
 
 class ModelNotFound(PhospheneError):
     """A named model is neither a local folder, nor cached, nor downloadable from here."""
+
+
+def run_command(command, args) -> int:
+    """A CLI command's exit status: a PhospheneError becomes one `error:` line on stderr and exit 2."""
+    try:
+        return command(args)
+    except PhospheneError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -125,16 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         build_parser().print_help()
         return 2
-    from live.errors import PhospheneError
+    from live.errors import run_command
     from live.logs import setup_logging
 
     setup_logging(quiet=False)
-    try:
-        commands = {"fit": cmd_fit, "eval": cmd_eval, "bench": cmd_bench, "init": cmd_init, "info": cmd_info}
-        return commands[args.command](args)
-    except PhospheneError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    commands = {"fit": cmd_fit, "eval": cmd_eval, "bench": cmd_bench, "init": cmd_init, "info": cmd_info}
+    return run_command(commands[args.command], args)
 
 
 def cmd_fit(args) -> int:

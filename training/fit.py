@@ -71,15 +71,13 @@ class Trainee(nn.Module):
 def build(config: FitConfig):
     """(trainee, feature extractor, fbank or None, text encoder, tokenizer, EncoderMeta) for a config."""
     from live.fbank import fbank_for
-    from live.models import TINY_WIDTH, load_text_encoder
+    from live.models import load_text_encoder
     from training.model import EncoderMeta, build_encoder, freeze
 
     tiny = config.encoder == TINY
     text_name = TINY if tiny else config.text_encoder
     text_encoder, tokenizer = load_text_encoder(text_name)
     width = int(text_encoder.config.hidden_size)
-    if tiny:
-        assert width == TINY_WIDTH
     head = {"head_layers": 1, "head_heads": 2} if tiny else {"head_layers": config.head_layers, "head_heads": config.head_heads}
     if width % head["head_heads"]:
         raise PhospheneError(f"--head-heads {head['head_heads']} must divide the text width {width}")
@@ -242,10 +240,10 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
     trainee.train()
     while position.step < config.max_steps:
         # accelerate's loader sets the epoch of its sampler and dataset from its own count of passes
-        # when a pass starts; a resumed run's count starts at 0, so both loaders are told the epoch
+        # when a pass starts; a resumed run's count starts at 0, so the loader is told the epoch (and
+        # the sampler directly: a skipping loader wraps it in a sampler without set_epoch)
         epoch_loader = accelerator.skip_first_batches(loader, position.batch) if position.batch else loader
-        for each in {id(loader): loader, id(epoch_loader): epoch_loader}.values():
-            each.set_epoch(position.epoch)
+        epoch_loader.set_epoch(position.epoch)
         batches.set_epoch(position.epoch)
         dataset.set_epoch(position.epoch)
         for batch in epoch_loader:

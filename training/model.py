@@ -190,11 +190,10 @@ def build_encoder(
 
         quiet_model_loading()
         pretrained = AutoModel.from_pretrained(folder, config=AutoConfig.for_model(**config), use_safetensors=True)
-        missing, unexpected = model.backbone.load_state_dict(pretrained.state_dict(), strict=False)
+        missing, _ = model.backbone.load_state_dict(pretrained.state_dict(), strict=False)
         new = [k for k in missing if not k.startswith("adapter.")]  # the adapter is new, as in audio2img
         if new:
             raise PhospheneError(f"backbone '{backbone}' lacks weights for {len(new)} tensors (first: {new[0]})")
-    if folder is not None and weights == "pretrained":
         fe = AutoFeatureExtractor.from_pretrained(folder)
         if fbank and getattr(fe, "stride", 2) != 2:
             fe = SeamlessM4TFeatureExtractor.from_pretrained(folder, stride=2)
