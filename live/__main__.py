@@ -20,7 +20,7 @@ commands:
   run      live: an audio input -> a fullscreen window, on the beat
   beats    tempo and beat times of a file, with the live (causal) beat tracker
   devices  list the audio inputs
-  bench    benchmarks that print tables: render, features, shaders, live
+  bench    benchmarks that print tables: render, features, shaders, live, beats
 """
 
 RENDER_EPILOG = """\
@@ -257,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     from live.bench_live import add_bench_live_args
 
     add_bench_live_args(bench_sub)
+    from live.beat_eval import add_bench_beats_args
+
+    add_bench_beats_args(bench_sub)
     return parser
 
 
@@ -408,6 +411,10 @@ def cmd_bench(args) -> int:
         from live.bench_live import bench_live
 
         return bench_live(args)
+    if args.bench == "beats":
+        from live.beat_eval import bench_beats
+
+        return bench_beats(args)
     if args.bench != "render":
         build_parser().parse_args(["bench", "--help"])
     from live.bench import bench_render

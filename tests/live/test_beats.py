@@ -5,20 +5,17 @@ scored with mir_eval against librosa's offline tracker on the same audio."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from live import beat_eval
 from live.beats import ANALYSIS_SR, Analyzer, BeatTracker, track_file
 
 ROOT = Path(__file__).resolve().parents[2]
-MIDI_DIR = Path("/usr/share/planetblupi/music")
-SOUNDFONTS = [Path("/usr/share/sounds/sf2/TimGM6mb.sf2"), Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")]
 # Excerpts (file, start s): the first 30 s of every song, chosen before seeing any score (an earlier
 # version scored five hand-picked excerpts). Measured (TimGM6mb, fluidsynth 2.3): ours 0.731 mean,
 # librosa 0.578. The misses: music001 (ours 1.00 here but 0.00 later in the song: the snare sits on
@@ -134,57 +131,62 @@ def test_beats_command_json(tmp_path, audio_writer):
 # --- real music with known beats --------------------------------------------------------------
 
 
-def true_beats(pm) -> np.ndarray:
-    """pretty_midi's beats, moved onto the grid the notes sit on: some of these files (tracker
-    conversions) start every note a fixed number of ticks after the beat (music004-009: 20 ticks
-    of 192, about 60 ms), which would otherwise count every correct beat as late."""
-    sixteenth = pm.resolution // 4
-    offset = Counter(pm.time_to_tick(n.start) % sixteenth for inst in pm.instruments for n in inst.notes).most_common(1)[0][0]
-    return np.array([pm.tick_to_time(int(pm.time_to_tick(b)) + int(offset)) for b in pm.get_beats()])
-
-
 @pytest.fixture(scope="session")
 def midi_excerpts(tmp_path_factory):
-    """[(name, wav path, start_s, reference beats in the excerpt, from its start)], rendered once per session."""
-    pretty_midi = pytest.importorskip("pretty_midi")
-    soundfont = next((p for p in SOUNDFONTS if p.exists()), None)
-    if shutil.which("fluidsynth") is None or soundfont is None or not MIDI_DIR.exists():
-        pytest.skip("needs Debian fluidsynth, timgm6mb-soundfont and planetblupi-music-midi (make test installs them as root)")
+    """[(name, wav path, start_s, reference beats in the excerpt, from its start)], rendered once per session
+    by the code `python -m live bench beats` runs."""
+    pytest.importorskip("pretty_midi")
+    if (why := beat_eval.missing()) is not None:
+        pytest.skip(why)
     folder = tmp_path_factory.mktemp("midi_renders")
     out = []
     for name, start in EXCERPTS:
-        pm = pretty_midi.PrettyMIDI(str(MIDI_DIR / name))
-        reference = true_beats(pm)
-        end = start + EXCERPT_S
-        for inst in pm.instruments:  # render only up to the excerpt's end
-            inst.notes = [n for n in inst.notes if n.start < end]
-            inst.control_changes = [c for c in inst.control_changes if c.time < end]
-            inst.pitch_bends = [b for b in inst.pitch_bends if b.time < end]
-        mid, wav = folder / name, folder / f"{Path(name).stem}.wav"
-        pm.write(str(mid))
-        subprocess.run(
-            ["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "22050", "-F", str(wav), str(soundfont), str(mid)],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        beats = reference[(reference >= start) & (reference < end)] - start
-        out.append((name, wav, start, beats))
+        wav, beats = beat_eval.render_song(beat_eval.MIDI_DIR / name, folder, start + EXCERPT_S)
+        out.append((name, wav, start, beats[(beats >= start) & (beats < start + EXCERPT_S)] - start))
     return out
 
 
 def test_beat_f_measure_on_real_music(midi_excerpts):
-    librosa = pytest.importorskip("librosa")
-    mir_eval = pytest.importorskip("mir_eval")
+    pytest.importorskip("librosa")
+    pytest.importorskip("mir_eval")
     ours, theirs = [], []
     for name, wav, start, reference in midi_excerpts:
         _, est = track_file(wav, start_s=start, duration_s=EXCERPT_S)
-        y, sr = librosa.load(str(wav), sr=22050, offset=start, duration=EXCERPT_S)
-        _, offline = librosa.beat.beat_track(y=y, sr=sr, units="time")
-        ref = mir_eval.beat.trim_beats(reference)  # the first 5 s are not scored (mir_eval's convention), for both
-        ours.append(mir_eval.beat.f_measure(ref, mir_eval.beat.trim_beats(np.array(est)), f_measure_threshold=0.07))
-        theirs.append(mir_eval.beat.f_measure(ref, mir_eval.beat.trim_beats(offline), f_measure_threshold=0.07))
+        ours.append(beat_eval.score(reference, est).f_measure)  # the first 5 s are not scored (mir_eval's convention), for both
+        theirs.append(beat_eval.score(reference, beat_eval.librosa_beats(wav, start, EXCERPT_S)).f_measure)
         print(f"{name} @ {start:g} s: ours F = {ours[-1]:.3f}, librosa F = {theirs[-1]:.3f}")
     print(f"mean: ours {np.mean(ours):.3f}, librosa {np.mean(theirs):.3f}")
     assert np.mean(ours) >= 0.7  # 0.731 measured; the issue's target is 0.8 (see EXCERPTS)
     assert np.mean(ours) >= 0.9 * np.mean(theirs)  # 1.26x measured
+
+
+def test_scoring_counts_the_off_beat_as_a_miss():
+    """The scorer the test and the bench share: on the beat scores 1, the off-beat 0 with phase 0.5
+    and full AMLt (any metrical level), double tempo F 2/3."""
+    pytest.importorskip("mir_eval")
+    ref = np.arange(0.0, 30.0, 0.5)
+    on, off, double = beat_eval.score(ref, ref + 0.01), beat_eval.score(ref, ref + 0.25), beat_eval.score(ref, np.arange(0.0, 30.0, 0.25))
+    assert on.f_measure == 1.0 and abs(on.phase - 0.02) < 1e-9
+    assert off.f_measure == 0.0 and abs(abs(off.phase) - 0.5) < 1e-9 and off.amlt > 0.9
+    assert abs(double.f_measure - 2 / 3) < 0.01
+    assert beat_eval.score(ref, []).f_measure == 0.0 and beat_eval.score(ref, []).phase is None
+
+
+def test_bench_beats_prints_a_table(midi_excerpts):
+    """`python -m live bench beats` on one song: a row per excerpt and the means (librosa skipped: slow);
+    an unknown song is one error line."""
+    pytest.importorskip("mir_eval")
+    folder = midi_excerpts[0][1].parent  # the fixture's renders: reused, not rendered again
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def bench(*args):
+        cmd = [sys.executable, "-m", "live", "bench", "beats", "--no-librosa", "--keep", str(folder), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+
+    r = bench("--songs", "music000.mid", "--starts", "0")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert out[0].split()[:3] == ["song", "start", "s"] and out[1].split()[:2] == ["music000", "0"] and "mean over 1 excerpts" in out[2]
+    assert float(out[1].split()[4]) > 0.9  # music000's first 30 s: 1.00 measured, as in the test above
+    r = bench("--songs", "nope.mid")
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [r.stderr.strip()] and "no song nope.mid" in r.stderr
