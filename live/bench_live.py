@@ -199,16 +199,18 @@ def median_between(rows, a: float, b: float, column: int) -> float:
     return float(np.median(values)) if values else float("nan")
 
 
-def drift_windows(seconds: float) -> tuple[tuple[float, float], tuple[float, float]]:
-    """First and last minute, or thirds when the run is shorter than 3 minutes + warm-up."""
-    span = min(60.0, (seconds - WARMUP_S) / 3)
-    return (WARMUP_S, WARMUP_S + span), (seconds - span, seconds)
+def drift_windows(seconds: float, first_s: float = 0.0) -> tuple[tuple[float, float], tuple[float, float]]:
+    """First and last minute, or thirds when the run is shorter than 3 minutes + warm-up. first_s: the
+    trace's oldest entry (the run keeps its last two hours)."""
+    start = max(WARMUP_S, first_s)
+    span = min(60.0, (seconds - start) / 3)
+    return (start, start + span), (seconds - span, seconds)
 
 
 def table(profile: str, s: dict) -> list[str]:
     lat = s["latency_ms"]
     trace = s["latency_trace"]  # [[seconds since loop start, ms]]
-    (a0, a1), (b0, b1) = drift_windows(s["seconds"])
+    (a0, a1), (b0, b1) = drift_windows(s["seconds"], trace[0][0] if trace else 0.0)
     p50_first, p50_last = median_between(trace, a0, a1, 1), median_between(trace, b0, b1, 1)
     ratio = p50_last / p50_first
     rss = s["rss"]

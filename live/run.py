@@ -18,9 +18,7 @@ import json
 import logging
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
-from itertools import islice
 
 import numpy as np
 
@@ -112,27 +110,50 @@ class EncoderWorker(threading.Thread):
                 log.warning("encoder: %s", self.last_error)
 
 
+class Series:
+    """The newest `size` rows of `width` floats, in one preallocated array: a set of hours runs in
+    constant memory (Python lists or deques of float tuples cost ~110 bytes a row, ~0.2 MiB a minute
+    at the run's rates)."""
+
+    def __init__(self, size: int, width: int = 1):
+        self.rows = np.zeros((size, width), dtype=np.float64)
+        self.count = 0  # rows ever appended
+
+    def append(self, *values: float) -> None:
+        self.rows[self.count % len(self.rows)] = values
+        self.count += 1
+
+    def __len__(self) -> int:
+        return min(self.count, len(self.rows))
+
+    def newest(self, n: int | None = None) -> np.ndarray:
+        """The newest n rows (default: all kept), oldest first."""
+        n = len(self) if n is None else min(n, len(self))
+        index = np.arange(self.count - n, self.count) % len(self.rows)
+        return self.rows[index]
+
+
 @dataclass
 class RunStats:
     frames: int = 0
     dropped_frames: int = 0
-    # bounded, for sets of hours: percentiles over the last ~an hour at 60 fps, traces at 10 Hz
-    latency_ms: deque = field(default_factory=lambda: deque(maxlen=200_000))
-    hud_level: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, meter value)
-    latency_trace: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, latency ms)
+    # bounded, for sets of hours: percentiles over the last ~an hour at 60 fps, traces at 10 Hz over the last two hours
+    latency_ms: Series = field(default_factory=lambda: Series(200_000))
+    hud_level: Series = field(default_factory=lambda: Series(72_000, 2))  # (seconds since start, meter value)
+    latency_trace: Series = field(default_factory=lambda: Series(72_000, 2))  # (seconds since start, latency ms)
     TRACE_EVERY_S = 0.1
 
     def trace(self, t_s: float, level: float, latency: float | None) -> None:
-        if self.hud_level and t_s - self.hud_level[-1][0] < self.TRACE_EVERY_S:
+        if len(self.hud_level) and t_s - self.hud_level.newest(1)[0, 0] < self.TRACE_EVERY_S - 1e-6:  # slack: float steps of 0.1 s
             return
-        self.hud_level.append((round(t_s, 3), round(level, 5)))
+        self.hud_level.append(t_s, level)
         if latency is not None:
-            self.latency_trace.append((round(t_s, 3), round(latency, 2)))
+            self.latency_trace.append(t_s, latency)
 
     started: float = field(default_factory=time.monotonic)
 
     def summary(self, source, worker, generator) -> dict:
-        lat = np.array(self.latency_ms) if self.latency_ms else np.array([np.nan])
+        lat = self.latency_ms.newest()[:, 0] if len(self.latency_ms) else np.array([np.nan])
         seconds = time.monotonic() - self.started
         return {
             "frames": self.frames,
@@ -149,8 +170,8 @@ class RunStats:
             else None,
             "generator": {"frames": generator.frames, "errors": generator.errors, "ms_mean": generator.total_ms / max(1, generator.frames)},
             "unet_ms_mean": generator.total_ms / max(1, generator.frames),
-            "hud_level": self.hud_level,
-            "latency_trace": self.latency_trace,
+            "hud_level": [[round(t, 3), round(v, 5)] for t, v in self.hud_level.newest().tolist()],
+            "latency_trace": [[round(t, 3), round(ms, 2)] for t, ms in self.latency_trace.newest().tolist()],
         }
 
 
@@ -312,7 +333,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
                 shown_rgb,
                 hud={
                     "fps": stats.frames / max(1e-6, time.monotonic() - stats.started),
-                    "latency_ms": list(islice(reversed(stats.latency_ms), 60)),  # the last 60 frames
+                    "latency_ms": stats.latency_ms.newest(60)[::-1, 0].tolist(),  # the last 60 frames, newest first
                     "level": level,
                     "encoder_ms": worker.last_ms if worker else 0.0,
                     "unet_ms": unet_ms(parts, generator),

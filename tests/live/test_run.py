@@ -200,3 +200,24 @@ def test_live_falls_back_to_the_shader_engine_without_weights(house_music, tmp_p
     assert r.returncode == 0, r.stderr
     assert len([line for line in r.stderr.splitlines() if "drawing with --engine shader" in line]) == 1
     assert json.loads(stats_file.read_text())["frames"] > 30
+
+
+def test_stats_series_keep_the_newest_rows_in_fixed_memory():
+    """The run's latency and trace series: a set of hours keeps the newest rows in one preallocated
+    array (lists of tuples grew the process ~0.2 MiB a minute, measured with `bench live`)."""
+    from live.run import RunStats, Series
+
+    s = Series(4, 2)
+    for i in range(10):
+        s.append(i, 10 * i)
+    assert len(s) == 4 and s.count == 10
+    np.testing.assert_array_equal(s.newest(), [[6, 60], [7, 70], [8, 80], [9, 90]])
+    np.testing.assert_array_equal(s.newest(2), [[8, 80], [9, 90]])
+    assert Series(3).newest().shape == (0, 1)
+    stats = RunStats()
+    rows = stats.hud_level.rows
+    for i in range(2000):
+        stats.trace(i * 0.05, 0.5, 100.0 + i)
+    assert stats.hud_level.rows is rows and len(stats.hud_level) == 1000  # one entry per TRACE_EVERY_S, same array
+    summary_rows = stats.latency_trace.newest()
+    assert summary_rows[0, 1] == 100.0 and summary_rows[-1, 1] == 100.0 + 1998
