@@ -16,7 +16,9 @@ DAFx 2009), with the tempo range widened to 60-200 BPM and a log-normal tempo pr
    over time on a log-tempo grid (an HMM forward pass: tempo changes slowly, octave jumps rarely).
 
 Tap tempo overrides all of it until released: beats at the last tap plus whole periods, the period
-the median of the last few tap intervals.
+the median of the last few tap intervals. `half_beat` moves the clock's beat by half a period: the
+tracker's most common miss is the right pulse on the off-beat (see live/beat_eval.py), and a VJ who
+hears that fixes it with one key.
 
     tracker = BeatTracker(frame_rate=100)    # analysis frames per second (live.features)
     beats_s = tracker.push(frames)            # FeatureFrames -> new beat times (s), every block
@@ -68,6 +70,7 @@ class BeatState:
     last_beat_s: float | None
     next_beat_s: float | None  # predicted (None until the first prediction)
     tapped: bool  # tap tempo is overriding the tracker
+    half_beat: bool = False  # the tracker's beat moved by half a period (the VJ's off-beat key)
 
 
 class BeatTracker:
@@ -110,6 +113,7 @@ class BeatTracker:
         self.beats_s: list[float] = []  # every beat so far (the `beats` command reads them)
         self.taps: list[float] = []
         self.tap_period_s: float | None = None  # set while tap tempo overrides
+        self.half_beat = False  # state() puts the beat half a period from the tracker's (taps are taken as they are)
 
     # --- the tracker --------------------------------------------------------------------------
 
@@ -276,7 +280,11 @@ class BeatTracker:
             phase = ((t_s - last) / period_s) % 1.0
         else:
             phase = 0.0
-        return BeatState(60.0 / period_s, float(phase), self.confidence, last, nxt, False)
+        if self.half_beat and last is not None:
+            phase = (phase + 0.5) % 1.0
+            last = t_s - phase * period_s
+            nxt = last + period_s
+        return BeatState(60.0 / period_s, float(phase), self.confidence, last, nxt, False, self.half_beat)
 
 
 def _comb(periods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,8 @@
 Keys (also shown by the HUD):
     F fullscreen toggle   H HUD   B blackout   Space freeze frame
     Left/Right previous/next prompt   Up/Down strength   [ ] audio weight
-    T tap tempo (overrides the beat tracker)   R release the tapped tempo   Esc or Q quit
+    T tap tempo (overrides the beat tracker)   R release the tapped tempo
+    O off-beat: move the tracker's beat by half a beat (again: back)   Esc or Q quit
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 from live.errors import PhospheneError
 
 CLEAR = (12, 0, 24)  # the clear colour: a deep violet, so "nothing drawn yet" is told from black
-KEYS_HELP = "F fullscreen  H hud  B blackout  Space freeze  <- -> prompt  Up/Down strength  [ ] weight  T tap  R untap  Q quit"
+KEYS_HELP = "F fullscreen  H hud  B blackout  Space freeze  <- -> prompt  Up/Down strength  [ ] weight  T tap  R untap  O off-beat  Q quit"
 
 
 def _pygame():
@@ -84,6 +85,7 @@ class Display:
                         pg.K_LEFTBRACKET: "weight_down",
                         pg.K_t: "tap",  # tap tempo: overrides the beat tracker until released
                         pg.K_r: "release_tap",
+                        pg.K_o: "half_beat",  # the tracker found the pulse but sits on the off-beat
                     }.get(key)
                     if action:
                         self.actions.append(action)
@@ -107,7 +109,8 @@ class Display:
         p50, p95 = (np.percentile(lat, 50), np.percentile(lat, 95)) if lat is not None else (float("nan"), float("nan"))
         lines = [
             f"{hud['fps']:5.1f} fps   latency p50 {p50:4.0f} ms  p95 {p95:4.0f} ms",
-            f"encoder {hud['encoder_ms']:5.1f} ms   unet {hud['unet_ms']:5.1f} ms   tempo {hud.get('tempo', 0.0):5.1f} BPM",
+            f"encoder {hud['encoder_ms']:5.1f} ms   unet {hud['unet_ms']:5.1f} ms   tempo {hud.get('tempo', 0.0):5.1f} BPM"
+            + ("  (beat moved half a beat: O)" if hud.get("half_beat") else ""),
             f"overflows {hud['overflows']}   dropped {hud['dropped']}   reconnects {hud['reconnects']}",
         ]
         if hud["input_lost"]:

@@ -210,6 +210,7 @@ class GeneratorWorker(threading.Thread):
         self.source, self.channels, self.slot, self.make_engine = source, channels, slot, make_engine
         self.stop_event = threading.Event()
         self.taps: list[float | None] = []  # tap times from the keys; None releases tap tempo
+        self.half_beat = False  # the O key: the beat moved by half a period
         self.frames, self.errors, self.last_ms, self.total_ms = 0, 0, 0.0, 0.0
         self.last_error = ""
         self.drive = None
@@ -234,6 +235,7 @@ class GeneratorWorker(threading.Thread):
             while self.taps:
                 tap = self.taps.pop(0)
                 clock.analyzer.beats.tap(tap) if tap is not None else clock.analyzer.beats.release()
+            clock.analyzer.beats.half_beat = self.half_beat
             try:
                 self.drive = clock.advance(resampler.resample_chunk(samples), now)
                 started = time.perf_counter()
@@ -321,6 +323,8 @@ def run_live(args, profile, pipeline_factory) -> dict:
                 action = display.actions.pop(0)
                 if action in ("tap", "release_tap"):
                     generator.taps.append(t0 if action == "tap" else None)
+                elif action == "half_beat":
+                    generator.half_beat = not generator.half_beat
                 else:
                     with lock:
                         controls.apply(action)
@@ -346,6 +350,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
                     "strength": parts.generator.config.strength if parts.generator else 0.0,
                     "audio_weight": parts.conditioner.config.audio_weight if parts.conditioner else 0.0,
                     "tempo": generator.drive.tempo_bpm if generator.drive else 0.0,
+                    "half_beat": generator.half_beat,
                 },
             )
             shown = time.monotonic()

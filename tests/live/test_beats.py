@@ -112,6 +112,24 @@ def test_tap_tempo_overrides_until_released():
     assert not s.tapped and abs(s.tempo_bpm - 120.0) < 2.5
 
 
+def test_half_beat_key_moves_the_beat_by_half_a_period():
+    """The off-beat key: the same tempo and confidence, the phase half a beat on; again puts it back."""
+    x, times = clicks(120.0, 12.0)
+    analyzer = Analyzer(ANALYSIS_SR)
+    analyzer.push(x)
+    tracker = analyzer.beats
+    t = times[-1] + 0.1  # 0.1 s after a click: phase 0.2 at 120 BPM
+    before = tracker.state(t)
+    tracker.half_beat = True
+    moved = tracker.state(t)
+    assert moved.half_beat and not before.half_beat
+    assert moved.tempo_bpm == before.tempo_bpm and moved.confidence == before.confidence
+    assert abs(before.phase - 0.2) < 0.05 and abs(moved.phase - (before.phase + 0.5)) < 1e-9
+    assert moved.last_beat_s <= t < moved.next_beat_s and abs(moved.last_beat_s - (times[-1] - 0.25)) < 0.03
+    tracker.half_beat = False
+    assert tracker.state(t).phase == before.phase
+
+
 def test_beats_command_json(tmp_path, audio_writer):
     x, times = clicks(100.0, 12.0)
     wav = audio_writer(tmp_path / "clicks.wav", x[:, None], ANALYSIS_SR, "pcm_s16le")

@@ -221,3 +221,27 @@ def test_stats_series_keep_the_newest_rows_in_fixed_memory():
     assert stats.hud_level.rows is rows and len(stats.hud_level) == 1000  # one entry per TRACE_EVERY_S, same array
     summary_rows = stats.latency_trace.newest()
     assert summary_rows[0, 1] == 100.0 and summary_rows[-1, 1] == 100.0 + 1998
+
+
+def test_window_keys_become_actions():
+    """The VJ's keys through a real pygame window (SDL's dummy driver), in a child process: the beat
+    keys (T tap, R release, O off-beat) reach the loop as actions, the HUD draws with the off-beat
+    note, Q quits."""
+    code = """
+import numpy as np, pygame as pg
+from live.display import Display
+d = Display(windowed=True, size=64)
+d.open()
+for key in (pg.K_o, pg.K_t, pg.K_r, pg.K_RIGHT, pg.K_h, pg.K_q):
+    pg.event.post(pg.event.Event(pg.KEYDOWN, key=key))
+d.handle_events()
+hud = dict(fps=24.0, latency_ms=[100.0], level=0.1, encoder_ms=1.0, unet_ms=2.0, overflows=0, dropped=0,
+           input_lost=False, reconnects=0, tempo=120.0, half_beat=True)
+d.hud_on = True
+d.present(np.zeros((64, 64, 3), np.uint8), hud)
+print(d.actions, d.quit_requested)
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("]")[0] + "]" == "['half_beat', 'tap', 'release_tap', 'next_prompt']" and r.stdout.strip().endswith("True")
