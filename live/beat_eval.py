@@ -1,7 +1,15 @@
 """How good the beat tracker is on real music with known beats: `python -m live bench beats`.
 
-The music is Debian's planetblupi-music-midi: ten songs as MIDI, rendered with fluidsynth and a
-General MIDI soundfont, so the beat times are exact (pretty_midi's). Each excerpt is tracked causally
+Two corpora of MIDI, rendered with fluidsynth and a General MIDI soundfont, so the beat times are
+exact (pretty_midi's):
+
+    songs    Debian's planetblupi-music-midi: ten game songs, most of them tracker modules converted
+             to MIDI. Syncopated: in four of them the onsets are as strong half a beat off.
+    grooves  24 accompaniment styles from Debian's mma (Musical MIDI Accompaniment): its own drum,
+             bass and chord patterns for rock, swing, bossa nova, ska, salsa ... over I-vi-IV-V, each
+             at a tempo typical of the style. The styles and tempi were chosen before any score.
+
+Each excerpt is tracked causally
 by the live tracker, exactly as `python -m live beats FILE --start S --duration D` runs it, and by
 librosa's offline `beat_track` on the same audio. Both are scored with mir_eval against the MIDI's
 beats (the first 5 s of an excerpt are not scored, mir_eval's convention):
@@ -33,7 +41,15 @@ MIDI_DIR = Path("/usr/share/planetblupi/music")
 SOUNDFONTS = (Path("/usr/share/sounds/sf2/TimGM6mb.sf2"), Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
 RENDER_SR = 22_050
 UNSCORED_S = 5.0  # mir_eval.beat.trim_beats' default: the first 5 s of an excerpt are not scored
-PACKAGES = "fluidsynth timgm6mb-soundfont planetblupi-music-midi"
+PACKAGES = "fluidsynth timgm6mb-soundfont planetblupi-music-midi mma"
+# mma groove -> BPM: common 4/4 (and one 12/8) styles at a tempo typical of each, chosen before any score
+GROOVES = {
+    "50sRock": 150, "60sRock": 130, "8Beat": 110, "BasicRock": 120, "Ballad": 80, "BossaNova": 130, "Blues": 100,
+    "FolkRock": 125, "JazzRock": 140, "PopBallad": 90, "R&B": 95, "Ska": 160, "SoftRock": 105, "Swing": 140,
+    "Trance": 135, "Twist": 155, "Samba": 100, "Salsa": 180, "Rock128": 110, "Strut": 115, "Zydeco": 145,
+    "CountryBlues": 100, "BigBand": 150, "Mambo": 170,
+}  # fmt: skip
+GROOVE_CHORDS = ("C", "Am", "F", "G7")  # I-vi-IV-V, a bar each
 
 
 def songs() -> list[Path]:
@@ -41,10 +57,31 @@ def songs() -> list[Path]:
 
 
 def missing() -> str | None:
-    """What this machine lacks to render the songs, as the fix to apply; None when nothing."""
-    if shutil.which("fluidsynth") is None or not any(p.exists() for p in SOUNDFONTS) or not songs():
+    """What this machine lacks to render both corpora, as the fix to apply; None when nothing."""
+    tools = shutil.which("fluidsynth") and shutil.which("mma")
+    if not tools or not any(p.exists() for p in SOUNDFONTS) or not songs():
         return f"needs Debian {PACKAGES}: sudo apt-get install {PACKAGES} (`make test` installs them as root)"
     return None
+
+
+def groove_midi(style: str, folder: Path, seconds: float) -> Path:
+    """mma's `style` groove at its GROOVES tempo over I-vi-IV-V for at least `seconds`, as a MIDI file
+    in `folder` (kept: a second call reuses it). mma humanises timing and velocity at random: the seed
+    is fixed, so a groove is the same on every machine."""
+    bpm = GROOVES[style]
+    stem = "groove-" + "".join(c for c in style if c.isalnum())
+    midi = folder / f"{stem}-{seconds:g}s.mid"
+    if not midi.exists():
+        bars = int(np.ceil(seconds * bpm / 60 / 4)) + 1
+        lines = ["RndSeed 1", f"Tempo {bpm}", f"Groove {style}", *(f"{i + 1} {GROOVE_CHORDS[i % 4]}" for i in range(bars))]
+        script = folder / f"{stem}.mma"
+        script.write_text("\n".join(lines) + "\n")
+        partial = folder / f"{stem}.partial.mid"
+        r = subprocess.run(["mma", str(script), "-f", str(partial)], capture_output=True, text=True, timeout=120)
+        if r.returncode != 0 or not partial.exists():
+            raise PhospheneError(f"mma could not write groove {style}: {(r.stdout + r.stderr).strip().splitlines()[-1:]}")
+        partial.replace(midi)
+    return midi
 
 
 def reference_beats(pm) -> np.ndarray:
@@ -119,17 +156,30 @@ class Row:
     librosa: Score | None
 
 
-def evaluate(names: list[str], starts: list[float], seconds: float, folder: Path, *, librosa: bool = True, progress: bool = True):
-    """One Row per (song, start), in that order. Renders into `folder` (reused when already there)."""
+def corpus_midis(corpus: str, names: list[str] | None, folder: Path, until_s: float) -> list[tuple[str, Path]]:
+    """(name, MIDI file) for a corpus, all of it or the named members; grooves are written into folder."""
+    available = [p.name for p in songs()] if corpus == "songs" else list(GROOVES)
+    chosen = names or available
+    if unknown := [n for n in chosen if n not in available]:
+        raise PhospheneError(f"no {corpus[:-1]} {unknown[0]}: choose among {', '.join(available)}")
+    if corpus == "songs":
+        return [(Path(n).stem, MIDI_DIR / n) for n in chosen]
+    return [(n, groove_midi(n, folder, until_s)) for n in chosen]
+
+
+def evaluate(
+    midis: list[tuple[str, Path]], starts: list[float], seconds: float, folder: Path, *, librosa: bool = True, progress: bool = True
+):
+    """One Row per (MIDI, start), in that order. Renders into `folder` (reused when already there)."""
     from tqdm import tqdm
 
     from live.beats import track_file
 
     until = max(starts) + seconds
     rows = []
-    bar = tqdm(total=len(names) * len(starts), desc="beats", unit="excerpt", disable=not progress, file=sys.stderr)
-    for name in names:
-        wav, beats = render_song(MIDI_DIR / name, folder, until)
+    bar = tqdm(total=len(midis) * len(starts), desc="beats", unit="excerpt", disable=not progress, file=sys.stderr)
+    for name, midi in midis:
+        wav, beats = render_song(midi, folder, until)
         for start in starts:
             reference = beats[(beats >= start) & (beats < start + seconds)] - start
             tempo, est = track_file(wav, start_s=start, duration_s=seconds)
@@ -137,7 +187,7 @@ def evaluate(names: list[str], starts: list[float], seconds: float, folder: Path
             reference_bpm = 60.0 / float(np.median(np.diff(reference)))
             rows.append(
                 Row(
-                    Path(name).stem,
+                    name,
                     start,
                     reference_bpm,
                     tempo,
@@ -165,22 +215,33 @@ def add_bench_beats_args(bench_sub) -> None:
     p = bench_sub.add_parser(
         "beats",
         help="beat-tracker quality on real music with known beats (F-measure, against librosa)",
-        description="Render Debian's planetblupi MIDI songs with fluidsynth, track excerpts of each with the live "
-        "(causal) beat tracker and with librosa's offline tracker, and score both against the MIDI's beats with "
-        "mir_eval: F-measure (70 ms) and AMLt (any metrical level). Prints a row per excerpt and the means.",
+        description="Render MIDI with fluidsynth (Debian's planetblupi game songs, or mma's accompaniment grooves), "
+        "track excerpts of each with the live (causal) beat tracker and with librosa's offline tracker, and score both "
+        "against the MIDI's beats with mir_eval: F-measure (70 ms) and AMLt (any metrical level). Prints a row per "
+        "excerpt and the means.",
     )
-    p.add_argument("--songs", nargs="+", default=None, metavar="NAME", help="MIDI files in /usr/share/planetblupi/music (default: all)")
+    p.add_argument(
+        "--corpus",
+        choices=["songs", "grooves"],
+        default="songs",
+        help="songs: the ten planetblupi MIDI songs; grooves: 24 mma accompaniment styles (default: %(default)s)",
+    )
+    p.add_argument(
+        "--songs", nargs="+", default=None, metavar="NAME", help="members of the corpus: music000.mid ... or 50sRock ... (default: all)"
+    )
     p.add_argument(
         "--starts",
         nargs="+",
         type=float,
         default=[0.0, 30.0, 60.0, 90.0],
         metavar="S",
-        help="excerpt starts in seconds (default: 0 30 60 90; the test scores 0)",
+        help="excerpt starts in seconds (default: 0 30 60 90; the tests score 0)",
     )
     p.add_argument("--seconds", type=float, default=30.0, help="excerpt length (default: %(default)s)")
     p.add_argument("--no-librosa", action="store_true", help="skip librosa's offline tracker (the slow part)")
-    p.add_argument("--keep", type=Path, default=None, metavar="DIR", help="render into DIR and keep the WAVs (default: a temporary folder)")
+    p.add_argument(
+        "--keep", type=Path, default=None, metavar="DIR", help="render into DIR and keep the MIDI and WAVs (default: a temporary folder)"
+    )
 
 
 def bench_beats(args) -> int:
@@ -191,18 +252,19 @@ def bench_beats(args) -> int:
             __import__(module)
         except ImportError:
             raise PhospheneError(f"bench beats needs the Python package {module}: pip install -r requirements.txt") from None
-    available = [p.name for p in songs()]
-    names = args.songs or available
-    if unknown := [n for n in names if n not in available]:
-        raise PhospheneError(f"no song {unknown[0]} in {MIDI_DIR}: choose among {', '.join(available)}")
     if args.seconds <= UNSCORED_S + 1 or min(args.starts) < 0:
         raise PhospheneError(f"--seconds must exceed {UNSCORED_S + 1:g} (the first {UNSCORED_S:g} s are not scored) and --starts be >= 0")
+
+    def run(folder: Path) -> list[Row]:
+        midis = corpus_midis(args.corpus, args.songs, folder, max(args.starts) + args.seconds)
+        return evaluate(midis, args.starts, args.seconds, folder, librosa=not args.no_librosa)
+
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
-        rows = evaluate(names, args.starts, args.seconds, args.keep, librosa=not args.no_librosa)
+        rows = run(args.keep)
     else:
         with tempfile.TemporaryDirectory(prefix="phosphene-beats-") as folder:
-            rows = evaluate(names, args.starts, args.seconds, Path(folder), librosa=not args.no_librosa)
+            rows = run(Path(folder))
     print(format_table(rows))
     return 0
 
@@ -211,11 +273,12 @@ def format_table(rows: list[Row]) -> str:
     def phase(s: Score) -> str:
         return "-" if s.phase is None else f"{s.phase:+.2f}"
 
-    out = [f"{'song':<10}{'start s':>8}{'ref BPM':>9}{'our BPM':>9}{'our F':>7}{'AMLt':>6}{'phase':>7}{'librosa F':>11}{'AMLt':>6}"]
+    width = max(10, *(len(r.song) + 2 for r in rows))
+    out = [f"{'song':<{width}}{'start s':>8}{'ref BPM':>9}{'our BPM':>9}{'our F':>7}{'AMLt':>6}{'phase':>7}{'librosa F':>11}{'AMLt':>6}"]
     for r in rows:
         lib = f"{r.librosa.f_measure:>11.2f}{r.librosa.amlt:>6.2f}" if r.librosa else f"{'-':>11}{'-':>6}"
         out.append(
-            f"{r.song:<10}{r.start_s:>8g}{r.reference_bpm:>9.1f}{r.ours_bpm:>9.1f}{r.ours.f_measure:>7.2f}{r.ours.amlt:>6.2f}{phase(r.ours):>7}{lib}"
+            f"{r.song:<{width}}{r.start_s:>8g}{r.reference_bpm:>9.1f}{r.ours_bpm:>9.1f}{r.ours.f_measure:>7.2f}{r.ours.amlt:>6.2f}{phase(r.ours):>7}{lib}"
         )
     ours = np.mean([r.ours.f_measure for r in rows])
     line = f"mean over {len(rows)} excerpts: ours F {ours:.3f} (AMLt {np.mean([r.ours.amlt for r in rows]):.3f})"

@@ -1,7 +1,8 @@
 """The causal beat tracker: click tracks (timing to the frame), causality (no future audio), tap
-tempo, the `beats` command, and quality on real music with known beats: MIDI files from Debian's
-planetblupi-music-midi rendered with fluidsynth and a General MIDI soundfont, beats from pretty_midi,
-scored with mir_eval against librosa's offline tracker on the same audio."""
+tempo, the off-beat key, the `beats` command, and quality on music with known beats: MIDI from
+Debian's planetblupi-music-midi (game songs) and mma (accompaniment grooves) rendered with fluidsynth
+and a General MIDI soundfont, beats from pretty_midi, scored with mir_eval against librosa's offline
+tracker on the same audio (live/beat_eval.py, which `python -m live bench beats` runs too)."""
 
 import json
 import os
@@ -175,6 +176,23 @@ def test_beat_f_measure_on_real_music(midi_excerpts):
     assert np.mean(ours) >= 0.9 * np.mean(theirs)  # 1.26x measured
 
 
+def test_beat_f_measure_on_accompaniment_grooves(tmp_path_factory):
+    """The second corpus: mma's accompaniment grooves (24 styles, each at a tempo typical of it, over
+    I-vi-IV-V; chosen before any score), the first 30 s of each. Measured: ours 0.907, librosa 0.895.
+    Misses: Ballad at double tempo, Salsa and Mambo at 2/3 of it, PopBallad on the off-beat."""
+    pytest.importorskip("pretty_midi")
+    pytest.importorskip("librosa")
+    if (why := beat_eval.missing()) is not None:
+        pytest.skip(why)
+    folder = tmp_path_factory.mktemp("grooves")
+    rows = beat_eval.evaluate(beat_eval.corpus_midis("grooves", None, folder, EXCERPT_S), [0.0], EXCERPT_S, folder, progress=False)
+    print(beat_eval.format_table(rows))
+    ours, theirs = np.mean([r.ours.f_measure for r in rows]), np.mean([r.librosa.f_measure for r in rows])
+    assert len(rows) == 24
+    assert ours >= 0.8  # the issue's target; 0.907 measured
+    assert ours >= 0.9 * theirs  # 1.01x measured
+
+
 def test_scoring_counts_the_off_beat_as_a_miss():
     """The scorer the test and the bench share: on the beat scores 1, the off-beat 0 with phase 0.5
     and full AMLt (any metrical level), double tempo F 2/3."""
@@ -205,3 +223,5 @@ def test_bench_beats_prints_a_table(midi_excerpts):
     assert float(out[1].split()[4]) > 0.9  # music000's first 30 s: 1.00 measured, as in the test above
     r = bench("--songs", "nope.mid")
     assert r.returncode == 2 and r.stderr.strip().splitlines() == [r.stderr.strip()] and "no song nope.mid" in r.stderr
+    r = bench("--corpus", "grooves", "--songs", "Polka")
+    assert r.returncode == 2 and "no groove Polka: choose among 50sRock" in r.stderr
