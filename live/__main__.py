@@ -284,6 +284,7 @@ def cmd_render(args) -> int:
         hop_s=args.hop,
         encoder_batch=args.encoder_batch,
         shaders=not args.no_shaders,
+        half_beat=args.half_beat,
         conditioning=ConditioningConfig(attack_s=args.attack, release_s=args.release, audio_weight=audio_weight),
         generator=GeneratorConfig(size=args.size, steps=args.steps, strength=args.strength, seed=args.seed),
     )

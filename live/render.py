@@ -41,6 +41,7 @@ class RenderConfig:
     hop_s: float = 0.125  # one embedding per hop (8 Hz, as live); frames between hops are slerped
     encoder_batch: int = 8  # windows per encoder call: larger is faster on a GPU and costs memory
     shaders: bool = True  # feedback warp + structure before img2img, beat flash + grade after (EGL)
+    half_beat: bool = False  # the beat clock moved by half a period (the tracker on the off-beat)
     conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
 
@@ -178,7 +179,7 @@ class FrameLoop:
 
             try:
                 self.hooks = DiffusionHooks(self.cfg.generator.size, seed=self.cfg.generator.seed, fps=self.cfg.fps)
-                self.clock = FeatureClock()  # features and beats at 16 kHz, fed the audio under each frame
+                self.clock = FeatureClock(half_beat=self.cfg.half_beat)  # features and beats at 16 kHz, fed the audio under each frame
             except PhospheneError as e:  # no EGL here: plain img2img feedback still makes a video
                 log.warning("shader stage off: %s", e)
 

@@ -310,6 +310,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
         worker.start()
     slot = FrameSlot()
     generator = GeneratorWorker(source, channels, slot, lambda: parts.make_engine(lock), min_interval_s=1.0 / profile.display_fps)
+    generator.half_beat = args.half_beat  # the O key toggles it
     generator.start()
     stats = RunStats()
     frame_s = 1.0 / profile.display_fps

@@ -70,8 +70,9 @@ class FeatureClock:
     """Features + beat tracker on one audio stream (16 kHz mono), summarised per video frame.
     Feed it the audio under each frame, in order, once: the same on the live and offline clocks."""
 
-    def __init__(self, sr: int = ANALYSIS_SR):
+    def __init__(self, sr: int = ANALYSIS_SR, *, half_beat: bool = False):
         self.analyzer = Analyzer(sr)
+        self.analyzer.beats.half_beat = half_beat  # the beat moved by half a period (--half-beat, the O key)
         self.last = Drive()
 
     def advance(self, samples: np.ndarray, t_s: float) -> Drive:
@@ -287,6 +288,7 @@ def render_shader(
     seed: int = 0,
     progress: bool = True,
     look: ShaderLook = ShaderLook(),
+    half_beat: bool = False,
 ) -> RenderResult:
     """Render a music file with the shader engine to an MP4 with its audio muxed in (as live.render.render)."""
     from tqdm import tqdm
@@ -316,7 +318,7 @@ def render_shader(
     started = time.perf_counter()
     mux_sr = segment.source_sr if segment.source_sr in AAC_RATES else 48_000
     mux_channels = min(segment.channels, 2)
-    clock = FeatureClock(ANALYSIS_SR)
+    clock = FeatureClock(ANALYSIS_SR, half_beat=half_beat)
     samples = _Samples(stream(segment, sr=ANALYSIS_SR, channels=1, block_s=0.25))
     try:
         with Mp4Writer(output, fps=fps, width=width, height=height, audio_sr=mux_sr, audio_channels=mux_channels) as writer:
@@ -404,6 +406,12 @@ def add_bench_args(bench_sub) -> None:
 
 def add_engine_args(p) -> None:
     p.add_argument(
+        "--half-beat",
+        action="store_true",
+        help="move the beat clock by half a beat: for music where the tracker finds the tempo but sits on the off-beat "
+        "(live, the O key toggles it)",
+    )
+    p.add_argument(
         "--engine",
         choices=["diffusion", "shader"],
         default="diffusion",
@@ -421,6 +429,7 @@ def cmd_render_shader(args) -> int:
         start_s=args.start,
         duration_s=args.duration,
         seed=args.seed,
+        half_beat=args.half_beat,
         progress=not args.quiet,
     )
     if getattr(args, "stats_json", None):

@@ -96,3 +96,35 @@ def test_diffusion_hooks():
     assert from_uint8.shape == (1, 3, 64, 64)
     rgb = hooks.post(np.full((64, 64, 3), 100, np.uint8), Drive(beat_phase=0.0, confidence=1.0))
     assert rgb.dtype == np.uint8 and rgb.shape == (64, 64, 3) and rgb.mean() > 110
+
+
+def test_half_beat_moves_the_beat_clock(house_music, tmp_path):
+    """--half-beat (the O key live): the features' beat phase is half a beat on, at the same tempo;
+    `render --engine shader --half-beat` draws other frames once the tracker has a beat."""
+    from live.shader_engine import FeatureClock
+
+    x = np.concatenate(list(stream(open_segment(house_music), sr=16_000, channels=1)))[: 6 * 16_000, 0]
+    plain, moved = FeatureClock(), FeatureClock(half_beat=True)
+    shifts = []
+    for k in range(6 * 12):
+        block, t = x[k * 16_000 // 12 : (k + 1) * 16_000 // 12], (k + 1) / 12
+        a, b = plain.advance(block, t), moved.advance(block, t)
+        assert a.tempo_bpm == b.tempo_bpm and a.confidence == b.confidence and a.level == b.level
+        if t > 3.0:
+            shifts.append((b.beat_phase - a.beat_phase) % 1.0)
+    np.testing.assert_allclose(shifts, 0.5, atol=1e-9)
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for name, extra in (("plain", []), ("moved", ["--half-beat"])):
+        cmd = [sys.executable, "-m", "live", "render", str(house_music), "-o", str(tmp_path / f"{name}.mp4"), "--engine", "shader"]
+        r = subprocess.run(
+            [*cmd, "--duration", "4", "--fps", "8", "--size", "32", "-q", *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=120,
+        )
+        assert r.returncode == 0, r.stderr
+    a, b = frames_of(tmp_path / "plain.mp4"), frames_of(tmp_path / "moved.mp4")
+    assert np.abs(a[-8:] - b[-8:]).mean() > 0.5  # the flash falls elsewhere: other frames in the last second
