@@ -126,6 +126,10 @@ class Series:
     def __len__(self) -> int:
         return min(self.count, len(self.rows))
 
+    def last(self) -> np.ndarray:
+        """The newest row (a view; no copy): for checks on every frame."""
+        return self.rows[(self.count - 1) % len(self.rows)]
+
     def newest(self, n: int | None = None) -> np.ndarray:
         """The newest n rows (default: all kept), oldest first."""
         n = len(self) if n is None else min(n, len(self))
@@ -144,7 +148,7 @@ class RunStats:
     TRACE_EVERY_S = 0.1
 
     def trace(self, t_s: float, level: float, latency: float | None) -> None:
-        if len(self.hud_level) and t_s - self.hud_level.newest(1)[0, 0] < self.TRACE_EVERY_S - 1e-6:  # slack: float steps of 0.1 s
+        if len(self.hud_level) and t_s - self.hud_level.last()[0] < self.TRACE_EVERY_S - 1e-6:  # slack: float steps of 0.1 s
             return
         self.hud_level.append(t_s, level)
         if latency is not None:

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from live import beat_eval
-from live.beats import ANALYSIS_SR, Analyzer, BeatTracker, track_file
+from live.beats import ANALYSIS_SR, Analyzer, BeatTracker
 
 ROOT = Path(__file__).resolve().parents[2]
-# Excerpts (file, start s): the first 30 s of every song, chosen before seeing any score (an earlier
+# The first 30 s of every song, chosen before seeing any score (an earlier
 # version scored five hand-picked excerpts). Measured (TimGM6mb, fluidsynth 2.3): ours 0.733 mean,
 # librosa 0.578. `python -m live bench beats` prints these and more: on 70 excerpts (starts 0, 15 ..
 # 90 s) ours 0.637, librosa 0.451; AMLt (any metrical level) 0.762 and 0.677. The misses are mostly
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # caps, on 40 excerpts of them) and the tempo comb's half-period weight (on these 70 excerpts and the
 # 96 of the grooves together). Candidates that raised these ten but lowered the 40 were rejected as
 # fitting (beat flux from the bands above 2 kHz alone: 0.861 here, 0.632 on the 40 against 0.668).
-EXCERPTS = [(f"music00{k}.mid", 0.0) for k in range(10)]
+SONGS = [f"music00{k}.mid" for k in range(10)]
 EXCERPT_S = 30.0
 
 
@@ -149,32 +149,23 @@ def test_beats_command_json(tmp_path, audio_writer):
 
 
 @pytest.fixture(scope="session")
-def midi_excerpts(tmp_path_factory):
-    """[(name, wav path, start_s, reference beats in the excerpt, from its start)], rendered once per session
-    by the code `python -m live bench beats` runs."""
+def song_renders(tmp_path_factory):
+    """A folder for the planetblupi renders, shared by the tests below (a render is reused, not redone)."""
     pytest.importorskip("pretty_midi")
-    if (why := beat_eval.missing()) is not None:
+    if (why := beat_eval.missing("songs")) is not None:
         pytest.skip(why)
-    folder = tmp_path_factory.mktemp("midi_renders")
-    out = []
-    for name, start in EXCERPTS:
-        wav, beats = beat_eval.render_song(beat_eval.MIDI_DIR / name, folder, start + EXCERPT_S)
-        out.append((name, wav, start, beats[(beats >= start) & (beats < start + EXCERPT_S)] - start))
-    return out
+    return tmp_path_factory.mktemp("midi_renders")
 
 
-def test_beat_f_measure_on_real_music(midi_excerpts):
+def test_beat_f_measure_on_real_music(song_renders):
     pytest.importorskip("librosa")
     pytest.importorskip("mir_eval")
-    ours, theirs = [], []
-    for name, wav, start, reference in midi_excerpts:
-        _, est = track_file(wav, start_s=start, duration_s=EXCERPT_S)
-        ours.append(beat_eval.score(reference, est).f_measure)  # the first 5 s are not scored (mir_eval's convention), for both
-        theirs.append(beat_eval.score(reference, beat_eval.librosa_beats(wav, start, EXCERPT_S)).f_measure)
-        print(f"{name} @ {start:g} s: ours F = {ours[-1]:.3f}, librosa F = {theirs[-1]:.3f}")
-    print(f"mean: ours {np.mean(ours):.3f}, librosa {np.mean(theirs):.3f}")
-    assert np.mean(ours) >= 0.7  # 0.733 measured; the issue's target is 0.8 (see EXCERPTS)
-    assert np.mean(ours) >= 0.9 * np.mean(theirs)  # 1.27x measured
+    midis = beat_eval.corpus_midis("songs", SONGS, song_renders, EXCERPT_S)
+    rows = beat_eval.evaluate(midis, [0.0], EXCERPT_S, song_renders, progress=False)  # the first 5 s are not scored, for both
+    print(beat_eval.format_table(rows))
+    ours, theirs = np.mean([r.ours.f_measure for r in rows]), np.mean([r.librosa.f_measure for r in rows])
+    assert ours >= 0.7  # 0.733 measured; the issue's target is 0.8 (see SONGS)
+    assert ours >= 0.9 * theirs  # 1.27x measured
 
 
 def test_beat_f_measure_on_accompaniment_grooves(tmp_path_factory):
@@ -184,7 +175,7 @@ def test_beat_f_measure_on_accompaniment_grooves(tmp_path_factory):
     PopBallad and Mambo losing the beat for a while."""
     pytest.importorskip("pretty_midi")
     pytest.importorskip("librosa")
-    if (why := beat_eval.missing()) is not None:
+    if (why := beat_eval.missing("grooves")) is not None:
         pytest.skip(why)
     folder = tmp_path_factory.mktemp("grooves")
     rows = beat_eval.evaluate(beat_eval.corpus_midis("grooves", None, folder, EXCERPT_S), [0.0], EXCERPT_S, folder, progress=False)
@@ -207,11 +198,11 @@ def test_scoring_counts_the_off_beat_as_a_miss():
     assert beat_eval.score(ref, []).f_measure == 0.0 and beat_eval.score(ref, []).phase is None
 
 
-def test_bench_beats_prints_a_table(midi_excerpts):
+def test_bench_beats_prints_a_table(song_renders):
     """`python -m live bench beats` on one song: a row per excerpt and the means (librosa skipped: slow);
     an unknown song is one error line."""
     pytest.importorskip("mir_eval")
-    folder = midi_excerpts[0][1].parent  # the fixture's renders: reused, not rendered again
+    folder = song_renders  # music000's render is reused when the test above made it
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def bench(*args):
