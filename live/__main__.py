@@ -19,6 +19,7 @@ commands:
   render   a music file -> an MP4 with the audio muxed in (--engine diffusion | shader)
   run      live: an audio input -> a fullscreen window, on the beat
   beats    tempo and beat times of a file, with the live (causal) beat tracker
+  train-beats  train the beat tracker's network (on mma grooves; needs torch, mma, fluidsynth)
   devices  list the audio inputs
   bench    benchmarks that print tables: render, features, shaders, live, beats
 """
@@ -231,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
             description="Print tempo and beat times of a file with the same causal tracker the live path uses.",
         )
     )
+    from live.beat_train import add_train_beats_args
+
+    add_train_beats_args(sub)
     sub.add_parser(
         "devices",
         help="list audio inputs (index, name, host API, channels, default rate)",
@@ -423,6 +427,12 @@ def cmd_bench(args) -> int:
     return bench_render(args)
 
 
+def cmd_train_beats(args) -> int:
+    from live.beat_train import train
+
+    return train(args)
+
+
 def cmd_beats(args) -> int:
     from live.beats import cmd_beats as beats
 
@@ -445,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, interrupt)  # a kill from a script cleans up like Ctrl-C does
     from live.errors import run_command
 
-    commands = {"render": cmd_render, "bench": cmd_bench, "devices": cmd_devices, "beats": cmd_beats, "run": cmd_run}
+    commands = {"render": cmd_render, "bench": cmd_bench, "devices": cmd_devices, "beats": cmd_beats, "run": cmd_run, "train-beats": cmd_train_beats}
     try:
         return run_command(commands[args.command], args)
     except KeyboardInterrupt:

@@ -1,17 +1,23 @@
-"""A causal beat tracker: tempo, beat phase and confidence from the onset flux, no future audio.
+"""A causal beat tracker: tempo, beat phase and confidence from onsets and a learned beat
+activation, no future audio.
+
+Its inputs (`push(frames)`) are two per-frame curves, each the features' onsets over their running
+maximum (0..1) plus the beat network's activation (0..1, live/beat_net.py): the network knows which
+onsets are beats in music like what it learned from, the onsets keep a beat in music it did not.
+The tempo reads the plain onsets, the beat placement the broad ones (beat_flux: each band's rise
+square-rooted, so onsets many bands share outweigh one loud instrument). Below, "flux" is that input.
 
 It follows BTrack (Stark, Davies & Plumbley, "Real-time beat-synchronous analysis of musical audio",
 DAFx 2009), with the tempo range widened to 60-200 BPM and a log-normal tempo prior:
 
 1. Cumulative score: CS[n] = (1 - alpha) * flux[n] + alpha * max_v W1(v) * CS[n + v], v in
-   [-2P, -P/2] frames, W1 a log-Gaussian around the beat period P. Here flux is the features'
-   beat_flux (each band's rise square-rooted: broad onsets, as on beats, outweigh single loud ones). CS[n] is high where a beat one
+   [-2P, -P/2] frames, W1 a log-Gaussian around the beat period P. CS[n] is high where a beat one
    period back was strong and flux arrives now. The recursion only reaches P/2 frames back, so a
    chunk of P/2 new frames is computed at once (vectorised).
 2. Beat prediction: half a period after each beat, CS is run forward over the next period with no
    flux (the future is unknown), weighted by a Gaussian around one period after the last beat; its
    peak is the next beat. The beat is emitted when the audio reaches it.
-3. Tempo: every `tempo_every_s`, the autocorrelation of the last `tempo_window_s` of (plain) flux is summed
+3. Tempo: every `tempo_every_s`, the autocorrelation of the last `tempo_window_s` of flux is summed
    at each candidate period's first four multiples (a comb) and at its half (the beat's eighth
    notes: of two periods that both fit the bars, e.g. 120 and 180 BPM under a clave, the one whose
    half also recurs is the beat), weighted by the prior, and filtered over time on a log-tempo grid
@@ -58,6 +64,7 @@ class BeatConfig:
     tempo_every_s: float = 0.25  # how often the tempo is re-estimated
     tempo_jump_octaves: float = 0.03  # tempo drift allowed per update (HMM transition width)
     half_period_weight: float = 0.25  # the comb's weight at half the period, against 1 per multiple (see _comb)
+    onset_weight: float = 2.0  # tracker input = onset_weight * onsets (0..1) + the beat network's activation (0..1)
     alpha: float = 0.8  # cumulative score: weight of the past (BTrack: 0.9; 0.8 re-locks faster after a wrong start)
     tightness: float = 5.0  # width of W1 in log-period: higher holds the period more strictly (BTrack's value)
     warmup_s: float = 1.5  # first beat prediction after this much audio
@@ -121,8 +128,12 @@ class BeatTracker:
     # --- the tracker --------------------------------------------------------------------------
 
     def push(self, frames: FeatureFrames) -> list[float]:
-        """Take the flux of new analysis frames; return the beats (s) that fall in them."""
-        return self.push_flux(frames.flux, frames.beat_flux)
+        """Take new analysis frames; return the beats (s) that fall in them. The tempo reads the
+        onsets, the beats the broad onsets (each over its running maximum), both plus the beat
+        network's activation: the network knows which onsets are beats in the music it learned
+        from, the onsets keep a beat in what it did not (click tracks, a lone instrument)."""
+        w = self.cfg.onset_weight
+        return self.push_flux(w * frames.onset + frames.beat_activation, w * frames.beat_onset + frames.beat_activation)
 
     def push_flux(self, flux: np.ndarray, beat_flux: np.ndarray | None = None) -> list[float]:
         """flux sets the tempo, beat_flux (default: flux) places the beats."""

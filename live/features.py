@@ -18,8 +18,12 @@ Analysis frame i is complete when the stream holds (i + 1) * hop samples: it cov
                   (the onset detection function the onsets are picked from)
     beat_flux     the same, but each band's rise square-rooted before the mean: an onset many bands
                   share (bass, chord and drum together, as on a beat) outweighs one loud instrument
-                  alone (an off-beat hi-hat or clap). The beat tracker reads it.
+                  alone (an off-beat hi-hat or clap).
     onset         flux over its running maximum, 0..1;  is_onset: a peak-picked onset (bool)
+    beat_onset    beat_flux over its running maximum, 0..1
+    beat_activation  the beat network's probability of a beat in the frame (live/beat_net.py), 0..1:
+                  it reads the log bands the flux is made of. The beat tracker reads it with the
+                  onsets (live/beats.py).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class FeatureConfig:
     onset_min_gap_s: float = 0.05  # onsets closer than this are one onset (a flam, a double trigger)
     onset_floor: float = 0.05  # flux below this is never an onset: the wobble of a noise floor or a fade
     silence_rms: float = 1e-4  # -80 dBFS: the 0..1 values of quieter audio are not amplified noise
+    beat_net: bool = True  # run the beat network (at 16 kHz, the rate it learned at; else beat_activation is all zeros)
 
     def n_fft(self, sr: int) -> int:
         return 2 ** round(math.log2(self.window_s * sr))
@@ -71,6 +76,8 @@ class FeatureFrames:
     beat_flux: np.ndarray  # float32 (n,): the same flux, each band's rise square-rooted (the beat tracker's input)
     onset: np.ndarray  # float32 (n,): flux over its running maximum, 0..1
     is_onset: np.ndarray  # bool (n,): peak-picked onsets
+    beat_onset: np.ndarray  # float32 (n,): beat_flux over its running maximum, 0..1
+    beat_activation: np.ndarray  # float32 (n,): the beat network's output, 0..1
     sr: int
 
     def __len__(self) -> int:
@@ -84,15 +91,17 @@ class FeatureFrames:
     def concatenate(parts: list[FeatureFrames]) -> FeatureFrames:
         if not parts:
             raise ValueError("nothing to concatenate")
-        fields = ("end_sample", "rms", "peak", "bands_db", "bands", "level", "flux", "beat_flux", "onset", "is_onset")
+        fields = ("end_sample", "rms", "peak", "bands_db", "bands", "level", "flux", "beat_flux", "onset", "is_onset", "beat_onset", "beat_activation")
         return FeatureFrames(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields}, sr=parts[0].sr)
 
 
 class Features:
     """Streaming feature extractor. State: the last n_fft - hop samples, a partial hop, the last
-    spectrum, the running maxima and a short flux history. Push blocks of any size."""
+    spectrum, the running maxima, a short flux history and the beat network's. Push blocks of any
+    size. `beat_net`: anything with BeatNet's push(log_bands) -> activation (default: BeatNet() when
+    config.beat_net)."""
 
-    def __init__(self, sr: int, config: FeatureConfig = FeatureConfig()):
+    def __init__(self, sr: int, config: FeatureConfig = FeatureConfig(), beat_net=None):
         if sr < 4000:
             raise ValueError(f"sr={sr}: features need at least 4 kHz audio")
         self.sr, self.config = sr, config
@@ -110,8 +119,13 @@ class Features:
         stacked[bins:, n_bands:] = _log_band_matrix(freqs, config.flux_fmin_hz, min(11_000.0, sr / 2), config.flux_bands)
         self.bands_matrix = SparseBands(stacked)
         self.n_bands = n_bands
-        # running maxima of [rms, band power..., flux] in one array, and the floors their 0..1 values divide by
-        self.max_floor = np.array([config.silence_rms] + [config.silence_rms**2] * n_bands + [1e-3], dtype=np.float32)
+        if beat_net is None and config.beat_net:
+            from live.beat_net import SAMPLE_RATE, BeatNet
+
+            beat_net = BeatNet() if sr == SAMPLE_RATE else None  # its bands mean something else at other rates
+        self.beat_net = beat_net
+        # running maxima of [rms, band power..., flux, beat_flux] in one array, and the floors their 0..1 values divide by
+        self.max_floor = np.array([config.silence_rms] + [config.silence_rms**2] * n_bands + [1e-3, 1e-3], dtype=np.float32)
         self.decay = math.exp(-config.hop_s / config.agc_release_s)  # per frame
         self.grow = (self.decay ** -np.arange(MAX_CHUNK_FRAMES, dtype=np.float64))[:, None]  # (MAX_CHUNK_FRAMES, 1): for _decaying_max
         self.mean_frames = max(1, round(config.onset_mean_s * self.frame_rate))
@@ -121,7 +135,7 @@ class Features:
         self._partial = np.zeros(0, dtype=np.float32)  # samples of a hop not yet complete
         self._prev_log_bands = None  # (F,) log-compressed flux bands of the previous frame
         self._flux_history = np.zeros(self.mean_frames, dtype=np.float32)  # the last flux values
-        self._max = self.max_floor.astype(np.float64)  # running maxima of [rms, band power..., flux]
+        self._max = self.max_floor.astype(np.float64)  # running maxima of [rms, band power..., flux, beat_flux]
         self._frames_done = 0  # analysis frames emitted so far
         self._last_onset = -(10**9)  # frame index of the last onset
         self._was_above = False  # the last frame's flux was above its threshold (onsets fire on the rise)
@@ -160,13 +174,14 @@ class Features:
         prev = log_bands[:1] if self._prev_log_bands is None else self._prev_log_bands[None]
         self._prev_log_bands = log_bands[-1]
 
-        values = np.empty((n, nb + 2), dtype=np.float32)  # (n, 1 + B + 1): rms, band power, flux
+        activation = self.beat_net.push(log_bands) if self.beat_net is not None else np.zeros(n, np.float32)
+        values = np.empty((n, nb + 3), dtype=np.float32)  # (n, 1 + B + 2): rms, band power, flux, beat_flux
         values[:, 0] = np.sqrt(np.einsum("ij,ij->i", newest, newest) / hop)
         values[:, 1 : nb + 1] = banded[:, :nb]
         rise = log_bands - np.concatenate([prev, log_bands[:-1]])  # (n, F)
         rise = np.maximum(rise, 0, out=rise)
         values[:, nb + 1] = rise.sum(axis=1) * (1.0 / rise.shape[1])  # flux: the mean rise
-        beat_flux = np.sqrt(rise, out=rise).sum(axis=1) * (1.0 / rise.shape[1])  # (n,): the mean square-rooted rise
+        values[:, nb + 2] = np.sqrt(rise, out=rise).sum(axis=1) * (1.0 / rise.shape[1])  # beat_flux: the mean square-rooted rise
         maxima = _decaying_max(values, self._max, self.grow[:n], self.decay)  # running maxima, floored so silence stays at 0
         self._max = maxima[-1]
         scaled = np.divide(values, np.maximum(maxima, self.max_floor), dtype=np.float32)  # level, band power / its maximum, onset
@@ -183,9 +198,11 @@ class Features:
             bands=np.sqrt(scaled[:, 1 : nb + 1]),
             level=scaled[:, 0],
             flux=flux,
-            beat_flux=beat_flux,
+            beat_flux=values[:, nb + 2],
             onset=scaled[:, nb + 1],
             is_onset=is_onset,
+            beat_onset=scaled[:, nb + 2],
+            beat_activation=activation,
             sr=self.sr,
         )
 
@@ -193,7 +210,7 @@ class Features:
         b = len(self.config.band_edges_hz) - 1
         z = np.zeros(0, np.float32)
         return FeatureFrames(
-            np.zeros(0, np.int64), z, z, np.zeros((0, b), np.float32), np.zeros((0, b), np.float32), z, z, z, z, np.zeros(0, bool), self.sr
+            np.zeros(0, np.int64), z, z, np.zeros((0, b), np.float32), np.zeros((0, b), np.float32), z, z, z, z, np.zeros(0, bool), z, z, self.sr
         )
 
     def _pick_onsets(self, flux: np.ndarray, max_flux: np.ndarray) -> np.ndarray:

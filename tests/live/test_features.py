@@ -23,7 +23,7 @@ def test_any_block_sizes_give_the_same_frames(house_music):
     assert len(whole) == len(pieces) == len(x) // 160
     np.testing.assert_array_equal(whole.end_sample, pieces.end_sample)
     np.testing.assert_array_equal(whole.is_onset, pieces.is_onset)
-    for name in ("rms", "peak", "bands_db", "bands", "level", "flux", "onset"):
+    for name in ("rms", "peak", "bands_db", "bands", "level", "flux", "onset", "beat_flux", "beat_onset", "beat_activation"):
         np.testing.assert_allclose(getattr(whole, name), getattr(pieces, name), rtol=1e-4, atol=1e-5, err_msg=name)
 
 

@@ -1,0 +1,270 @@
+"""`python -m live train-beats`: train the beat network (live/beat_net.py) and write its weights.
+
+The corpus is music with exact beats that the bench never scores: mma accompaniment grooves
+(drums, bass, chords, comping; its metronomes too) from every mma style file that defines none of
+the bench's grooves (live/beat_eval.py GROOVES) and is in a quarter-note metre, each at a random
+tempo (60-200 BPM), key and chord progression, rendered with fluidsynth through every General MIDI
+soundfont found. Beats are pretty_midi's, as in the bench. Rendering is cached in --work, so a
+second run trains at once. Negatives (noise of three colours at random levels, and silence) teach
+the network that not every sound has a beat.
+
+Training: binary cross-entropy on frames (the beat's frame 1, its neighbours 0.5; beats are rare, so
+positives weigh 4), Adam with a cosine schedule, a random gain of -20..+10 dB per example (the
+network must not depend on the input level), the first 2 s of each example unscored (the network
+has no past there). torch is needed here only; the weights are saved for numpy (live/beat_net.npz).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from live.beat_eval import GROOVES, RENDER_SR, SOUNDFONTS, reference_beats
+from live.errors import PhospheneError
+
+MMA_LIB = Path("/usr/share/mma/lib/stdlib")
+PROGRESSIONS = (
+    ("C", "Am", "F", "G7"), ("C", "F", "G", "C"), ("Am", "Dm", "E7", "Am"), ("C", "C7", "F", "Fm"), ("Dm7", "G7", "Cmaj7", "Cmaj7"),
+    ("C", "G", "Am", "F"), ("Em", "C", "G", "D"), ("F", "G", "Em", "Am"), ("C", "Eb", "F", "C"), ("A7", "D7", "A7", "E7"),
+)  # fmt: skip
+DELAY_S = 0.02  # live.beats.ONSET_DELAY_S: a beat at t is detected in the frame ending at t + 20 ms
+UNSCORED_FRAMES = 200
+
+
+def training_grooves(lib: Path = MMA_LIB) -> list[tuple[str, list[str]]]:
+    """(style file, its playable grooves) for every mma style file in a x/4 metre that defines none of
+    the bench's grooves; intros, endings, fills and breaks left out."""
+    benched = {g.lower() for g in GROOVES}
+    out = []
+    for f in sorted(lib.glob("*.mma")):
+        text = f.read_text(errors="ignore")
+        names = re.findall(r"^\s*defgroove\s+(\S+)", text, re.I | re.M)
+        if not names or benched & {n.lower() for n in names} or f.stem == "none":
+            continue
+        if re.search(r"timesig\s+\d+\s*[\s/]\s*8\b", text, re.I):  # compound metres: the beat is a dotted quarter, another task
+            continue
+        playable = [n for n in names if not re.search(r"intro|end|fill|break", n, re.I)]
+        if playable:
+            out.append((f.stem, playable))
+    return out
+
+
+def render_example(i: int, folder: Path, seconds: float, grooves: list[tuple[str, list[str]]]) -> Path:
+    """Example i (deterministic in i and the groove list): a groove as a WAV and its beats as JSON, in
+    folder (kept, named by what was rendered, so a changed corpus renders only what changed)."""
+    rng = random.Random(i)
+    stem, names = grooves[i % len(grooves)]
+    groove, bpm = rng.choice(names), round(float(np.exp(rng.uniform(np.log(60), np.log(200)))))
+    chords, transpose = rng.choice(PROGRESSIONS), rng.randint(-5, 6)
+    soundfont = rng.choice([p for p in SOUNDFONTS if p.exists()])
+    name = f"{i:05d}-{''.join(c for c in groove if c.isalnum())}-{bpm}-{seconds:g}s"
+    done = folder / f"{name}.json"
+    if done.exists():
+        return done
+    bars = int(np.ceil(seconds * bpm / 60 / 3)) + 1  # enough bars at three beats a bar
+    script, midi, wav = (folder / f"{name}{ext}" for ext in (".mma", ".mid", ".wav"))
+    lines = [f"RndSeed {i}", f"Tempo {bpm}", f"Transpose {transpose}", f"Groove {groove}", *(f"{b + 1} {chords[b % 4]}" for b in range(bars))]
+    script.write_text("\n".join(lines) + "\n")
+    r = subprocess.run(["mma", str(script), "-f", str(midi)], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0 or not midi.exists():
+        raise PhospheneError(f"mma could not write groove {groove} ({stem}.mma): {(r.stdout + r.stderr).strip().splitlines()[-1:]}")
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(str(midi))
+    beats = reference_beats(pm)
+    for inst in pm.instruments:
+        inst.notes = [n for n in inst.notes if n.start < seconds]
+    pm.write(str(midi))
+    gain = rng.uniform(0.3, 0.8)
+    cmd = ["fluidsynth", "-ni", "-q", "-g", f"{gain:.2f}", "-r", str(RENDER_SR), "-F", str(wav), str(soundfont), str(midi)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    meta = {"groove": groove, "style": stem, "bpm": bpm, "soundfont": soundfont.name, "beats": [float(b) for b in beats if b < seconds]}
+    done.write_text(json.dumps(meta))
+    return done
+
+
+class _Recorder:
+    """Stands in for the beat network inside Features: keeps the log bands it is given."""
+
+    def __init__(self):
+        self.parts = []
+
+    def push(self, log_bands: np.ndarray) -> np.ndarray:
+        self.parts.append(log_bands.copy())
+        return np.zeros(len(log_bands), np.float32)
+
+
+def example_arrays(meta_path: Path, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, F) band amplitudes (times the features' compression) and (frames,) beat targets."""
+    from live.audio import open_segment, stream
+    from live.beats import ANALYSIS_SR
+    from live.features import Features
+
+    cache = meta_path.with_suffix(".npz")
+    if not cache.exists():
+        recorder = _Recorder()
+        features = Features(ANALYSIS_SR, beat_net=recorder)
+        for block in stream(open_segment(meta_path.with_suffix(".wav")), sr=ANALYSIS_SR, channels=1):
+            features.push(block)
+        np.savez(cache, log_bands=np.concatenate(recorder.parts))
+    with np.load(cache) as f:
+        log_bands = f["log_bands"][:frames]
+    if len(log_bands) < frames:
+        raise PhospheneError(f"{meta_path.with_suffix('.wav')} is shorter than the training excerpt: delete --work and run again")
+    target = np.zeros(frames, np.float32)
+    for b in json.loads(meta_path.read_text())["beats"]:
+        i = round((b + DELAY_S) * 100.0 - 1)
+        for offset, value in ((-1, 0.5), (1, 0.5), (0, 1.0)):
+            if 0 <= i + offset < frames:
+                target[i + offset] = max(target[i + offset], value)
+    return np.expm1(log_bands), target
+
+
+def noise_arrays(i: int, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """A negative example: white, pink or brown noise at -80..-6 dBFS whose level drifts slowly, or
+    digital silence; no beats. Without these the network learns that beats always come, and finds
+    them in noise."""
+    from live.beats import ANALYSIS_SR
+    from live.features import Features
+
+    rng = np.random.default_rng(i)
+    n = (frames + 10) * ANALYSIS_SR // 100
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    spectrum /= np.maximum(np.fft.rfftfreq(n, 1 / ANALYSIS_SR), 20.0) ** (rng.integers(0, 3) / 2)  # 1/f**0, 1/f, 1/f**2 power
+    x = np.fft.irfft(spectrum, n)
+    t = np.arange(n) / ANALYSIS_SR
+    drift = 1 + 0.5 * np.sin(2 * np.pi * t / rng.uniform(3, 20) + rng.uniform(0, 2 * np.pi))
+    level = 0.0 if rng.random() < 0.1 else 10 ** rng.uniform(-4, -0.3)
+    x = (x / x.std() * level * drift).astype(np.float32)
+    recorder = _Recorder()
+    Features(ANALYSIS_SR, beat_net=recorder).push(x)
+    return np.expm1(np.concatenate(recorder.parts)[:frames]), np.zeros(frames, np.float32)
+
+
+def build_model(n_bands: int, channels: int, layers: int, kernel: int = 3, dropout: float = 0.1):
+    import torch
+    from torch import nn
+
+    class TCN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = nn.Conv1d(2 * n_bands, channels, 1)
+            self.convs = nn.ModuleList(nn.Conv1d(channels, channels, kernel, dilation=2**layer) for layer in range(layers))
+            self.mix = nn.ModuleList(nn.Conv1d(channels, channels, 1) for _ in range(layers))
+            self.out = nn.Conv1d(channels, 1, 1)
+            self.drop = nn.Dropout(dropout)
+
+        def forward(self, amplitude):  # (B, T, F) band amplitude * compression -> (B, T) logits
+            log_bands = torch.log1p(amplitude)
+            rise = torch.clamp(torch.diff(log_bands, dim=1, prepend=log_bands[:, :1]), min=0)
+            h = nn.functional.elu(self.inp(torch.cat([log_bands, rise], 2).transpose(1, 2)))
+            for conv, mix in zip(self.convs, self.mix, strict=True):
+                y = nn.functional.elu(conv(nn.functional.pad(h, ((kernel - 1) * conv.dilation[0], 0))))
+                h = h + mix(self.drop(y))
+            return self.out(h)[:, 0]
+
+    return TCN()
+
+
+def export(model, n_bands: int) -> dict[str, np.ndarray]:
+    """The torch model's weights in BeatNet's layout (x @ W)."""
+
+    def a(t):
+        return t.detach().cpu().numpy().astype(np.float32)
+
+    return {
+        "inp_w": a(model.inp.weight[:, :, 0].T),
+        "inp_b": a(model.inp.bias),
+        "conv_w": np.stack([a(c.weight.permute(2, 1, 0)) for c in model.convs]),  # (L, k, in, out)
+        "conv_b": np.stack([a(c.bias) for c in model.convs]),
+        "mix_w": np.stack([a(m.weight[:, :, 0].T) for m in model.mix]),
+        "mix_b": np.stack([a(m.bias) for m in model.mix]),
+        "out_w": a(model.out.weight[0, :, 0]),
+        "out_b": a(model.out.bias[0]),
+        "dilations": np.array([c.dilation[0] for c in model.convs], np.int64),
+        "n_bands": np.array(n_bands, np.int64),
+    }
+
+
+def train(args) -> int:
+    try:
+        import torch
+    except ImportError:
+        raise PhospheneError("train-beats needs torch: pip install -r requirements.txt") from None
+    from tqdm import tqdm
+
+    from live.beat_eval import PACKAGES
+    from live.features import FeatureConfig
+
+    if not (MMA_LIB.is_dir() and any(p.exists() for p in SOUNDFONTS)):
+        raise PhospheneError(f"train-beats needs Debian {PACKAGES}: sudo apt-get install {PACKAGES}")
+    if args.seconds < 5 or args.examples < 1 or args.epochs < 1 or args.noise_examples < 0:
+        raise PhospheneError("--seconds must be at least 5, --examples and --epochs at least 1, --noise-examples at least 0")
+    grooves = training_grooves()
+    args.work.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(args.jobs) as pool:  # mma and fluidsynth are processes: threads keep them busy
+        jobs = [pool.submit(render_example, i, args.work, args.seconds, grooves) for i in range(args.examples)]
+        metas = [j.result() for j in tqdm(jobs, desc="render", unit="groove", file=sys.stderr)]
+    frames = int(args.seconds * 100) - 10
+    arrays = [example_arrays(m, frames) for m in tqdm(metas, desc="features", unit="groove", file=sys.stderr)]
+    arrays += [noise_arrays(i, frames) for i in range(args.noise_examples)]
+    amplitude = torch.tensor(np.stack([a for a, _ in arrays]))  # (N, T, F)
+    target = torch.tensor(np.stack([t for _, t in arrays]))  # (N, T)
+    n_bands = FeatureConfig().flux_bands
+
+    torch.manual_seed(args.seed)
+    model = build_model(n_bands, args.channels, args.layers)
+    opt = torch.optim.Adam(model.parameters(), args.lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
+    positive = torch.tensor(4.0)
+    bar = tqdm(range(args.epochs), desc="train", unit="epoch", file=sys.stderr)
+    for _ in bar:
+        model.train()
+        order, total = torch.randperm(len(target)), 0.0
+        for s in range(0, len(order), args.batch):
+            idx = order[s : s + args.batch]
+            gain = torch.exp(torch.empty(len(idx), 1, 1).uniform_(np.log(0.1), np.log(3.0)))
+            logits = model(amplitude[idx] * gain)[:, UNSCORED_FRAMES:]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target[idx][:, UNSCORED_FRAMES:], pos_weight=positive)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        schedule.step()
+        bar.set_postfix(loss=f"{total / len(order):.4f}")
+    model.eval()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    partial = args.out.with_name(args.out.name + ".partial.npz")
+    np.savez(partial, **export(model, n_bands))
+    partial.replace(args.out)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"wrote {args.out}: {n_params} parameters, {len(metas)} grooves from {len(grooves)} style files, {args.noise_examples} noises")
+    return 0
+
+
+def add_train_beats_args(sub) -> None:
+    p = sub.add_parser(
+        "train-beats",
+        help="train the beat network on mma grooves the bench never scores (needs torch, mma, fluidsynth)",
+        description=__doc__.split("\n\n", 1)[1],
+        formatter_class=__import__("argparse").RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", type=Path, default=Path("live/beat_net.npz"), help="weights file to write (default: %(default)s)")
+    p.add_argument("--work", type=Path, default=Path("runs/beat-corpus"), help="where the rendered corpus is cached (default: %(default)s)")
+    p.add_argument("--examples", type=int, default=1200, help="grooves to render (default: %(default)s; about 2 GB of WAV)")
+    p.add_argument("--noise-examples", type=int, default=120, help="negatives: noise or silence, no beats (default: %(default)s)")
+    p.add_argument("--seconds", type=float, default=40.0, help="length of each groove (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=40, help="passes over the corpus (default: %(default)s)")
+    p.add_argument("--channels", type=int, default=24, help="width of the network (default: %(default)s)")
+    p.add_argument("--layers", type=int, default=9, help="dilated layers; context 2**(layers+1) frames (default: %(default)s)")
+    p.add_argument("--batch", type=int, default=16, help="grooves per step (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="torch seed (the corpus is fixed by --examples) (default: %(default)s)")
+    p.add_argument("--jobs", type=int, default=2, help="renders at once (default: %(default)s)")
