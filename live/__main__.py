@@ -455,7 +455,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, interrupt)  # a kill from a script cleans up like Ctrl-C does
     from live.errors import run_command
 
-    commands = {"render": cmd_render, "bench": cmd_bench, "devices": cmd_devices, "beats": cmd_beats, "run": cmd_run, "train-beats": cmd_train_beats}
+    commands = {
+        "render": cmd_render,
+        "bench": cmd_bench,
+        "devices": cmd_devices,
+        "beats": cmd_beats,
+        "run": cmd_run,
+        "train-beats": cmd_train_beats,
+    }
     try:
         return run_command(commands[args.command], args)
     except KeyboardInterrupt:

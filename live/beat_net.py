@@ -84,7 +84,9 @@ def load_weights(path: Path | str) -> dict[str, np.ndarray]:
     except FileNotFoundError:
         raise PhospheneError(f"beat network weights {path} not found: train them with `python -m live train-beats --out {path}`") from None
     except (KeyError, ValueError, OSError) as e:
-        raise PhospheneError(f"beat network weights {path} are not a train-beats file ({e}): retrain with `python -m live train-beats`") from None
+        raise PhospheneError(
+            f"beat network weights {path} are not a train-beats file ({e}): retrain with `python -m live train-beats`"
+        ) from None
     w = {k: (v.astype(np.float32) if v.dtype.kind == "f" else v) for k, v in w.items()}
     if w["inp_w"].shape[0] != 2 * int(w["n_bands"]) or w["conv_w"].shape[0] != len(w["dilations"]):
         raise PhospheneError(f"beat network weights {path} have inconsistent shapes: retrain with `python -m live train-beats`")

@@ -64,7 +64,7 @@ class BeatConfig:
     tempo_every_s: float = 0.25  # how often the tempo is re-estimated
     tempo_jump_octaves: float = 0.03  # tempo drift allowed per update (HMM transition width)
     half_period_weight: float = 0.25  # the comb's weight at half the period, against 1 per multiple (see _comb)
-    onset_weight: float = 2.0  # tracker input = onset_weight * onsets (0..1) + the beat network's activation (0..1)
+    onset_weight: float = 1.0  # tracker input = onset_weight * onsets (0..1) + the beat network's activation (0..1)
     alpha: float = 0.8  # cumulative score: weight of the past (BTrack: 0.9; 0.8 re-locks faster after a wrong start)
     tightness: float = 5.0  # width of W1 in log-period: higher holds the period more strictly (BTrack's value)
     warmup_s: float = 1.5  # first beat prediction after this much audio
@@ -105,7 +105,8 @@ class BeatTracker:
         # flux and cumulative score live in preallocated buffers, index i holding frame base + i; they
         # start with `history` zeros (the silence before frame 0), so every look-back lands inside
         self.flux = np.zeros(4 * self.history, np.float32)  # the tempo's input (FeatureFrames.flux)
-        self.beat_flux = np.zeros(4 * self.history, np.float32)  # the cumulative score's (FeatureFrames.beat_flux)
+        self.beat_flux = np.zeros(4 * self.history, np.float32)  # the cumulative score's
+        self.evidence = np.zeros(4 * self.history, np.float32)  # the confidence's
         self.cs = np.zeros(4 * self.history, np.float32)
         self.base = -self.history
         self.n = 0  # frames seen
@@ -133,13 +134,16 @@ class BeatTracker:
         network's activation: the network knows which onsets are beats in the music it learned
         from, the onsets keep a beat in what it did not (click tracks, a lone instrument)."""
         w = self.cfg.onset_weight
-        return self.push_flux(w * frames.onset + frames.beat_activation, w * frames.beat_onset + frames.beat_activation)
+        return self.push_flux(w * frames.onset + frames.beat_activation, w * frames.beat_onset + frames.beat_activation, frames.onset)
 
-    def push_flux(self, flux: np.ndarray, beat_flux: np.ndarray | None = None) -> list[float]:
-        """flux sets the tempo, beat_flux (default: flux) places the beats."""
+    def push_flux(self, flux: np.ndarray, beat_flux: np.ndarray | None = None, evidence: np.ndarray | None = None) -> list[float]:
+        """flux sets the tempo, beat_flux (default: flux) places the beats, and how periodic evidence
+        (default: flux) is sets the confidence: push() gives it the onsets alone, so that a network
+        which finds beats where there are none (noise) cannot vouch for them."""
         flux = np.asarray(flux, dtype=np.float32)
         first = self.n
-        self._append(flux, flux if beat_flux is None else np.asarray(beat_flux, dtype=np.float32))
+        beat_flux = flux if beat_flux is None else np.asarray(beat_flux, dtype=np.float32)
+        self._append(flux, beat_flux, flux if evidence is None else np.asarray(evidence, dtype=np.float32))
         beats = []
         i = first
         while i < self.n:
@@ -165,13 +169,13 @@ class BeatTracker:
         self.beats_s += beats
         return beats
 
-    def _append(self, flux: np.ndarray, beat_flux: np.ndarray) -> None:
+    def _append(self, flux: np.ndarray, beat_flux: np.ndarray, evidence: np.ndarray) -> None:
         """Write new flux at the end of the buffers; when full, keep the last `history` frames (amortised)."""
         end = self.n - self.base
         if end + len(flux) > len(self.flux):
             keep = self.history
             size = max(len(self.flux), 2 * (keep + len(flux)))
-            for name in ("flux", "beat_flux", "cs"):
+            for name in ("flux", "beat_flux", "evidence", "cs"):
                 old, new = getattr(self, name), np.zeros(size, np.float32)
                 new[:keep] = old[end - keep : end]
                 setattr(self, name, new)
@@ -179,6 +183,7 @@ class BeatTracker:
             end = keep
         self.flux[end : end + len(flux)] = flux
         self.beat_flux[end : end + len(flux)] = beat_flux
+        self.evidence[end : end + len(flux)] = evidence
         self.n += len(flux)
 
     def _frame_time(self, frame: int) -> float:
@@ -235,17 +240,22 @@ class BeatTracker:
             i = np.arange(n)
             lo, hi, norm, fft_n = np.maximum(i - 16, 0), np.minimum(i + 17, n), 1.0 / (n - np.arange(self.max_lag + 1)), 2 * n
         end = last + 1 - self.base
-        o = self.flux[end - n : end].astype(np.float64)
-        c = np.concatenate([[0.0], np.cumsum(o)])
-        o -= (c[hi] - c[lo]) / (hi - lo)  # adaptive threshold, as BTrack: only what stands out of its surroundings
-        o = np.maximum(o, 0)
-        o -= o.mean()
-        spectrum = np.fft.rfft(o, fft_n)
-        acf = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, fft_n)[: self.max_lag + 1]
-        if acf[0] <= 1e-12:  # silence: keep the tempo, lose the confidence
+
+        def acf_of(signal: np.ndarray) -> np.ndarray | None:
+            o = signal[end - n : end].astype(np.float64)
+            c = np.concatenate([[0.0], np.cumsum(o)])
+            o -= (c[hi] - c[lo]) / (hi - lo)  # adaptive threshold, as BTrack: only what stands out of its surroundings
+            o = np.maximum(o, 0)
+            o -= o.mean()
+            spectrum = np.fft.rfft(o, fft_n)
+            acf = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, fft_n)[: self.max_lag + 1]
+            return None if acf[0] <= 1e-12 else acf * norm * (n / acf[0])  # unbiased, normalised: acf[0] = 1
+
+        acf = acf_of(self.flux)
+        evidence = acf_of(self.evidence)
+        if acf is None or evidence is None:  # silence: keep the tempo, lose the confidence
             self.confidence *= 0.5
             return
-        acf *= norm * (n / acf[0])  # unbiased, normalised: acf[0] = 1
         comb = np.maximum(acf[self.comb_index] @ self.comb_weight, 0)  # (C,)
         observation = comb * self.prior + 1e-9
         self.posterior = observation * (self.transition @ self.posterior)
@@ -254,7 +264,9 @@ class BeatTracker:
         y0, y1, y2 = np.log(self.posterior[best - 1 : best + 2] + 1e-30)
         shift = np.clip(0.5 * (y0 - y2) / (y0 - 2 * y1 + y2 - 1e-12), -0.5, 0.5)  # parabola through the peak: between grid steps
         self.period = float(self.periods[best] * (self.periods[best + 1] / self.periods[best]) ** shift)
-        periodicity = comb[best] / self.comb_weight.sum()  # 1 for a perfectly periodic flux, ~0 for noise
+        periodicity = (
+            max(evidence[self.comb_index[best]] @ self.comb_weight, 0) / self.comb_weight.sum()
+        )  # 1: perfectly periodic, ~0: noise
         self.confidence = float(0.7 * self.confidence + 0.3 * np.clip(2 * periodicity, 0, 1))
 
     # --- tap tempo ------------------------------------------------------------------------------

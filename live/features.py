@@ -91,7 +91,20 @@ class FeatureFrames:
     def concatenate(parts: list[FeatureFrames]) -> FeatureFrames:
         if not parts:
             raise ValueError("nothing to concatenate")
-        fields = ("end_sample", "rms", "peak", "bands_db", "bands", "level", "flux", "beat_flux", "onset", "is_onset", "beat_onset", "beat_activation")
+        fields = (
+            "end_sample",
+            "rms",
+            "peak",
+            "bands_db",
+            "bands",
+            "level",
+            "flux",
+            "beat_flux",
+            "onset",
+            "is_onset",
+            "beat_onset",
+            "beat_activation",
+        )
         return FeatureFrames(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields}, sr=parts[0].sr)
 
 
@@ -210,7 +223,19 @@ class Features:
         b = len(self.config.band_edges_hz) - 1
         z = np.zeros(0, np.float32)
         return FeatureFrames(
-            np.zeros(0, np.int64), z, z, np.zeros((0, b), np.float32), np.zeros((0, b), np.float32), z, z, z, z, np.zeros(0, bool), z, z, self.sr
+            np.zeros(0, np.int64),
+            z,
+            z,
+            np.zeros((0, b), np.float32),
+            np.zeros((0, b), np.float32),
+            z,
+            z,
+            z,
+            z,
+            np.zeros(0, bool),
+            z,
+            z,
+            self.sr,
         )
 
     def _pick_onsets(self, flux: np.ndarray, max_flux: np.ndarray) -> np.ndarray:

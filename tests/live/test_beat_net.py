@@ -69,14 +69,18 @@ def test_shipped_weights_find_the_beats_of_grooves_they_never_heard(tmp_path):
         beats = beats[beats > 3.0]  # after the network's context has filled
         on = np.round((beats + 0.02) * 100 - 1).astype(int)  # the frame a beat is detected in (live.beats.ONSET_DELAY_S)
         off = (on[:-1] + on[1:]) // 2
-        near = lambda idx: np.max([act[idx + d] for d in (-1, 0, 1)], axis=0)  # noqa: E731  (the target's width)
         far = np.ones(len(act), bool)
         for d in range(-5, 6):  # more than 50 ms from a beat and from an off-beat
             far[np.clip(np.concatenate([on, off]) + d, 0, len(act) - 1)] = False
         far[:300] = False
-        on_mean, off_mean, far_mean = near(on).mean(), near(off).mean(), act[far].mean()
+        on_mean, off_mean, far_mean = near(act, on).mean(), near(act, off).mean(), act[far].mean()
         print(f"{style}: activation {on_mean:.2f} on the beat, {off_mean:.2f} half a beat off, {far_mean:.2f} elsewhere")
         assert on_mean > 0.6 and on_mean > 1.5 * off_mean and on_mean > 5 * far_mean, style
+
+
+def near(act: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """The activation's maximum within a frame of each of `frames` (the training target's width)."""
+    return np.max([act[frames + d] for d in (-1, 0, 1)], axis=0)
 
 
 def test_training_corpus_leaves_out_every_benched_groove():
