@@ -7,8 +7,9 @@ tempo (60-200 BPM), key and chord progression, rendered with fluidsynth through 
 soundfont found. Beats are pretty_midi's, as in the bench. Rendering is cached in --work, so a
 second run trains at once. --noise-examples adds negatives (noise of three colours at random
 levels, or silence, with no beats); the shipped weights have none: with 120 (and mma's metronomes
-in the corpus) the bench fell (songs F 0.731 -> 0.688 on 70 excerpts, grooves 0.957 -> 0.928), and the
-tracker keeps noise from looking like a beat by taking its confidence from the onsets alone.
+in the corpus) the bench fell (songs F 0.731 -> 0.688 on 70 excerpts, grooves 0.957 -> 0.928, both
+with the onsets weighing 2), and the tracker keeps noise from looking like a beat by taking its
+confidence from the onsets alone.
 
 Training: binary cross-entropy on frames (the beat's frame 1, its neighbours 0.5; beats are rare, so
 positives weigh 4), Adam with a cosine schedule, a random gain of -20..+10 dB per example (the
@@ -121,7 +122,9 @@ def example_arrays(meta_path: Path, frames: int) -> tuple[np.ndarray, np.ndarray
         features = Features(ANALYSIS_SR, beat_net=recorder)
         for block in stream(open_segment(meta_path.with_suffix(".wav")), sr=ANALYSIS_SR, channels=1):
             features.push(block)
-        np.savez(cache, log_bands=np.concatenate(recorder.parts))
+        partial = cache.with_name(cache.stem + ".partial.npz")
+        np.savez(partial, log_bands=np.concatenate(recorder.parts))
+        partial.replace(cache)
     with np.load(cache) as f:
         log_bands = f["log_bands"][:frames]
     if len(log_bands) < frames:
