@@ -64,12 +64,12 @@ class BeatNet:
         self.prev = lb[-1].copy()
         rise = np.maximum(lb - np.concatenate([prev, lb[:-1]]), 0)
         h = _elu(np.concatenate([lb, rise], axis=1) @ self.inp_w + self.inp_b)  # (n, C)
-        k, c = self.k, h.shape[1]
+        k = self.k
         for layer, d in enumerate(self.dilations):
             past = np.concatenate([self.history[layer], h])  # ((k-1)d + n, C)
             self.history[layer] = past[len(past) - (k - 1) * d :]
-            taps = np.lib.stride_tricks.as_strided(past, (n, k, c), (past.strides[0], d * past.strides[0], past.strides[1]))
-            y = taps.reshape(n, k * c) @ self.conv_w[layer]  # row t: frames t, t + d, ... t + (k-1)d of past
+            taps = np.concatenate([past[j * d : j * d + n] for j in range(k)], axis=1)  # (n, k*C): row t holds past[t + j*d], j < k
+            y = taps @ self.conv_w[layer]
             y += self.conv_b[layer]
             h = h + _elu(y) @ self.mix_w[layer] + self.mix_b[layer]
         z = h @ self.out_w + self.out_b
