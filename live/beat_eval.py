@@ -9,6 +9,9 @@ exact (pretty_midi's):
              bass and chord patterns for rock, swing, bossa nova, ska, salsa ... over I-vi-IV-V, each
              at a tempo typical of the style. The styles and tempi were chosen before any score.
 
+Neither corpus is in the beat network's training data: live/beat_train.py renders mma grooves only
+from the style files that define none of these 24, and no song.
+
 Each excerpt is tracked causally
 by the live tracker, exactly as `python -m live beats FILE --start S --duration D` runs it, and by
 librosa's offline `beat_track` on the same audio. Both are scored with mir_eval against the MIDI's
