@@ -67,7 +67,7 @@ class BeatNet:
         k = self.k
         for layer, d in enumerate(self.dilations):
             past = np.concatenate([self.history[layer], h])  # ((k-1)d + n, C)
-            self.history[layer] = past[len(past) - (k - 1) * d :]
+            self.history[layer][:] = past[n:]  # copied into the same array every push: no allocation outlives the call
             taps = np.concatenate([past[j * d : j * d + n] for j in range(k)], axis=1)  # (n, k*C): row t holds past[t + j*d], j < k
             y = taps @ self.conv_w[layer]
             y += self.conv_b[layer]

@@ -104,7 +104,7 @@ class BeatTracker:
 
         # flux and cumulative score live in preallocated buffers, index i holding frame base + i; they
         # start with `history` zeros (the silence before frame 0), so every look-back lands inside
-        self.flux = np.zeros(4 * self.history, np.float32)  # the tempo's input (FeatureFrames.flux)
+        self.flux = np.zeros(4 * self.history, np.float32)  # the tempo's input
         self.beat_flux = np.zeros(4 * self.history, np.float32)  # the cumulative score's
         self.evidence = np.zeros(4 * self.history, np.float32)  # the confidence's
         self.cs = np.zeros(4 * self.history, np.float32)
@@ -264,9 +264,8 @@ class BeatTracker:
         y0, y1, y2 = np.log(self.posterior[best - 1 : best + 2] + 1e-30)
         shift = np.clip(0.5 * (y0 - y2) / (y0 - 2 * y1 + y2 - 1e-12), -0.5, 0.5)  # parabola through the peak: between grid steps
         self.period = float(self.periods[best] * (self.periods[best + 1] / self.periods[best]) ** shift)
-        periodicity = (
-            max(evidence[self.comb_index[best]] @ self.comb_weight, 0) / self.comb_weight.sum()
-        )  # 1: perfectly periodic, ~0: noise
+        evident = max(evidence[self.comb_index[best]] @ self.comb_weight, 0)  # the comb at the tempo, on the evidence
+        periodicity = evident / self.comb_weight.sum()  # 1 for a perfectly periodic signal, ~0 for noise
         self.confidence = float(0.7 * self.confidence + 0.3 * np.clip(2 * periodicity, 0, 1))
 
     # --- tap tempo ------------------------------------------------------------------------------
