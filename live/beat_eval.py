@@ -68,16 +68,29 @@ def missing(corpus: str) -> str | None:
     return None
 
 
-def groove_midi(style: str, folder: Path, seconds: float) -> Path:
-    """mma's `style` groove at its GROOVES tempo over I-vi-IV-V for at least `seconds`, as a MIDI file
-    in `folder` (kept: a second call reuses it). mma humanises timing and velocity at random: the seed
-    is fixed, so a groove is the same on every machine."""
-    bpm = GROOVES[style]
-    stem = "groove-" + "".join(c for c in style if c.isalnum())
+def groove_midi(
+    style: str,
+    folder: Path,
+    seconds: float,
+    *,
+    bpm: float | None = None,
+    chords: tuple[str, ...] = GROOVE_CHORDS,
+    transpose: int = 0,
+    seed: int = 1,
+    beats_per_bar: int = 4,
+    stem: str | None = None,
+) -> Path:
+    """mma's `style` groove (at its GROOVES tempo unless `bpm`) over `chords`, a bar each, for at least
+    `seconds` of `beats_per_bar` bars, as a MIDI file in `folder` (kept: a second call reuses it). mma
+    humanises timing and velocity at random: the seed is fixed, so a groove is the same on every machine.
+    The bench uses the defaults; live/beat_train.py varies them."""
+    bpm = GROOVES[style] if bpm is None else bpm
+    stem = stem or "groove-" + "".join(c for c in style if c.isalnum())
     midi = folder / f"{stem}-{seconds:g}s.mid"
     if not midi.exists():
-        bars = int(np.ceil(seconds * bpm / 60 / 4)) + 1
-        lines = ["RndSeed 1", f"Tempo {bpm}", f"Groove {style}", *(f"{i + 1} {GROOVE_CHORDS[i % 4]}" for i in range(bars))]
+        bars = int(np.ceil(seconds * bpm / 60 / beats_per_bar)) + 1
+        key = [f"Transpose {transpose}"] if transpose else []
+        lines = [f"RndSeed {seed}", f"Tempo {bpm}", *key, f"Groove {style}", *(f"{i + 1} {chords[i % len(chords)]}" for i in range(bars))]
         script = folder / f"{stem}.mma"
         script.write_text("\n".join(lines) + "\n")
         partial = folder / f"{stem}.partial.mid"
@@ -97,9 +110,10 @@ def reference_beats(pm) -> np.ndarray:
     return np.array([pm.tick_to_time(int(pm.time_to_tick(b)) + int(offset)) for b in pm.get_beats()])
 
 
-def render_song(midi: Path, folder: Path, until_s: float) -> tuple[Path, np.ndarray]:
+def render_song(midi: Path, folder: Path, until_s: float, *, soundfont: Path | None = None, gain: float = 0.6) -> tuple[Path, np.ndarray]:
     """The song's first `until_s` seconds as a WAV in `folder` (kept: a second call reuses it) and the
-    reference beats in them."""
+    reference beats in them. Rendered through `soundfont` (default: the first of SOUNDFONTS found)
+    at fluidsynth's `gain`."""
     import pretty_midi
 
     pm = pretty_midi.PrettyMIDI(str(midi))
@@ -112,9 +126,9 @@ def render_song(midi: Path, folder: Path, until_s: float) -> tuple[Path, np.ndar
             inst.pitch_bends = [b for b in inst.pitch_bends if b.time < until_s]
         cut = folder / f"{midi.stem}-{until_s:g}s.mid"
         pm.write(str(cut))
-        soundfont = next(p for p in SOUNDFONTS if p.exists())
+        soundfont = soundfont or next(p for p in SOUNDFONTS if p.exists())
         partial = wav.with_suffix(".partial.wav")
-        cmd = ["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", str(RENDER_SR), "-F", str(partial), str(soundfont), str(cut)]
+        cmd = ["fluidsynth", "-ni", "-q", "-g", f"{gain:g}", "-r", str(RENDER_SR), "-F", str(partial), str(soundfont), str(cut)]
         subprocess.run(cmd, check=True, capture_output=True, timeout=300)
         partial.replace(wav)
     return wav, beats[beats < until_s]

@@ -9,7 +9,7 @@ frame, the probability that a beat sounds in it. The beat tracker (live/beats.py
 the flux, so audio the network never learned from (click tracks, noise) still has a beat.
 
     net = BeatNet()                          # live/beat_net.npz, the shipped weights
-    activation = net.push(log_bands)         # (n, 40) frames -> (n,) in 0..1, streamed
+    activation = net.push(log_bands, rise)   # (n, 40) frames each -> (n,) in 0..1, streamed
 
 Pushing frames in blocks of any size gives what one push of all of them gives (to float rounding).
 
@@ -28,16 +28,17 @@ from pathlib import Path
 
 import numpy as np
 
+from live.beats import ANALYSIS_SR
 from live.errors import PhospheneError
 
 WEIGHTS = Path(__file__).with_name("beat_net.npz")
-SAMPLE_RATE = 16_000  # the features' rate it learned from (live.beats.ANALYSIS_SR): its bands end at 8 kHz
+SAMPLE_RATE = ANALYSIS_SR  # the features' rate it learned from: its bands end at 8 kHz
 KEYS = ("inp_w", "inp_b", "conv_w", "conv_b", "mix_w", "mix_b", "out_w", "out_b", "dilations", "n_bands")
 
 
 class BeatNet:
-    """The network with its streaming state: the previous frame's log bands and, per layer, the
-    last (k - 1) * dilation frames of that layer's input."""
+    """The network with its streaming state: per layer, the last (k - 1) * dilation frames of that
+    layer's input."""
 
     def __init__(self, weights: Path | dict = WEIGHTS):
         w = load_weights(weights) if isinstance(weights, (str, Path)) else weights
@@ -50,20 +51,17 @@ class BeatNet:
         self.n_bands = int(w["n_bands"])
         self.k = k
         self.history = [np.zeros(((k - 1) * d, channels), np.float32) for d in self.dilations]
-        self.prev = None  # (F,) log bands of the last frame pushed
 
-    def push(self, log_bands: np.ndarray) -> np.ndarray:
-        """(n, F) log bands (live.features: log1p(compression * band amplitude)) -> (n,) beat activation."""
-        lb = np.asarray(log_bands, np.float32)
-        if lb.ndim != 2 or lb.shape[1] != self.n_bands:
-            raise ValueError(f"log bands must be (n, {self.n_bands}), got {lb.shape}")
-        n = len(lb)
+    def push(self, log_bands: np.ndarray, rise: np.ndarray) -> np.ndarray:
+        """(n, F) log bands (live.features: log1p(compression * band amplitude)) and their rise over
+        the frame before, floored at 0 (the features compute it for the flux) -> (n,) beat activation."""
+        x = np.concatenate([log_bands, rise], axis=1, dtype=np.float32)  # (n, 2F)
+        if x.shape[1] != 2 * self.n_bands:
+            raise ValueError(f"log bands and rise must be (n, {self.n_bands}) each, got {np.shape(log_bands)} and {np.shape(rise)}")
+        n = len(x)
         if n == 0:
             return np.zeros(0, np.float32)
-        prev = lb[:1] if self.prev is None else self.prev[None]
-        self.prev = lb[-1].copy()
-        rise = np.maximum(lb - np.concatenate([prev, lb[:-1]]), 0)
-        h = _elu(np.concatenate([lb, rise], axis=1) @ self.inp_w + self.inp_b)  # (n, C)
+        h = _elu(x @ self.inp_w + self.inp_b)  # (n, C)
         k = self.k
         for layer, d in enumerate(self.dilations):
             past = np.concatenate([self.history[layer], h])  # ((k-1)d + n, C)

@@ -22,22 +22,23 @@ from __future__ import annotations
 import json
 import random
 import re
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from live.beat_eval import GROOVES, RENDER_SR, SOUNDFONTS, reference_beats
+from live.beat_eval import GROOVES, PACKAGES, SOUNDFONTS, groove_midi, render_song
+from live.beats import ANALYSIS_SR, ONSET_DELAY_S
 from live.errors import PhospheneError
+from live.features import FeatureConfig, Features
 
 MMA_LIB = Path("/usr/share/mma/lib/stdlib")
 PROGRESSIONS = (
     ("C", "Am", "F", "G7"), ("C", "F", "G", "C"), ("Am", "Dm", "E7", "Am"), ("C", "C7", "F", "Fm"), ("Dm7", "G7", "Cmaj7", "Cmaj7"),
     ("C", "G", "Am", "F"), ("Em", "C", "G", "D"), ("F", "G", "Em", "Am"), ("C", "Eb", "F", "C"), ("A7", "D7", "A7", "E7"),
 )  # fmt: skip
-DELAY_S = 0.02  # live.beats.ONSET_DELAY_S: a beat at t is detected in the frame ending at t + 20 ms
+FRAME_RATE = 1.0 / FeatureConfig().hop_s  # analysis frames per second
 UNSCORED_FRAMES = 200
 
 
@@ -67,34 +68,15 @@ def render_example(i: int, folder: Path, seconds: float, grooves: list[tuple[str
     groove, bpm = rng.choice(names), round(float(np.exp(rng.uniform(np.log(60), np.log(200)))))
     chords, transpose = rng.choice(PROGRESSIONS), rng.randint(-5, 6)
     soundfont = rng.choice([p for p in SOUNDFONTS if p.exists()])
-    name = f"{i:05d}-{''.join(c for c in groove if c.isalnum())}-{bpm}-{seconds:g}s"
-    done = folder / f"{name}.json"
+    gain = rng.uniform(0.3, 0.8)
+    name = f"{i:05d}-{''.join(c for c in groove if c.isalnum())}-{bpm}"
+    done = folder / f"{name}-{seconds:g}s.json"
     if done.exists():
         return done
-    bars = int(np.ceil(seconds * bpm / 60 / 3)) + 1  # enough bars at three beats a bar
-    script, midi, wav = (folder / f"{name}{ext}" for ext in (".mma", ".mid", ".wav"))
-    lines = [
-        f"RndSeed {i}",
-        f"Tempo {bpm}",
-        f"Transpose {transpose}",
-        f"Groove {groove}",
-        *(f"{b + 1} {chords[b % 4]}" for b in range(bars)),
-    ]
-    script.write_text("\n".join(lines) + "\n")
-    r = subprocess.run(["mma", str(script), "-f", str(midi)], capture_output=True, text=True, timeout=120)
-    if r.returncode != 0 or not midi.exists():
-        raise PhospheneError(f"mma could not write groove {groove} ({stem}.mma): {(r.stdout + r.stderr).strip().splitlines()[-1:]}")
-    import pretty_midi
-
-    pm = pretty_midi.PrettyMIDI(str(midi))
-    beats = reference_beats(pm)
-    for inst in pm.instruments:
-        inst.notes = [n for n in inst.notes if n.start < seconds]
-    pm.write(str(midi))
-    gain = rng.uniform(0.3, 0.8)
-    cmd = ["fluidsynth", "-ni", "-q", "-g", f"{gain:.2f}", "-r", str(RENDER_SR), "-F", str(wav), str(soundfont), str(midi)]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
-    meta = {"groove": groove, "style": stem, "bpm": bpm, "soundfont": soundfont.name, "beats": [float(b) for b in beats if b < seconds]}
+    kind = {"chords": chords, "transpose": transpose, "seed": i, "beats_per_bar": 3, "stem": name}  # 3: enough bars for waltzes too
+    midi = groove_midi(groove, folder, seconds, bpm=bpm, **kind)
+    wav, beats = render_song(midi, folder, seconds, soundfont=soundfont, gain=round(gain, 2))
+    meta = {"groove": groove, "style": stem, "bpm": bpm, "soundfont": soundfont.name, "wav": wav.name, "beats": beats.tolist()}
     done.write_text(json.dumps(meta))
     return done
 
@@ -105,7 +87,7 @@ class _Recorder:
     def __init__(self):
         self.parts = []
 
-    def push(self, log_bands: np.ndarray) -> np.ndarray:
+    def push(self, log_bands: np.ndarray, rise: np.ndarray) -> np.ndarray:
         self.parts.append(log_bands.copy())
         return np.zeros(len(log_bands), np.float32)
 
@@ -113,14 +95,14 @@ class _Recorder:
 def example_arrays(meta_path: Path, frames: int) -> tuple[np.ndarray, np.ndarray]:
     """(frames, F) band amplitudes (times the features' compression) and (frames,) beat targets."""
     from live.audio import open_segment, stream
-    from live.beats import ANALYSIS_SR
-    from live.features import Features
 
+    meta = json.loads(meta_path.read_text())
+    wav = meta_path.parent / meta["wav"]
     cache = meta_path.with_suffix(".npz")
     if not cache.exists():
         recorder = _Recorder()
         features = Features(ANALYSIS_SR, beat_net=recorder)
-        for block in stream(open_segment(meta_path.with_suffix(".wav")), sr=ANALYSIS_SR, channels=1):
+        for block in stream(open_segment(wav), sr=ANALYSIS_SR, channels=1):
             features.push(block)
         partial = cache.with_name(cache.stem + ".partial.npz")
         np.savez(partial, log_bands=np.concatenate(recorder.parts))
@@ -128,10 +110,10 @@ def example_arrays(meta_path: Path, frames: int) -> tuple[np.ndarray, np.ndarray
     with np.load(cache) as f:
         log_bands = f["log_bands"][:frames]
     if len(log_bands) < frames:
-        raise PhospheneError(f"{meta_path.with_suffix('.wav')} is shorter than the training excerpt: delete --work and run again")
+        raise PhospheneError(f"{wav} is shorter than the training excerpt: delete --work and run again")
     target = np.zeros(frames, np.float32)
-    for b in json.loads(meta_path.read_text())["beats"]:
-        i = round((b + DELAY_S) * 100.0 - 1)
+    for b in meta["beats"]:
+        i = round((b + ONSET_DELAY_S) * FRAME_RATE - 1)  # the frame the tracker detects a beat at b in
         for offset, value in ((-1, 0.5), (1, 0.5), (0, 1.0)):
             if 0 <= i + offset < frames:
                 target[i + offset] = max(target[i + offset], value)
@@ -142,11 +124,8 @@ def noise_arrays(i: int, frames: int) -> tuple[np.ndarray, np.ndarray]:
     """A negative example: white, pink or brown noise at -80..-6 dBFS whose level drifts slowly, or
     digital silence; no beats. Without these the network learns that beats always come, and finds
     them in noise."""
-    from live.beats import ANALYSIS_SR
-    from live.features import Features
-
     rng = np.random.default_rng(i)
-    n = (frames + 10) * ANALYSIS_SR // 100
+    n = round((frames + 10) * ANALYSIS_SR / FRAME_RATE)
     spectrum = np.fft.rfft(rng.standard_normal(n))
     spectrum /= np.maximum(np.fft.rfftfreq(n, 1 / ANALYSIS_SR), 20.0) ** (rng.integers(0, 3) / 2)  # 1/f**0, 1/f, 1/f**2 power
     x = np.fft.irfft(spectrum, n)
@@ -211,9 +190,6 @@ def train(args) -> int:
         raise PhospheneError("train-beats needs torch: pip install -r requirements.txt") from None
     from tqdm import tqdm
 
-    from live.beat_eval import PACKAGES
-    from live.features import FeatureConfig
-
     if not (MMA_LIB.is_dir() and any(p.exists() for p in SOUNDFONTS)):
         raise PhospheneError(f"train-beats needs Debian {PACKAGES}: sudo apt-get install {PACKAGES}")
     if args.seconds < 5 or args.examples < 1 or args.epochs < 1 or args.noise_examples < 0:
@@ -223,7 +199,7 @@ def train(args) -> int:
     with ThreadPoolExecutor(args.jobs) as pool:  # mma and fluidsynth are processes: threads keep them busy
         jobs = [pool.submit(render_example, i, args.work, args.seconds, grooves) for i in range(args.examples)]
         metas = [j.result() for j in tqdm(jobs, desc="render", unit="groove", file=sys.stderr)]
-    frames = int(args.seconds * 100) - 10
+    frames = int(args.seconds * FRAME_RATE) - 10  # every example has this many (the last hop may be short)
     arrays = [example_arrays(m, frames) for m in tqdm(metas, desc="features", unit="groove", file=sys.stderr)]
     arrays += [noise_arrays(i, frames) for i in range(args.noise_examples)]
     amplitude = torch.tensor(np.stack([a for a, _ in arrays]))  # (N, T, F)

@@ -111,7 +111,7 @@ class FeatureFrames:
 class Features:
     """Streaming feature extractor. State: the last n_fft - hop samples, a partial hop, the last
     spectrum, the running maxima, a short flux history and the beat network's. Push blocks of any
-    size. `beat_net`: anything with BeatNet's push(log_bands) -> activation (default: BeatNet() when
+    size. `beat_net`: anything with BeatNet's push(log_bands, rise) -> activation (default: BeatNet() when
     config.beat_net)."""
 
     def __init__(self, sr: int, config: FeatureConfig = FeatureConfig(), beat_net=None):
@@ -187,12 +187,12 @@ class Features:
         prev = log_bands[:1] if self._prev_log_bands is None else self._prev_log_bands[None]
         self._prev_log_bands = log_bands[-1]
 
-        activation = self.beat_net.push(log_bands) if self.beat_net is not None else np.zeros(n, np.float32)
         values = np.empty((n, nb + 3), dtype=np.float32)  # (n, 1 + B + 2): rms, band power, flux, beat_flux
         values[:, 0] = np.sqrt(np.einsum("ij,ij->i", newest, newest) / hop)
         values[:, 1 : nb + 1] = banded[:, :nb]
         rise = log_bands - np.concatenate([prev, log_bands[:-1]])  # (n, F)
         rise = np.maximum(rise, 0, out=rise)
+        activation = self.beat_net.push(log_bands, rise) if self.beat_net is not None else np.zeros(n, np.float32)
         values[:, nb + 1] = rise.sum(axis=1) * (1.0 / rise.shape[1])  # flux: the mean rise
         values[:, nb + 2] = np.sqrt(rise, out=rise).sum(axis=1) * (1.0 / rise.shape[1])  # beat_flux: the mean square-rooted rise
         maxima = _decaying_max(values, self._max, self.grow[:n], self.decay)  # running maxima, floored so silence stays at 0

@@ -24,6 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 N_BANDS = FeatureConfig().flux_bands
 
 
+def rise_of(log_bands: np.ndarray) -> np.ndarray:
+    """Each band's rise over the frame before, floored at 0 (the first frame's is 0), as the features
+    and the torch model compute it."""
+    return np.maximum(np.diff(log_bands, axis=0, prepend=log_bands[:1]), 0)
+
+
 def test_numpy_forward_is_the_torch_models():
     """export() puts the torch weights in BeatNet's layout: same activations on the same input."""
     torch = pytest.importorskip("torch")
@@ -34,7 +40,8 @@ def test_numpy_forward_is_the_torch_models():
     amplitude = torch.rand(1, 300, N_BANDS) * 50
     with torch.no_grad():
         theirs = torch.sigmoid(model(amplitude))[0].numpy()
-    ours = BeatNet(export(model, N_BANDS)).push(np.log1p(amplitude[0].numpy()))
+    log_bands = np.log1p(amplitude[0].numpy())
+    ours = BeatNet(export(model, N_BANDS)).push(log_bands, rise_of(log_bands))
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
     assert theirs.std() > 0.05  # the comparison is not between two constants
 
@@ -42,12 +49,13 @@ def test_numpy_forward_is_the_torch_models():
 def test_streaming_in_any_block_sizes_gives_the_same_activation():
     rng = np.random.default_rng(1)
     log_bands = np.log1p(rng.random((2000, N_BANDS), dtype=np.float32) * 100)
-    whole = BeatNet().push(log_bands)
+    rise = rise_of(log_bands)
+    whole = BeatNet().push(log_bands, rise)
     net, parts, i = BeatNet(), [], 0
     for size in rng.integers(0, 40, 200):
-        parts.append(net.push(log_bands[i : i + size]))
+        parts.append(net.push(log_bands[i : i + size], rise[i : i + size]))
         i += size
-    parts.append(net.push(log_bands[i:]))
+    parts.append(net.push(log_bands[i:], rise[i:]))
     np.testing.assert_allclose(np.concatenate(parts), whole, atol=1e-5)
 
 
