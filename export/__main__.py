@@ -68,18 +68,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         build_parser().print_help()
         return 2
-    from live.errors import run_command
-    from live.logs import setup_logging
+    from live.core.errors import run_main
 
-    setup_logging(quiet=False)
     commands = {"shapes": cmd_shapes, "onnx": cmd_onnx, "verify": cmd_verify, "trt": cmd_trt, "bench": cmd_bench}
-    return run_command(commands[args.command], args)
+    return run_main(commands, args)
 
 
 def cmd_shapes(args) -> int:
     import numpy as np
 
-    from live.encoder import SAMPLE_RATE, load_encoder
+    from live.core.defaults import SAMPLE_RATE
+    from live.models.encoder import load_encoder
 
     enc = load_encoder(args.encoder)
     print(f"{'B':>3} {'seconds':>8} {'S':>7}  ->  (B, T, D)")
@@ -115,8 +114,8 @@ def cmd_verify(args) -> int:
 
 def cmd_trt(args) -> int:
     from export.trt import build_engine, check_can_build
-    from live.encoder import read_export
-    from live.profiles import load_profile
+    from live.core.profiles import load_profile
+    from live.models.runtimes import read_export
 
     read_export(args.onnx)  # a bad folder or profile is named before the TensorRT check
     load_profile(args.profile)
@@ -126,7 +125,7 @@ def cmd_trt(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from live.errors import PhospheneError
+    from live.core.errors import PhospheneError
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if not models or set(models) - {"full", "tiny"}:

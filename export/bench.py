@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from live.core.defaults import SAMPLE_RATE
+
 WINDOWS_S = (1.0, 2.0, 3.76)
 
 
@@ -26,7 +28,7 @@ def full_size_encoder():
     """w2v-bert-2.0's architecture (Wav2Vec2BertConfig defaults) with audio2img's adapter, random weights."""
     from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertConfig, Wav2Vec2BertModel
 
-    from live.encoder import AUDIO2IMG_MAX_FRAMES, TorchEncoder, audio2img_meta
+    from live.models.encoder import AUDIO2IMG_MAX_FRAMES, TorchEncoder, audio2img_meta
 
     torch.manual_seed(0)
     config = Wav2Vec2BertConfig(add_adapter=True, adapter_kernel_size=3, adapter_stride=2, num_adapter_layers=2)
@@ -53,7 +55,7 @@ def backends(encoder, export_dir: Path, threads: int):
     """(label, encode) for each backend this machine has, torch eager fp32 first."""
     import copy
 
-    from live.encoder import OnnxEncoder
+    from live.models.runtimes import OnnxEncoder
 
     yield "torch eager fp32", encoder.encode
     bf16 = replace(encoder, model=copy.deepcopy(encoder.model).to(torch.bfloat16), dtype=torch.bfloat16)
@@ -80,7 +82,7 @@ def backends(encoder, export_dir: Path, threads: int):
 def bench(models: list[str], *, repeat: int = 3, threads: int = 2) -> list[dict]:
     from export.onnx import export_encoder, tensors_sha256
     from export.verify import music_16k
-    from live.encoder import load_torch_encoder
+    from live.models.encoder import load_torch_encoder
 
     music = music_16k()
     rows = []
@@ -94,7 +96,7 @@ def bench(models: list[str], *, repeat: int = 3, threads: int = 2) -> list[dict]
             base = {}
             for backend, encode in backends(encoder, export_dir, threads):
                 for window_s in WINDOWS_S:
-                    waves = music[None, 8000 : 8000 + round(window_s * 16_000)]  # (1, S)
+                    waves = music[None, 8000 : 8000 + round(window_s * SAMPLE_RATE)]  # (1, S)
                     ms = time_ms(encode, waves, repeat)
                     base.setdefault(window_s, ms)
                     rows.append({"model": label, "backend": backend, "window_s": window_s, "ms": ms, "ratio": ms / base[window_s]})

@@ -1,6 +1,6 @@
 """`python -m export onnx`: the encoder as one ONNX graph, waveforms (B, S) -> tokens (B, T, D).
 
-The fbank (live/fbank.py) is inside the graph, so a runtime needs nothing but ONNX Runtime or
+The fbank (live/models/fbank.py) is inside the graph, so a runtime needs nothing but ONNX Runtime or
 TensorRT. The legacy TorchScript exporter (`dynamo=False`, opset 17) is the one that handles
 Wav2Vec2Bert with dynamic batch and sample axes (DESIGN.md). Output folder:
 
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import torch
 
-from export.hashing import file_sha256, files_sha256
-from live.errors import PhospheneError
+from live.core.errors import PhospheneError
+from live.models.hashing import file_sha256, files_sha256
 
 log = logging.getLogger("phosphene")
 
@@ -49,7 +49,8 @@ def check_output_folder(out: Path) -> Path:
 
 def export_onnx(encoder_name: str, out: Path, *, fp16: bool = False, opset: int = OPSET) -> Path:
     """Load `encoder_name` (hub id, folder or tiny) in torch and export it to the folder `out`."""
-    from live.encoder import find_export, load_torch_encoder
+    from live.models.encoder import load_torch_encoder
+    from live.models.runtimes import find_export
 
     out = check_output_folder(out)
     if not 14 <= opset <= 20:
@@ -166,7 +167,7 @@ def export_info(encoder, *, source: str, weights_sha256: str, fp16: bool, opset:
     import onnxruntime
     import transformers
 
-    from live.encoder import EXPORT_FORMAT
+    from live.models.runtimes import EXPORT_FORMAT
 
     meta = encoder.meta
     return {
@@ -199,8 +200,8 @@ def export_info(encoder, *, source: str, weights_sha256: str, fp16: bool, opset:
 
 def weights_sha256(name: str, model) -> str:
     """sha256 of the checkpoint's weight files; for `tiny` (no files), of its tensors' bytes."""
-    from live.encoder import TINY
-    from live.models import resolve_folder
+    from live.core.defaults import TINY
+    from live.models.loading import resolve_folder
 
     if name != TINY:
         folder = resolve_folder(name, "encoder")

@@ -6,7 +6,7 @@ fp16, one optimisation profile whose batch and sample axes cover the latency pro
 windows (min, opt = the live window, max), a timing cache file reused across builds (a rebuild
 takes seconds instead of minutes), and `ENGINE.json` beside the engine: the export's sha256, the
 shapes, the TensorRT version and GPU it was built on, and the encoder's metadata, so the runtime
-(`live.encoder.TensorRTEncoder`) can refuse an engine that does not belong to its export.
+(`live.models.encoder.TensorRTEncoder`) can refuse an engine that does not belong to its export.
 
 The pure-Python parts (shapes, metadata) are imported without TensorRT; `build_engine` imports it
 and refuses in one line when it or a GPU is missing. TensorRT 10.x API.
@@ -20,8 +20,8 @@ import json
 import os
 from pathlib import Path
 
-from export.hashing import export_sha256
-from live.errors import PhospheneError
+from live.core.errors import PhospheneError
+from live.models.hashing import export_sha256
 
 WORKSPACE_BYTES = 4 << 30  # builder scratch memory: w2v-bert's fp16 tactics fit; more only slows the search
 
@@ -33,7 +33,7 @@ def profile_shapes(profile) -> dict[str, list[list[int]]]:
 
 
 def engine_meta(onnx_dir: Path, info: dict, profile, shapes: dict, *, engine_bytes: int, tensorrt_version: str, gpu: str) -> dict:
-    from live.encoder import ENGINE_FORMAT
+    from live.models.runtimes import ENGINE_FORMAT
 
     return {
         "format": ENGINE_FORMAT,
@@ -64,8 +64,8 @@ def check_can_build() -> None:
 
 
 def build_engine(onnx_dir: Path, profile_name: str, out: Path, *, timing_cache: Path | None = None) -> Path:
-    from live.encoder import read_export
-    from live.profiles import load_profile
+    from live.core.profiles import load_profile
+    from live.models.runtimes import read_export
 
     onnx_dir, out = Path(onnx_dir), Path(out)
     info = read_export(onnx_dir)  # checks export.json and the files' sizes

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from live.errors import PhospheneError
+from live.core.defaults import SAMPLE_RATE
+from live.core.errors import PhospheneError
 
 WINDOWS_S = (1.0, 2.0, 3.76)
 MIN_COSINE = {False: 0.9999, True: 0.999}  # fp32, fp16
@@ -39,10 +40,10 @@ def music_16k() -> np.ndarray:
         import pygame
     except ImportError:
         raise PhospheneError("verify uses the music that ships with pygame: pip install pygame") from None
-    from live.audio import open_segment, stream
+    from live.audio.decode import open_segment, stream
 
     path = Path(pygame.__file__).parent / "examples" / "data" / "house_lo.ogg"
-    return np.concatenate(list(stream(open_segment(path), sr=16_000, channels=1)))[:, 0]
+    return np.concatenate(list(stream(open_segment(path), sr=SAMPLE_RATE, channels=1)))[:, 0]
 
 
 def compare(a, b) -> tuple[float, float]:
@@ -54,9 +55,10 @@ def compare(a, b) -> tuple[float, float]:
 
 
 def verify(folder: Path) -> tuple[list[Row], float, dict]:
-    from export.hashing import file_sha256
     from export.onnx import weights_sha256
-    from live.encoder import OnnxEncoder, load_torch_encoder, read_export
+    from live.models.encoder import load_torch_encoder
+    from live.models.hashing import file_sha256
+    from live.models.runtimes import OnnxEncoder, read_export
 
     folder = Path(folder)
     if not (folder / "export.json").exists():
@@ -72,8 +74,8 @@ def verify(folder: Path) -> tuple[list[Row], float, dict]:
     music = music_16k()
     rows = []
     for window_s in WINDOWS_S:
-        n = round(window_s * 16_000)
-        waves = np.stack([music[round(o * 16_000) : round(o * 16_000) + n] for o in OFFSETS_S])  # (2, S)
+        n = round(window_s * SAMPLE_RATE)
+        waves = np.stack([music[round(o * SAMPLE_RATE) : round(o * SAMPLE_RATE) + n] for o in OFFSETS_S])  # (2, S)
         a, b = torch_encoder.encode(waves), onnx_encoder.encode(waves)  # (B, T, D) each
         if a.shape != b.shape:
             raise PhospheneError(f"export '{folder}' gives {tuple(b.shape)} for a {window_s} s window; torch gives {tuple(a.shape)}")

@@ -1,14 +1,14 @@
-"""`python -m live`: render a music file to an audio-reactive video (and, later, play live).
+"""`python -m live`: the parser and thin command functions; nothing imports this module.
 
-Only argparse and the standard library are imported at the top, so `--help` answers at once;
-each command imports torch and friends when it runs.
+Only argparse and the standard library are imported at the top, so `--help` answers at once; the
+defaults come from the settings dataclasses (torch-free), and each command imports torch and
+friends when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 
 DESCRIPTION = """\
@@ -39,30 +39,27 @@ setting on a GPU; on a CPU, use --size 256 or lower and expect seconds per frame
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    from live.defaults import DEFAULT_DIFFUSION, DEFAULT_ENCODER, DEFAULT_VAE
+    from live.models.loading import ENCODER_BACKENDS, Models
 
+    d = Models()  # the defaults, stated once there; None here means "not given" (so --models tiny can't hide a given flag)
     g = p.add_argument_group("models (hub id, local folder, or tiny)")
     g.add_argument(
         "--encoder",
-        default=DEFAULT_ENCODER,
-        help="audio encoder: audio2img checkpoint, one trained by `python -m training fit`, or an export folder from `python -m export onnx` (default: %(default)s)",
+        help=f"audio encoder: audio2img checkpoint, one trained by `python -m training fit`, or an export folder from `python -m export onnx` (default: {d.encoder})",
     )
-    g.add_argument("--diffusion", default=DEFAULT_DIFFUSION, help="sd-turbo-class diffusion model (default: %(default)s)")
-    g.add_argument(
-        "--vae",
-        default=DEFAULT_VAE,
-        help="TAESD (AutoencoderTiny) folder/id, or `full` for the diffusion model's own VAE (default: %(default)s)",
-    )
+    g.add_argument("--diffusion", help=f"sd-turbo-class diffusion model (default: {d.diffusion})")
+    g.add_argument("--vae", help=f"TAESD (AutoencoderTiny) folder/id, or `full` for the diffusion model's own VAE (default: {d.vae})")
     g.add_argument(
         "--encoder-backend",
-        choices=["torch", "onnx", "tensorrt", "auto"],
-        default="torch",
-        help="encoder runtime: torch; onnx (an export folder from `python -m export onnx`); tensorrt; auto = TensorRT engine > ONNX export > torch",
+        choices=ENCODER_BACKENDS,
+        help=f"encoder runtime: torch; onnx (an export folder from `python -m export onnx`); tensorrt; auto = TensorRT engine > ONNX export > torch (default: {d.encoder_backend})",
     )
+    g.add_argument("--encoder-threads", type=int, metavar="N", help="ONNX Runtime CPU threads (default: physical cores, at most 4)")
     g.add_argument(
-        "--encoder-threads", type=int, default=None, metavar="N", help="ONNX Runtime CPU threads (default: physical cores, at most 4)"
+        "--models",
+        choices=["tiny"],
+        help="set every model at once: `tiny` for an offline smoke run (a model flag given beside it wins for that model)",
     )
-    g.add_argument("--models", choices=["tiny"], help="set every model at once: `tiny` for an offline smoke run")
     g.add_argument(
         "--fallback",
         choices=["shader", "tiny", "none"],
@@ -76,45 +73,66 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--half-beat",
+        action="store_true",
+        help="move the beat clock by half a beat: for music where the tracker finds the tempo but sits on the off-beat "
+        "(live, the O key toggles it)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=["diffusion", "shader"],
+        default="diffusion",
+        help="diffusion: the audio encoder + img2img; shader: the GLSL stages alone, driven by the audio features (no weights, no torch)",
+    )
+
+
 def add_render_args(p: argparse.ArgumentParser) -> None:
+    from live.app.settings import RenderConfig
+    from live.models.settings import ConditioningConfig, GeneratorConfig
+
+    r, g, c = RenderConfig, GeneratorConfig, ConditioningConfig  # the defaults, stated once there
     p.add_argument("input", help="audio or video file: anything ffmpeg reads (wav, flac, mp3, ogg, m4a, mp4, ...)")
     p.add_argument("-o", "--output", required=True, help="the MP4 to write (written to a temporary file, renamed when complete)")
     p.add_argument("--start", type=float, default=0.0, metavar="S", help="start of the segment in seconds (default: 0)")
     p.add_argument("--duration", type=float, default=None, metavar="S", help="length of the segment in seconds (default: to the end)")
-    p.add_argument("--fps", type=int, default=24, help="frames per second of the video; one generator call each (default: %(default)s)")
+    p.add_argument("--fps", type=int, default=r.fps, help="frames per second of the video; one generator call each (default: %(default)s)")
     p.add_argument(
-        "--size", type=int, default=512, metavar="PX", help="width = height in pixels; multiple of 64 for SD models (default: %(default)s)"
+        "--size", type=int, default=g.size, metavar="PX", help="width = height in pixels; multiple of 64 for SD models (default: %(default)s)"
     )
     p.add_argument(
-        "--steps", type=int, default=2, help="scheduler steps; UNet calls per frame = int(steps * strength) (default: %(default)s)"
+        "--steps", type=int, default=g.steps, help="scheduler steps; UNet calls per frame = int(steps * strength) (default: %(default)s)"
     )
     p.add_argument(
         "--strength",
         type=float,
-        default=0.5,
+        default=g.strength,
         help="how much of each frame is repainted, (0, 1]; lower = calmer, more of the last frame (default: %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=0, help="fixes the noise: same input + options + seed = same frames (default: %(default)s)")
+    p.add_argument(
+        "--seed", type=int, default=g.seed, help="fixes the noise: same input + options + seed = same frames (default: %(default)s)"
+    )
     p.add_argument(
         "--window",
         type=float,
-        default=None,
+        default=r.window_s,
         metavar="S",
         help="encoder window in seconds (default: the encoder's training window, 3.76 for audio2img)",
     )
     p.add_argument(
         "--hop",
         type=float,
-        default=0.125,
+        default=r.hop_s,
         metavar="S",
         help="seconds between encoder windows; frames in between are slerped (default: %(default)s)",
     )
-    p.add_argument("--encoder-batch", type=int, default=8, metavar="N", help="windows per encoder call (default: %(default)s)")
+    p.add_argument("--encoder-batch", type=int, default=r.encoder_batch, metavar="N", help="windows per encoder call (default: %(default)s)")
     p.add_argument(
-        "--attack", type=float, default=0.05, metavar="S", help="smoothing time constant when the music gets louder (default: %(default)s)"
+        "--attack", type=float, default=c.attack_s, metavar="S", help="smoothing time constant when the music gets louder (default: %(default)s)"
     )
     p.add_argument(
-        "--release", type=float, default=0.4, metavar="S", help="smoothing time constant when it gets quieter (default: %(default)s)"
+        "--release", type=float, default=c.release_s, metavar="S", help="smoothing time constant when it gets quieter (default: %(default)s)"
     )
     p.add_argument(
         "--no-shaders",
@@ -123,10 +141,12 @@ def add_render_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--prompt", default=None, metavar="TEXT", help="a text prompt to mix with the audio")
     p.add_argument(
-        "--audio-weight", type=float, default=None, metavar="W", help="1 = audio only, 0 = prompt only (default: 1, or 0.5 with --prompt)"
+        "--audio-weight",
+        type=float,
+        default=None,
+        metavar="W",
+        help=f"1 = audio only, 0 = prompt only (default: {c.audio_weight:g}, or {c.PROMPT_AUDIO_WEIGHT:g} with --prompt)",
     )
-    from live.shader_engine import add_engine_args
-
     add_engine_args(p)
     p.add_argument(
         "--stats-json", default=None, metavar="FILE", help="write the run's figures (frames, fps, ms per stage, peak memory) as JSON"
@@ -143,7 +163,7 @@ examples:
 
 keys: F fullscreen  H HUD  B blackout  Space freeze  Left/Right prompt  Up/Down strength
       [ ] audio weight  Q/Esc quit
-profiles (live/profiles/*.toml): stage (strong GPU), balanced, laptop (CPU); or a .toml of your own.
+profiles (live/core/profiles/*.toml): stage (strong GPU), balanced, laptop (CPU); or a .toml of your own.
 """
 
 
@@ -178,9 +198,11 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--input", default=None, metavar="FILE", help="play a file into the live path at real time instead of a device (rehearsal, tests)"
     )
+    from live.core.profiles import DEFAULT_PROFILE
+
     p.add_argument(
         "--profile",
-        default="balanced",
+        default=DEFAULT_PROFILE,
         metavar="NAME|FILE",
         help="latency profile: stage, balanced, laptop, or a .toml (default: %(default)s)",
     )
@@ -198,10 +220,15 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
         help="write the run's figures: frames, fps, latency p50/p95/p99, overflows, dropped frames, reconnects",
     )
     p.add_argument("--no-shaders", action="store_true", help="diffusion engine only: plain img2img feedback, without the shader stage")
-    from live.shader_engine import add_engine_args
-
     add_engine_args(p)
     add_model_args(p)
+
+
+def add_beats_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="audio or video file: anything ffmpeg reads")
+    p.add_argument("--json", action="store_true", help='print {"tempo": BPM, "beats": [seconds, ...]} instead of text')
+    p.add_argument("--start", type=float, default=0.0, metavar="S", help="start of the segment in seconds (default: 0)")
+    p.add_argument("--duration", type=float, default=None, metavar="S", help="length of the segment in seconds (default: to the end)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -223,8 +250,6 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_run_args(run)
-    from live.beats import add_beats_args
-
     add_beats_args(
         sub.add_parser(
             "beats",
@@ -232,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
             description="Print tempo and beat times of a file with the same causal tracker the live path uses.",
         )
     )
-    from live.beat_train import add_train_beats_args
+    from live.lab.beat_train import add_train_beats_args
 
     add_train_beats_args(sub)
     sub.add_parser(
@@ -255,13 +280,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_args(bench_render)
     # the bench measures the pipeline on whatever models are named; tiny unless told otherwise
     bench_render.set_defaults(encoder="tiny", diffusion="tiny", vae="tiny")
-    from live.shader_engine import add_bench_args
+    from live.lab.bench_engine import add_bench_args
 
     add_bench_args(bench_sub)
-    from live.bench_live import add_bench_live_args
+    from live.lab.bench_live import add_bench_live_args
 
     add_bench_live_args(bench_sub)
-    from live.beat_eval import add_bench_beats_args
+    from live.lab.beat_eval import add_bench_beats_args
 
     add_bench_beats_args(bench_sub)
     return parser
@@ -269,19 +294,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_render(args) -> int:
     if args.engine == "shader":
-        from live.shader_engine import cmd_render_shader
-
         return cmd_render_shader(args)
-    from live.conditioning import ConditioningConfig
-    from live.generator import GeneratorConfig
-    from live.render import Models, RenderConfig, render
+    from live.app.engines import select_models
+    from live.app.render import render
+    from live.app.settings import RenderConfig
+    from live.app.stats import write_stats
+    from live.core.errors import ModelNotFound
+    from live.models.loading import Models
+    from live.models.settings import ConditioningConfig, GeneratorConfig
 
-    models = (
-        Models.all_tiny()
-        if args.models == "tiny"
-        else Models(args.diffusion, args.vae, args.encoder, args.encoder_backend, args.encoder_threads)
-    )
-    audio_weight = args.audio_weight if args.audio_weight is not None else (0.5 if args.prompt else 1.0)
+    audio_weight = args.audio_weight if args.audio_weight is not None else ConditioningConfig.default_audio_weight(bool(args.prompt))
     config = RenderConfig(
         fps=args.fps,
         window_s=args.window,
@@ -295,60 +317,58 @@ def cmd_render(args) -> int:
     kwargs = dict(
         config=config, start_s=args.start, duration_s=args.duration, device=args.compute, prompt=args.prompt, progress=not args.quiet
     )
-    from live.errors import ModelNotFound
-
     try:
-        result = render(args.input, args.output, models=models, **kwargs)
+        result = render(args.input, args.output, models=select_models(args), **kwargs)
     except ModelNotFound as e:
-        log = logging.getLogger("phosphene")
-        if args.fallback == "shader":
-            log.warning("%s; drawing with --engine shader instead (the shaders alone, driven by the audio; no weights needed)", e)
-            from live.shader_engine import cmd_render_shader
-
+        if fall_back(args, e) == "shader":
             return cmd_render_shader(args)
-        if args.fallback != "tiny":
-            raise
-        log.warning("%s; rendering with --models tiny instead (random weights: the pictures mean nothing)", e)
         result = render(args.input, args.output, models=Models.all_tiny(), **kwargs)
     if args.stats_json:
         write_stats(args.stats_json, result)
     return 0
 
 
-def peak_rss_kib() -> float:
-    """This process's own peak resident memory. Not ru_maxrss: after fork + exec that starts from
-    the parent's peak, so a child of a big process would report the parent's size."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return float(line.split()[1])
-    import resource
+def cmd_render_shader(args) -> int:
+    """`render --engine shader`: the same input/output/segment/fps/size/seed options as diffusion."""
+    from live.app.render import render_shader
+    from live.app.stats import write_stats
 
-    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
+    result = render_shader(
+        args.input,
+        args.output,
+        fps=args.fps,
+        size=args.size,
+        start_s=args.start,
+        duration_s=args.duration,
+        seed=args.seed,
+        half_beat=args.half_beat,
+        progress=not args.quiet,
+    )
+    if args.stats_json:
+        write_stats(args.stats_json, result)
+    return 0
 
 
-def write_stats(path: str, result) -> None:
-    import json
-
-    peak_kib = peak_rss_kib()
-    stats = {
-        "output": str(result.output),
-        "frames": result.frames,
-        "seconds": result.seconds,
-        "fps": result.frames / result.seconds,
-        "stage_ms": result.stage_ms,
-        "peak_rss_mib": peak_kib / 1024,
-    }
-    with open(path, "w") as f:
-        json.dump(stats, f, indent=2)
+def fall_back(args, error) -> str:
+    """What `--fallback` says to do when a model cannot be found: "shader" or "tiny" (said in the log), or re-raise."""
+    log = logging.getLogger("phosphene")
+    if args.fallback == "shader":
+        log.warning("%s; drawing with --engine shader instead (the shaders alone, driven by the audio; no weights needed)", error)
+        return "shader"
+    if args.fallback == "tiny":
+        log.warning("%s; using --models tiny instead (random weights: the pictures mean nothing)", error)
+        return "tiny"
+    raise error
 
 
 def cmd_run(args) -> int:
     from pathlib import Path
 
-    from live.errors import PhospheneError
-    from live.profiles import load_profile
-    from live.run import build_live_pipeline, build_shader_pipeline, check_run_args, run_live
+    from live.app.engines import build_live_pipeline, build_shader_pipeline, select_models
+    from live.app.run import check_run_args, run_live
+    from live.core.errors import ModelNotFound, PhospheneError
+    from live.core.profiles import load_profile
+    from live.models.loading import Models
 
     check_run_args(args)
     profile = load_profile(args.profile)
@@ -360,26 +380,15 @@ def cmd_run(args) -> int:
         prompts += [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
     def pipeline():
-        from live.errors import ModelNotFound
-
         if args.engine == "shader":
             return build_shader_pipeline(profile)  # no torch import on this path
-        from live.render import Models
-
-        models = (
-            Models.all_tiny()
-            if args.models == "tiny"
-            else Models(args.diffusion, args.vae, args.encoder, args.encoder_backend, args.encoder_threads)
-        )
+        build = dict(device=args.compute, prompts=prompts, shaders=not args.no_shaders)
         try:
-            return build_live_pipeline(models, profile, device=args.compute, prompts=prompts, shaders=not args.no_shaders)
+            return build_live_pipeline(select_models(args), profile, **build)
         except ModelNotFound as e:
-            if args.fallback != "shader":
-                raise
-            logging.getLogger("phosphene").warning(
-                "%s; drawing with --engine shader instead (the shaders alone, driven by the audio; no weights needed)", e
-            )
-            return build_shader_pipeline(profile)
+            if fall_back(args, e) == "shader":
+                return build_shader_pipeline(profile)
+            return build_live_pipeline(Models.all_tiny(), profile, **build)
 
     summary = run_live(args, profile, pipeline)
     lat = summary["latency_ms"]
@@ -391,7 +400,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_devices(args) -> int:
-    from live.capture import list_inputs
+    from live.audio.capture import list_inputs
 
     inputs = [d for d in list_inputs() if d.channels > 0]
     if not inputs:
@@ -405,42 +414,38 @@ def cmd_devices(args) -> int:
 
 def cmd_bench(args) -> int:
     if args.bench == "features":
-        from live.shader_engine import bench_features
+        from live.lab.bench_engine import bench_features
 
         return bench_features(args)
     if args.bench == "shaders":
-        from live.shader_engine import bench_shaders
+        from live.lab.bench_engine import bench_shaders
 
         return bench_shaders(args)
     if args.bench == "live":
-        from live.bench_live import bench_live
+        from live.lab.bench_live import bench_live
 
         return bench_live(args)
     if args.bench == "beats":
-        from live.beat_eval import bench_beats
+        from live.lab.beat_eval import bench_beats
 
         return bench_beats(args)
     if args.bench != "render":
         build_parser().parse_args(["bench", "--help"])
-    from live.bench import bench_render
+    from live.lab.bench_render import bench_render
 
     return bench_render(args)
 
 
 def cmd_train_beats(args) -> int:
-    from live.beat_train import train
+    from live.lab.beat_train import train
 
     return train(args)
 
 
 def cmd_beats(args) -> int:
-    from live.beats import cmd_beats as beats
+    from live.app.beats import cmd_beats as beats
 
     return beats(args)
-
-
-def interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -449,11 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    from live.logs import setup_logging
-
-    setup_logging(getattr(args, "quiet", False))
-    signal.signal(signal.SIGTERM, interrupt)  # a kill from a script cleans up like Ctrl-C does
-    from live.errors import run_command
+    from live.core.errors import run_main
 
     commands = {
         "render": cmd_render,
@@ -463,11 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": cmd_run,
         "train-beats": cmd_train_beats,
     }
-    try:
-        return run_command(commands[args.command], args)
-    except KeyboardInterrupt:
-        print("interrupted: no output was written", file=sys.stderr)
-        return 130
+    return run_main(commands, args, quiet=getattr(args, "quiet", False))
 
 
 if __name__ == "__main__":

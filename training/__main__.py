@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from live.core.defaults import SAMPLE_RATE
+
 DESCRIPTION = """\
 Phosphene's encoder checkpoints: a Hugging Face folder (config.json, model.safetensors,
 preprocessor_config.json) plus phosphene.json naming the text space it maps into (model id,
@@ -125,19 +127,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         build_parser().print_help()
         return 2
-    from live.errors import run_command
-    from live.logs import setup_logging
+    from live.core.errors import run_main
 
-    setup_logging(quiet=False)
     commands = {"fit": cmd_fit, "eval": cmd_eval, "bench": cmd_bench, "init": cmd_init, "info": cmd_info}
-    return run_command(commands[args.command], args)
+    return run_main(commands, args, interrupted="the newest complete checkpoint stays; --resume continues from it")
 
 
 def cmd_fit(args) -> int:
     import dataclasses
     from pathlib import Path
 
-    from live.errors import PhospheneError
+    from live.core.errors import PhospheneError
     from training.config import FitConfig
 
     flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(FitConfig) if getattr(args, f.name) is not None}
@@ -202,15 +202,15 @@ def cmd_bench(args) -> int:
 def cmd_init(args) -> int:
     from pathlib import Path
 
-    from live.errors import PhospheneError
+    from live.core.errors import PhospheneError
 
     out = Path(args.output)
     if out.exists():
         raise PhospheneError(f"{out} already exists: give a new folder for the checkpoint")
     if not 1 <= args.tokens <= 77:
         raise PhospheneError(f"--tokens {args.tokens}: SD text encoders take 1 to 77 positions")
-    from live.encoder import tiny_own_encoder
-    from training.model import save_encoder
+    from live.models.audio_prompt import save_encoder
+    from live.models.encoder import tiny_own_encoder
 
     model, fe, meta = tiny_own_encoder(tokens=args.tokens)
     save_encoder(model, fe, meta, out)
@@ -221,10 +221,10 @@ def cmd_init(args) -> int:
 def cmd_info(args) -> int:
     import numpy as np
 
-    from live.encoder import load_encoder
+    from live.models.encoder import load_encoder
 
     enc = load_encoder(args.encoder)
-    window = np.zeros((1, round(enc.meta.window_s * 16_000)), dtype=np.float32)
+    window = np.zeros((1, round(enc.meta.window_s * SAMPLE_RATE)), dtype=np.float32)
     shape = tuple(enc.encode(window).shape)
     params = sum(p.numel() for p in enc.model.parameters())
     m = enc.meta

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from live.core.defaults import SAMPLE_RATE
+
 FRAME_S = 0.128  # loudness frame: 2048 samples at 16 kHz, as BC learning uses at 16 and 20 kHz
 MIN_DB = -80.0  # floor for silence, so a silent clip has a finite loudness
 
@@ -106,7 +108,7 @@ class AugmentConfig:
 class Augmenter:
     """Applies the switched-on augmentations to a batch; seeded, so a run repeats exactly."""
 
-    def __init__(self, config: AugmentConfig = AugmentConfig(), *, sr: int = 16_000, seed: int = 0):
+    def __init__(self, config: AugmentConfig = AugmentConfig(), *, sr: int = SAMPLE_RATE, seed: int = 0):
         self.config, self.sr = config, sr
         self.rng = np.random.default_rng(seed)
 

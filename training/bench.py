@@ -18,6 +18,8 @@ import multiprocessing
 import time
 from dataclasses import dataclass
 
+from live.core.defaults import SAMPLE_RATE
+
 MUSIC_SECONDS = 7.0  # pygame's house_lo, decoded once per process
 
 
@@ -69,8 +71,8 @@ def _child(queue, model: str, batch_size: int, window_s: float, steps: int, chec
 def measure(model_name: str, batch_size: int, window_s: float, steps: int, checkpointing: bool) -> BenchResult:
     import torch
 
-    from live.fbank import fbank_for
-    from live.logs import quiet_model_loading
+    from live.models.loading import quiet_model_loading
+    from live.models.fbank import fbank_for
     from training.config import FitConfig
     from training.fit import Trainee, caption_ids, compute_losses
     from training.model import build_encoder, frame_multiple, model_inputs
@@ -126,10 +128,10 @@ def _music_windows(batch_size: int, window_s: float):
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
 
-    from live.audio import open_segment, stream
+    from live.audio.decode import open_segment, stream
 
-    music = np.concatenate(list(stream(open_segment(Path(pygame.__file__).parent / "examples/data/house_lo.ogg"), sr=16_000)))[:, 0]
-    length = round(window_s * 16_000)
+    music = np.concatenate(list(stream(open_segment(Path(pygame.__file__).parent / "examples/data/house_lo.ogg"), sr=SAMPLE_RATE)))[:, 0]
+    length = round(window_s * SAMPLE_RATE)
     starts = np.linspace(0, len(music), batch_size, endpoint=False).astype(int)
     windows = np.stack([np.resize(np.roll(music, -s), length) for s in starts]).astype(np.float32)
     return torch.from_numpy(windows), torch.ones(windows.shape, dtype=torch.bool)

@@ -14,8 +14,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from live.defaults import DEFAULT_DIFFUSION, TINY
-from live.errors import PhospheneError
+from live.core.defaults import DEFAULT_DIFFUSION, TINY
+from live.core.errors import PhospheneError
 
 CONFIG_FILE = "fit.json"  # the resolved settings of a run, in its output folder
 

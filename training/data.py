@@ -8,7 +8,7 @@
     ClipDataset(clips, window_s=4.0, seed=0)  -> Example, or Skipped(path, reason) for an unusable file
     collate(examples)                         -> Batch (empty, len 0, when every file in it was skipped)
 
-Audio is decoded with live.audio (streamed, mono, 16 kHz), so memory stays one decoded block however
+Audio is decoded with live.audio.decode (streamed, mono, 16 kHz), so memory stays one decoded block however
 long the file. A window is a random crop of the clip (seeded by seed, epoch and index, so a run is
 repeatable and every worker agrees); a clip shorter than the window is zero-padded at the end and its
 mask is False there. An unreadable or empty file never stops training: it is skipped, counted and
@@ -32,8 +32,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from live.audio import SAMPLE_RATE, AudioError, open_segment, stream
-from live.errors import PhospheneError
+from live.audio.decode import AudioError, open_segment, stream
+from live.core.defaults import SAMPLE_RATE
+from live.core.errors import PhospheneError
 
 REQUIRED_COLUMNS = ("audio", "caption")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a")  # tried in this order by the dataset readers

@@ -4,7 +4,7 @@
     print(format_report(report))
 
 Each clip gives one window (its first `window_s`, the length the encoder was trained on; shorter
-clips are encoded as they are), encoded with the same code the live path runs (live.encoder). Its
+clips are encoded as they are), encoded with the same code the live path runs (live.models.encoder). Its
 caption's target is the text encoder's tokens, from the text encoder the checkpoint names in its
 metadata (`tiny`: the same seeded tiny text encoder training used), or `text_encoder` when given.
 
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from live.errors import ModelNotFound, PhospheneError
+from live.core.errors import ModelNotFound, PhospheneError
 from training.model import MIN_SAMPLES
 
 log = logging.getLogger("phosphene")
@@ -44,8 +44,8 @@ def evaluate(
     cache_dir: Path | None = None,
     device: str = "cpu",
 ) -> dict:
-    from live.encoder import load_encoder
-    from live.models import load_text_encoder
+    from live.models.diffusion import load_text_encoder
+    from live.models.encoder import load_encoder
     from training.config import default_cache
     from training.data import ClipDataset, collate
     from training.metrics import ZERO_SHOT_PROMPT, mean_token_cosine, pool_tokens, retrieval_metrics, zero_shot_accuracy

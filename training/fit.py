@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from live.defaults import TINY
-from live.errors import PhospheneError
+from live.core.defaults import TINY
+from live.core.errors import PhospheneError
 from training.config import CONFIG_FILE, FitConfig, default_cache
 
 log = logging.getLogger("phosphene")
@@ -70,9 +70,10 @@ class Trainee(nn.Module):
 
 def build(config: FitConfig):
     """(trainee, feature extractor, fbank or None, text encoder, tokenizer, EncoderMeta) for a config."""
-    from live.fbank import fbank_for
-    from live.models import load_text_encoder
-    from training.model import EncoderMeta, build_encoder, freeze
+    from live.models.audio_prompt import EncoderMeta
+    from live.models.diffusion import load_text_encoder
+    from live.models.fbank import fbank_for
+    from training.model import build_encoder, freeze
 
     tiny = config.encoder == TINY
     text_name = TINY if tiny else config.text_encoder
@@ -349,7 +350,7 @@ def _restore(accelerator, out: Path) -> Position:
 
 def _save(accelerator, trainee, out: Path, position: Position, fe, meta, keep: int) -> None:
     """Write checkpoints/step-N atomically (temporary folder, then rename), then point encoder/ at it."""
-    from training.model import save_encoder
+    from live.models.audio_prompt import save_encoder
 
     folder = out / CHECKPOINTS / f"step-{position.step:06d}"
     tmp = folder.with_name(f".{folder.name}.tmp")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from export.onnx import export_onnx
-from live.audio import open_segment, stream
-from live.encoder import write_encoder_checkpoint
+from live.audio.decode import open_segment, stream
+from live.models.encoder import write_encoder_checkpoint
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""live.fbank.Fbank against transformers' SeamlessM4TFeatureExtractor, on real recorded music.
+"""live.models.fbank.Fbank against transformers' SeamlessM4TFeatureExtractor, on real recorded music.
 
 Tolerance: the 80 log-mel bins are computed in float32 (a folded DFT in a conv1d) where the
 extractor uses a float64 FFT. Bins that hold music agree to ~1e-5 in normalised units; bins far
@@ -12,7 +12,7 @@ import pytest
 import torch
 from transformers import SeamlessM4TFeatureExtractor
 
-from live.fbank import Fbank
+from live.models.fbank import Fbank
 
 
 def reference(waves: np.ndarray, min_frames: int) -> np.ndarray:

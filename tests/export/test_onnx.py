@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from export.__main__ import main
-from export.hashing import file_sha256
 from export.onnx import export_onnx
 from export.verify import compare, verify
-from live.encoder import load_encoder
-from live.errors import PhospheneError
+from live.core.errors import PhospheneError
+from live.models.encoder import load_encoder
+from live.models.hashing import file_sha256
 
 
 def test_export_folder_holds_the_graph_and_its_metadata(exports):
@@ -59,8 +59,8 @@ def test_verify_passes_fp32_and_fp16_at_their_thresholds(exports, capsys):
 def test_verify_fails_when_the_source_changed(exports, tmp_path):
     ckpt = shutil.copytree(exports["own"], tmp_path / "own")
     folder = export_onnx(str(ckpt), tmp_path / "own_onnx")
-    from live.encoder import tiny_own_encoder
-    from training.model import save_encoder
+    from live.models.audio_prompt import save_encoder
+    from live.models.encoder import tiny_own_encoder
 
     model, fe, meta = tiny_own_encoder()
     with torch.no_grad():

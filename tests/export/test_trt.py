@@ -6,11 +6,12 @@ import json
 import pytest
 
 from export.__main__ import main
-from export.hashing import export_sha256
 from export.trt import engine_meta, profile_shapes
-from live.encoder import load_encoder, read_engine_meta, read_export
-from live.errors import PhospheneError
-from live.profiles import load_profile
+from live.core.errors import PhospheneError
+from live.core.profiles import load_profile
+from live.models.encoder import load_encoder
+from live.models.hashing import export_sha256
+from live.models.runtimes import read_engine_meta, read_export
 
 needs_no_trt = pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="tensorrt is installed here")
 

@@ -1,10 +1,10 @@
-"""Fixtures for the live tests: a JACK dummy server (live/jackdummy.py), started fresh per test."""
+"""Fixtures for the live tests: a JACK dummy server (live/lab/jackdummy.py), started fresh per test."""
 
 import subprocess
 
 import pytest
 
-from live import jackdummy
+from live.lab import jackdummy
 
 
 @pytest.fixture

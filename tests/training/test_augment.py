@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from live.audio import open_segment, stream
+from live.audio.decode import open_segment, stream
 from training.augment import (
     AugmentConfig,
     Augmenter,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from live.audio import open_segment, stream
-from live.errors import PhospheneError
+from live.audio.decode import open_segment, stream
+from live.core.errors import PhospheneError
 from training.data import Clip, ClipDataset, Skipped, collate, read_audiocaps, read_clotho, read_manifest, read_musiccaps
 
 SR = 16_000

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from datasets import Audio, ClassLabel, Dataset, DatasetDict, Features, Value
 
-from live.errors import PhospheneError
+from live.core.errors import PhospheneError
 from training.data import Clip, ClipDataset, read_hf_dataset
 
 SR = 16_000

@@ -194,7 +194,7 @@ def test_other_backbones_train_and_load(backbone, tmp_path, sounds, cache):
 
 
 def test_eval_runs_on_audio2img_format(tmp_path, sounds, cache):
-    from live.encoder import tiny_audio2img_encoder
+    from live.models.encoder import tiny_audio2img_encoder
 
     model, fe, _ = tiny_audio2img_encoder()
     folder = tmp_path / "audio2img"

@@ -4,7 +4,7 @@ gradient checkpointing, every backbone through the same option, and the training
 import pytest
 import torch
 
-from live.fbank import fbank_for
+from live.models.fbank import fbank_for
 from training.model import build_encoder, frame_multiple, freeze, model_inputs
 
 BACKBONES = ["w2v-bert-2.0", "wav2vec2", "hubert", "wavlm"]
@@ -18,7 +18,7 @@ def tiny(backbone):
 def music(seconds: float, house_music) -> torch.Tensor:
     import numpy as np
 
-    from live.audio import open_segment, stream
+    from live.audio.decode import open_segment, stream
 
     x = np.concatenate(list(stream(open_segment(house_music), sr=16_000)))[:, 0]
     return torch.from_numpy(x[: round(seconds * 16_000)].copy())
@@ -83,7 +83,7 @@ def test_frozen_parts_do_not_move(backbone, house_music):
 
 
 def test_freezing_more_layers_than_exist_is_an_error():
-    from live.errors import PhospheneError
+    from live.core.errors import PhospheneError
 
     model, _, _ = tiny("w2v-bert-2.0")
     with pytest.raises(PhospheneError, match="has 2 layers"):
@@ -107,7 +107,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(house_music):
 def test_a_backbone_of_another_kind_is_refused(tmp_path):
     from transformers import BertConfig
 
-    from live.errors import PhospheneError
+    from live.core.errors import PhospheneError
 
     BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64).save_pretrained(tmp_path)
     with pytest.raises(PhospheneError, match="is a bert model"):

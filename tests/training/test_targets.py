@@ -2,8 +2,8 @@
 
 import torch
 
-from live.conditioning import encode_text
-from live.models import tiny_diffusion
+from live.models.conditioning import encode_text
+from live.models.diffusion import tiny_diffusion
 from training.targets import TargetCache
 
 CAPTIONS = ["Dog barking", "Rain falls on a tin roof", "Dog barking", "A piano plays a slow chord"]
@@ -49,7 +49,7 @@ def test_a_damaged_cache_file_is_computed_again(tmp_path):
 def test_text_encoder_loads_from_a_diffusion_model_folder(tmp_path):
     """load_text_encoder's real path: text_encoder/ and tokenizer/ of a diffusers-layout folder,
     written with save_pretrained, give the same targets as the model they were written from."""
-    from live.models import load_text_encoder, tiny_text_encoder
+    from live.models.diffusion import load_text_encoder, tiny_text_encoder
 
     text_encoder, tokenizer = tiny_text_encoder()
     text_encoder.save_pretrained(tmp_path / "model" / "text_encoder")

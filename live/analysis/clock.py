@@ -1,0 +1,76 @@
+"""What the sound means at each video frame: the record the drawing stage reads.
+
+    Analyzer(sr).push(block)            -> (FeatureFrames, new beat times): features and beats on one stream
+    FeatureClock().advance(audio, t_s)  -> Drive: the audio under one video frame, summarised
+
+The same clock serves the live loop (wall clock) and the offline renders (frame k at k / fps): feed
+it the audio under each frame, in order, once. `Drive` is all that `live.draw` knows of the audio,
+as projectM's FrameAudioData is all its renderer knows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from live.analysis.beats import BeatConfig, BeatTracker
+from live.analysis.features import BAND_NAMES, FeatureConfig, FeatureFrames, Features
+from live.core.defaults import SAMPLE_RATE
+
+N_BANDS = len(BAND_NAMES)  # sub, bass, low-mid, mid, high-mid, air
+
+
+class Analyzer:
+    """Features and beats together, on one stream of blocks (any size, any rate >= 4 kHz)."""
+
+    def __init__(self, sr: int, features: FeatureConfig | None = None, beats: BeatConfig | None = None):
+        self.features = Features(sr, features or FeatureConfig())
+        self.beats = BeatTracker(self.features.frame_rate, beats or BeatConfig())
+
+    def push(self, block: np.ndarray) -> tuple[FeatureFrames, list[float]]:
+        frames = self.features.push(block)
+        return frames, self.beats.push(frames)
+
+
+
+@dataclass(frozen=True)
+class Drive:
+    """What the shaders see of the audio at one frame (all 0..1 unless a unit is given)."""
+
+    time_s: float = 0.0
+    level: float = 0.0  # RMS over its running maximum
+    peak: float = 0.0  # sample peak, full scale = 1
+    bands: tuple[float, ...] = (0.0,) * N_BANDS  # sub, bass, low-mid, mid, high-mid, air
+    onset: float = 0.0  # strongest onset strength under the frame
+    beat_phase: float = 0.0  # 0 on the beat
+    tempo_bpm: float = 120.0
+    confidence: float = 0.0
+
+
+class FeatureClock:
+    """Features + beat tracker on one audio stream (16 kHz mono), summarised per video frame.
+    Feed it the audio under each frame, in order, once: the same on the live and offline clocks."""
+
+    def __init__(self, sr: int = SAMPLE_RATE, *, half_beat: bool = False):
+        self.analyzer = Analyzer(sr)
+        self.analyzer.beats.half_beat = half_beat  # the beat moved by half a period (--half-beat, the O key)
+        self.last = Drive()
+
+    def advance(self, samples: np.ndarray, t_s: float) -> Drive:
+        frames, _ = self.analyzer.push(samples)
+        beat = self.analyzer.beats.state(t_s)
+        if len(frames):
+            self.last = Drive(
+                time_s=t_s,
+                level=float(frames.level.mean()),
+                peak=float(frames.peak.max()),
+                bands=tuple(float(b) for b in frames.bands.mean(axis=0)),
+                onset=float(frames.onset.max()),
+                beat_phase=beat.phase,
+                tempo_bpm=beat.tempo_bpm,
+                confidence=beat.confidence,
+            )
+        else:  # a frame shorter than one analysis hop: keep the levels, move the clock
+            self.last = replace(self.last, time_s=t_s, beat_phase=beat.phase, tempo_bpm=beat.tempo_bpm, confidence=beat.confidence)
+        return self.last

@@ -1,0 +1,36 @@
+"""The causal beat tracker over one music file: `python -m live beats`, and the beat bench's scorer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from live.analysis.beats import BeatConfig
+from live.analysis.clock import Analyzer
+from live.audio.decode import open_segment, stream
+from live.core.defaults import SAMPLE_RATE
+
+
+def track_file(
+    path, *, start_s: float = 0.0, duration_s: float | None = None, config: BeatConfig = BeatConfig()
+) -> tuple[float, list[float]]:
+    """(tempo in BPM, beat times in s from the segment start) for a music file, causally."""
+    segment = open_segment(path, start_s, duration_s)
+    analyzer = Analyzer(SAMPLE_RATE, beats=config)
+    for block in stream(segment, sr=SAMPLE_RATE, channels=1, block_s=1.0):
+        analyzer.push(block)
+    beats = [t for t in analyzer.beats.beats_s if t >= 0]
+    tempo = 60.0 / float(np.median(np.diff(beats))) if len(beats) >= 3 else analyzer.beats.state(0).tempo_bpm
+    return tempo, beats
+
+
+def cmd_beats(args) -> int:
+    tempo, beats = track_file(args.input, start_s=args.start, duration_s=args.duration)
+    if args.json:
+        print(json.dumps({"tempo": round(tempo, 2), "beats": [round(t, 3) for t in beats]}))
+        return 0
+    print(f"tempo: {tempo:.1f} BPM, {len(beats)} beats (the live tracker's, causal: the first second has none)")
+    for i in range(0, len(beats), 8):
+        print(" ".join(f"{t:8.3f}" for t in beats[i : i + 8]))
+    return 0

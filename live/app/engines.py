@@ -1,0 +1,168 @@
+"""The two engines, as parts the clocks wire up: the model side loaded once for render and run alike,
+the shader stages around img2img, and the per-frame engines of the live loop.
+
+    models = select_models(args)                        # the one place --models / --encoder / ... are read
+    side = load_diffusion_side(models, device="auto")   # encoder + diffusion parts, width checked
+    hooks = DiffusionHooks(size)                        # warp + structure before img2img, post after
+    build_live_pipeline(...) / build_shader_pipeline(profile) -> LiveParts   # what `run` draws with
+
+torch is imported here (the diffusion engine needs it); the shader engine's path never reaches it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from live.analysis.clock import Drive
+from live.core.defaults import TINY
+from live.core.errors import PhospheneError
+from live.draw.shaders import ShaderEngine, ShaderLook
+from live.models.loading import Models
+
+log = logging.getLogger("phosphene")
+
+MODEL_FLAGS = ("diffusion", "vae", "encoder", "encoder_backend", "encoder_threads")  # Models' fields, by their CLI names
+
+
+def select_models(args) -> Models:
+    """The models a command was asked for. `--models tiny` sets every model at once; a model flag
+    given beside it (`--models tiny --encoder DIR`) wins for that model. Unset flags are None and
+    take the defaults of `Models`."""
+    base = Models.all_tiny() if getattr(args, "models", None) == TINY else Models()
+    given = {name: getattr(args, name) for name in MODEL_FLAGS if getattr(args, name, None) is not None}
+    return replace(base, **given)
+
+
+@dataclass
+class DiffusionSide:
+    """The loaded models of the diffusion engine, on one device: what render and run both start from."""
+
+    device: object  # torch.device
+    dtype: object  # torch.dtype
+    encoder: object  # TorchEncoder | OnnxEncoder | TensorRTEncoder
+    parts: object  # DiffusionParts
+
+
+def load_diffusion_side(models: Models, *, device: str = "auto", vae: str | None = None) -> DiffusionSide:
+    """Load the encoder and the diffusion model (with `vae`, default the one `models` names) and refuse,
+    at start-up, an encoder whose width the diffusion model cannot take."""
+    from live.models.diffusion import load_diffusion
+    from live.models.encoder import check_width, load_encoder
+    from live.models.loading import pick_device
+
+    torch_device, dtype = pick_device(device)
+    encoder = load_encoder(models.encoder, device=torch_device, dtype=dtype, backend=models.encoder_backend, threads=models.encoder_threads)
+    parts = load_diffusion(models.diffusion, vae or models.vae, device=torch_device, dtype=dtype)
+    check_width(encoder, models.diffusion, parts.width)
+    return DiffusionSide(torch_device, dtype, encoder, parts)
+
+
+def start_token(side: DiffusionSide):
+    """The start-token embedding (D,) that audio2img-style encoders leave out, or None."""
+    from live.models.conditioning import encode_text
+
+    meta = side.encoder.meta
+    return encode_text(side.parts, "", length=meta.tokens + 1)[0] if meta.prepend_bos else None
+
+
+class DiffusionHooks:
+    """The shader stages around img2img (live.app.render's FrameLoop calls these):
+
+    init = hooks.init_image(previous_output, drive)   # (1, 3, H, W) in [-1, 1], like the input
+    rgb = hooks.post(generated_uint8, drive)           # uint8 (H, W, 3)
+    """
+
+    def __init__(self, size: int, *, look: ShaderLook | None = None, seed: int = 0, fps: float = 24.0, ctx=None):
+        self.engine = ShaderEngine(size, size, look=look or ShaderLook(), seed=seed, fps=fps, ctx=ctx)
+
+    def init_image(self, previous, drive: Drive):
+        """previous: uint8 (H, W, 3), or a float tensor/array (1, 3, H, W) or (3, H, W) in [-1, 1].
+        Returns the warped, structure-mixed frame as a (1, 3, H, W) tensor in [-1, 1], on the
+        input's device and dtype (float32 on the CPU for a uint8 input)."""
+        import torch
+
+        self.engine.reload_if_changed()
+        if isinstance(previous, np.ndarray) and previous.dtype == np.uint8:
+            rgb, device, dtype = previous, torch.device("cpu"), torch.float32
+        else:
+            t = previous if isinstance(previous, torch.Tensor) else torch.as_tensor(previous)
+            device, dtype = t.device, (t.dtype if t.is_floating_point() else torch.float32)
+            chw = t.detach().reshape(-1, *t.shape[-3:])[0].to(torch.float32).cpu()  # (3, H, W)
+            rgb = ((chw.permute(1, 2, 0).numpy() + 1.0) * 0.5).clip(0.0, 1.0)  # (H, W, 3) in [0, 1]
+        warped = self.engine.warp_frame(rgb, drive)  # (H, W, 3) in [0, 1]
+        out = torch.from_numpy(np.array(warped, dtype=np.float32)).permute(2, 0, 1)[None] * 2.0 - 1.0  # (1, 3, H, W)
+        return out.to(device=device, dtype=dtype)
+
+    def post(self, rgb: np.ndarray, drive: Drive) -> np.ndarray:
+        return self.engine.post_frame(rgb, drive)
+
+
+@dataclass
+class LiveParts:
+    """What the loop runs: the encoder side (None for the shader engine) and a factory, called on
+    the generator's thread, for the per-frame engine (drive, level, dt_s, now) -> (rgb, sample index)."""
+
+    encoder: object | None
+    conditioner: object | None
+    generator: object | None
+    prompts: list
+    make_engine: object
+
+
+def build_live_pipeline(models, profile, *, device: str, prompts: list[str], shaders: bool = True) -> LiveParts:
+    """Load encoder, diffusion model and generator for the live loop, checked like a render's."""
+    from live.models.conditioning import Conditioner, encode_text
+    from live.models.generator import Img2Img, to_uint8
+    from live.models.settings import ConditioningConfig, GeneratorConfig
+
+    vae = models.vae if models.vae == TINY or profile.vae == "taesd" else "full"
+    side = load_diffusion_side(models, device=device, vae=vae)
+    encoder, parts = side.encoder, side.parts
+    generator = Img2Img(parts, GeneratorConfig(size=profile.size, steps=profile.steps, strength=profile.strength))
+    bos = start_token(side)
+    prompt_embeds = [(text, encode_text(parts, text)) for text in prompts]  # (77, D) each
+    prompt = prompt_embeds[0][1] if prompt_embeds else None
+    weight = 0.5 if prompt is not None else 1.0
+    conditioner = Conditioner(ConditioningConfig(profile.attack_s, profile.release_s, weight), bos=bos, prompt=prompt)
+
+    def make_engine(lock):
+        hooks = None
+        if shaders:
+            try:
+                hooks = DiffusionHooks(profile.size, fps=profile.display_fps)
+            except PhospheneError as e:
+                log.warning("shader stage off: %s", e)
+        previous = None
+
+        def frame(drive, level, dt_s, now, newest_index):
+            nonlocal previous
+            with lock:
+                if not conditioner.timeline.entries:
+                    return None
+                embeds, sample_index = conditioner.at(now, level, dt_s)
+            init = hooks.init_image(previous, drive) if hooks is not None and previous is not None else None
+            image = generator(embeds, init_image=init)
+            previous = image
+            rgb = to_uint8(image)
+            return (hooks.post(rgb, drive) if hooks is not None else rgb), sample_index
+
+        return frame
+
+    return LiveParts(encoder, conditioner, generator, prompt_embeds, make_engine)
+
+
+def build_shader_pipeline(profile) -> LiveParts:
+    """`--engine shader`: the shaders alone, driven by the features. No weights, no torch."""
+
+    def make_engine(lock):
+        engine = ShaderEngine(profile.size, profile.size, fps=profile.display_fps)
+
+        def frame(drive, level, dt_s, now, newest_index):
+            return engine.frame(drive), newest_index  # the features went up to the newest sample
+
+        return frame
+
+    return LiveParts(None, None, None, [], make_engine)

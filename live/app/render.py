@@ -1,0 +1,264 @@
+"""Offline render: a music file in, an MP4 with the audio muxed in out, on a virtual clock. Both
+engines render through one loop (`write_mp4`): frame k is at t = k / fps, and the audio is muxed
+in as the frames go.
+
+Diffusion (`render`): embedding j describes the audio around t = j * hop_s: its window is centred
+there (the renderer may look ahead, so the pictures change when a sound happens rather than
+window_s later). A frame between two embeddings gets their per-token slerp, then attack/release
+smoothing driven by the level of the audio under that frame, then the optional text mix, then one
+img2img step from the previous frame. Everything streams: memory does not grow with the file.
+
+    decode (PyAV) -> 16 kHz mono blocks -> SampleBuffer -> windows -> encoder (batched)
+                                                    \\-> frame level          |
+    Conditioner (slerp, smoothing, text mix) <--------------------------------/
+        -> Img2Img -> write_mp4 (+ the original audio, AAC)
+
+Shaders (`render_shader`): the audio under each frame -> FeatureClock -> ShaderEngine -> write_mp4.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from live.analysis.clock import FeatureClock
+from live.app.engines import DiffusionHooks, load_diffusion_side, start_token
+from live.app.settings import RenderConfig, check_fps
+from live.audio.decode import AudioSegment, open_segment, stream
+from live.audio.windows import SampleBuffer
+from live.core.defaults import SAMPLE_RATE
+from live.core.errors import PhospheneError
+from live.core.timing import StageTimer
+from live.draw.shaders import ShaderEngine, ShaderLook
+from live.draw.video import AAC_RATES, AudioMuxer, Mp4Writer, RenderResult, check_output_path, make_bar
+from live.models.loading import Models
+from live.models.settings import GeneratorConfig
+
+log = logging.getLogger("phosphene")
+
+
+def write_mp4(
+    output: Path, segment: AudioSegment, frames: Iterator[np.ndarray], *, n_frames: int, fps: int, width: int, height: int,
+    timer: StageTimer, progress: bool,
+) -> RenderResult:
+    """The one mux loop: `n_frames` frames from `frames` into `output`, the segment's own audio muxed
+    in step (its rate when AAC takes it, else 48 kHz; at most two channels). The file appears only
+    when it is complete; an error or Ctrl-C leaves nothing behind."""
+    started = time.perf_counter()
+    mux_sr = segment.source_sr if segment.source_sr in AAC_RATES else 48_000
+    mux_channels = min(segment.channels, 2)
+    with Mp4Writer(output, fps=fps, width=width, height=height, audio_sr=mux_sr, audio_channels=mux_channels) as writer:
+        muxer = AudioMuxer(writer, stream(segment, sr=mux_sr, channels=mux_channels, block_s=0.5), mux_sr)
+        bar = make_bar(n_frames, progress)
+        for k, rgb in zip(range(n_frames), frames):
+            with timer.section("mux"):
+                muxer.write_until((k + 1) / fps)
+                writer.write_frame(rgb)
+            bar.update(1)
+        with timer.section("mux"):
+            muxer.write_until(math.inf)
+        bar.close()
+    seconds = time.perf_counter() - started
+    log.info("wrote %s: %d frames in %.1f s (%.1f fps)", output, n_frames, seconds, n_frames / seconds)
+    return RenderResult(output, n_frames, seconds, timer.per_frame_ms(n_frames))
+
+
+# --- the diffusion engine -----------------------------------------------------------------------
+
+
+class Pipeline:
+    """The loaded models and the per-render state, built and checked before any output exists."""
+
+    def __init__(self, models: Models, config: RenderConfig, *, device: str = "auto", prompt: str | None = None):
+        import torch
+
+        from live.models.conditioning import Conditioner, encode_text
+        from live.models.generator import Img2Img
+
+        config.validate()
+        self.config = config
+        side = load_diffusion_side(models, device=device)
+        self.device, self.dtype, self.encoder, self.parts = side.device, side.dtype, side.encoder, side.parts
+        self.timer = StageTimer(sync=torch.cuda.synchronize if self.device.type == "cuda" else None)
+        self.generator = Img2Img(self.parts, config.generator, timer=self.timer)
+        prompt_embeds = encode_text(self.parts, prompt) if prompt else None  # (77, D)
+        self.conditioner = Conditioner(config.conditioning, bos=start_token(side), prompt=prompt_embeds)  # bos: (D,) or None
+        self.window_samples = round((config.window_s or self.encoder.meta.window_s) * SAMPLE_RATE)
+
+
+def render(
+    input_path: str | Path,
+    output_path: str | Path,
+    *,
+    models: Models = Models(),
+    config: RenderConfig = RenderConfig(),
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+    device: str = "auto",
+    prompt: str | None = None,
+    progress: bool = True,
+) -> RenderResult:
+    """Render `input_path` to `output_path` (an .mp4) with the diffusion engine. Every check that can
+    fail on bad input runs before the output file is opened; a failure after that removes the partial file."""
+    output = check_output_path(output_path)
+    segment = open_segment(input_path, start_s, duration_s)
+    pipeline = Pipeline(models, config, device=device, prompt=prompt)
+    n_frames = max(1, round(segment.duration_s * config.fps))
+    log.info(
+        "rendering %s (%.2f s) -> %s: %d frames at %d fps, %d px, %d UNet call(s) per frame, on %s",
+        segment.path.name,
+        segment.duration_s,
+        output,
+        n_frames,
+        config.fps,
+        config.generator.size,
+        config.generator.unet_calls,
+        pipeline.device,
+    )
+    loop = FrameLoop(pipeline, segment, n_frames)
+    size = config.generator.size
+    frames = (loop.render(k) for k in range(n_frames))
+    return write_mp4(
+        output, segment, frames, n_frames=n_frames, fps=config.fps, width=size, height=size, timer=pipeline.timer, progress=progress
+    )
+
+
+class FrameLoop:
+    """Frame k's picture: embeddings computed just ahead of the frame that needs them."""
+
+    def __init__(self, pipeline: Pipeline, segment: AudioSegment, n_frames: int):
+        self.p = pipeline
+        self.cfg = pipeline.config
+        self.total = segment.samples(SAMPLE_RATE)
+        self.buffer = SampleBuffer(timed(stream(segment, sr=SAMPLE_RATE, channels=1), pipeline.timer, "decode"), self.total)
+        self.hop_samples = max(1, round(self.cfg.hop_s * SAMPLE_RATE))
+        self.n_embeddings = self.total // self.hop_samples + 2  # one past the last frame, to slerp towards
+        self.next_embedding = 0
+        self.hooks, self.clock, self.previous = None, None, None
+        if self.cfg.shaders:
+            try:
+                self.hooks = DiffusionHooks(self.cfg.generator.size, seed=self.cfg.generator.seed, fps=self.cfg.fps)
+                self.clock = FeatureClock(half_beat=self.cfg.half_beat)  # features and beats at 16 kHz, fed the audio under each frame
+            except PhospheneError as e:  # no EGL here: plain img2img feedback still makes a video
+                log.warning("shader stage off: %s", e)
+
+    def window_bounds(self, j: int) -> tuple[int, int]:
+        centre = j * self.hop_samples
+        a = centre - self.p.window_samples // 2
+        return a, a + self.p.window_samples
+
+    def compute_embeddings(self, upto_s: float) -> None:
+        """Encode windows (in batches) until the timeline reaches `upto_s` or the audio ends."""
+        import torch
+
+        while self.next_embedding < self.n_embeddings and self.p.conditioner.timeline.last_time_s < upto_s:
+            js = range(self.next_embedding, min(self.next_embedding + self.cfg.encoder_batch, self.n_embeddings))
+            bounds = [self.window_bounds(j) for j in js]
+            windows = np.stack([self.buffer.get(a, b) for a, b in bounds])  # (B, S); decoding is timed in timed()
+            with self.p.timer.section("encoder"):
+                tokens = self.p.encoder.encode(windows)  # (B, T, D)
+            with self.p.timer.section("conditioning"):
+                for j, (_, b), tok in zip(js, bounds, tokens, strict=True):
+                    newest = min(b, self.total) - 1
+                    self.p.conditioner.add(j * self.hop_samples / SAMPLE_RATE, newest, tok.to(torch.float32))
+            self.next_embedding = js[-1] + 1
+
+    def render(self, k: int) -> np.ndarray:
+        from live.models.generator import to_uint8
+
+        fps = self.cfg.fps
+        t_s = k / fps
+        self.compute_embeddings(t_s + self.cfg.hop_s)  # the embedding after t, to slerp towards
+        frame_a, frame_b = round(t_s * SAMPLE_RATE), round((k + 1) / fps * SAMPLE_RATE)
+        under_frame = self.buffer.get(frame_a, frame_b)  # the audio playing while this frame shows
+        level = float(np.sqrt(np.mean(under_frame**2))) if len(under_frame) else 0.0
+        with self.p.timer.section("conditioning"):
+            embeds, _sample_index = self.p.conditioner.at(t_s, level, 1.0 / fps)
+        init = None
+        if self.hooks is not None:
+            with self.p.timer.section("shaders"):
+                drive = self.clock.advance(under_frame, t_s)  # consecutive frames partition the audio
+                if self.previous is not None:  # warp + structure: motion follows the music
+                    init = self.hooks.init_image(self.previous, drive)
+        image = self.p.generator(embeds, init_image=init)
+        self.previous = image  # fed back before the post effects
+        with self.p.timer.section("vae"):
+            rgb = to_uint8(image)
+        if self.hooks is not None:
+            with self.p.timer.section("shaders"):
+                rgb = self.hooks.post(rgb, drive)
+        next_window_start = self.window_bounds(self.next_embedding)[0]
+        self.buffer.forget_before(min(frame_b, next_window_start))
+        return rgb
+
+
+# --- the shader engine --------------------------------------------------------------------------
+
+
+def render_shader(
+    input_path,
+    output_path,
+    *,
+    fps: int = RenderConfig.fps,
+    size: int | tuple[int, int] = GeneratorConfig.size,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+    seed: int = GeneratorConfig.seed,
+    progress: bool = True,
+    look: ShaderLook = ShaderLook(),
+    half_beat: bool = RenderConfig.half_beat,
+) -> RenderResult:
+    """Render a music file with the shader engine (no weights, no torch) to an MP4 with its audio muxed in."""
+    width, height = (size, size) if isinstance(size, int) else size
+    check_fps(fps)
+    output = check_output_path(output_path)
+    segment = open_segment(input_path, start_s, duration_s)
+    timer = StageTimer()
+    engine = ShaderEngine(width, height, look=look, seed=seed, fps=fps)  # fails here (no EGL, bad shader) before any output exists
+    n_frames = max(1, round(segment.duration_s * fps))
+    log.info(
+        "rendering %s (%.2f s) -> %s with the shader engine: %d frames at %d fps, %dx%d",
+        segment.path.name,
+        segment.duration_s,
+        output,
+        n_frames,
+        fps,
+        width,
+        height,
+    )
+    total = segment.samples(SAMPLE_RATE)
+    buffer = SampleBuffer(stream(segment, sr=SAMPLE_RATE, channels=1, block_s=0.25), total)
+    clock = FeatureClock(SAMPLE_RATE, half_beat=half_beat)
+
+    def frames() -> Iterator[np.ndarray]:
+        for k in range(n_frames):
+            with timer.section("decode"):  # the audio playing while frame k shows
+                a, b = round(k / fps * SAMPLE_RATE), min(round((k + 1) / fps * SAMPLE_RATE), total)
+                under_frame = buffer.get(a, max(a, b))
+                buffer.forget_before(b)
+            with timer.section("features"):
+                drive = clock.advance(under_frame, k / fps)
+            with timer.section("shaders"):
+                engine.reload_if_changed()
+                yield engine.frame(drive)
+
+    try:
+        return write_mp4(output, segment, frames(), n_frames=n_frames, fps=fps, width=width, height=height, timer=timer, progress=progress)
+    finally:
+        engine.release()
+
+
+def timed(blocks, timer: StageTimer, name: str):
+    """Wrap a generator so the time spent producing each item counts towards stage `name`."""
+    iterator = iter(blocks)
+    while True:
+        with timer.section(name):
+            item = next(iterator, None)
+        if item is None:
+            return
+        yield item

@@ -1,0 +1,326 @@
+"""`python -m live run`: line-in or microphone to a window, on the wall clock.
+
+Three actors, none waiting on another:
+
+    capture (child process) -> RingBuffer (shared memory, int64 sample clock + capture times)
+    EncoderWorker (thread): every hop_s, the NEWEST window only -> 16 kHz -> encoder -> Conditioner
+    render loop (main thread, display rate): Conditioner.at(now) -> Img2Img -> window, HUD, keys
+
+The encoder never queues windows: when it falls behind it skips to the newest. The render loop
+draws whatever conditioning is newest; a slow frame is simply late (counted as dropped display
+intervals), never queued. Every frame carries the sample index of the newest audio its conditioning
+depends on, and its audio-to-photon latency is the time it is shown minus that sample's capture time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+import numpy as np
+
+from live.app.stats import RunStats
+from live.audio.fileinput import FileInput
+from live.core.defaults import SAMPLE_RATE
+from live.core.errors import PhospheneError
+
+log = logging.getLogger("phosphene")
+
+
+def mono(samples: np.ndarray, channels: list[int] | None) -> np.ndarray:
+    """(n, C) -> (n,): the mean of the chosen input channels (all by default)."""
+    picked = samples if not channels else samples[:, channels]
+    return picked.mean(axis=1)
+
+
+class EncoderWorker(threading.Thread):
+    def __init__(self, source, encoder, conditioner, lock: threading.Lock, *, window_s: float, hop_s: float, channels):
+        super().__init__(name="phosphene-encoder", daemon=True)
+        self.source, self.encoder, self.conditioner, self.lock = source, encoder, conditioner, lock
+        self.window_samples = round(window_s * source.sr)
+        self.hop_s, self.channels = hop_s, channels
+        self.stop_event = threading.Event()
+        self.encodes, self.skipped, self.errors = 0, 0, 0
+        self.last_ms = 0.0
+        self.last_error = ""
+        self.last_index = -1
+
+    def run(self) -> None:
+        import soxr
+        import torch
+
+        next_due = time.monotonic()
+        while not self.stop_event.is_set():
+            self.stop_event.wait(max(0.0, next_due - time.monotonic()))
+            late_by = time.monotonic() - next_due
+            if late_by > self.hop_s:
+                self.skipped += int(late_by // self.hop_s)  # hops we slept through: never caught up on
+            next_due = max(next_due + self.hop_s, time.monotonic())
+            ring = self.source.ring
+            end = ring.written
+            if end == self.last_index or end < self.source.sr // 4:
+                continue  # no new audio (input lost) or not enough yet: hold the last conditioning
+            try:
+                started = time.perf_counter()
+                window = ring.read(end - self.window_samples, end).samples  # (n, C) at the device rate
+                wave16k = soxr.resample(mono(window, self.channels), self.source.sr, SAMPLE_RATE, quality="HQ")
+                tokens = self.encoder.encode(wave16k[None, :].astype(np.float32))[0].to(torch.float32)  # (T, D)
+                with self.lock:
+                    self.conditioner.add(ring.capture_time(end - 1), end - 1, tokens)
+                self.last_index = end
+                self.encodes += 1
+                self.last_ms = 1000 * (time.perf_counter() - started)
+            except Exception as e:  # a live set never crashes: show it and keep going
+                self.errors += 1
+                self.last_error = f"{type(e).__name__}: {e}"
+                log.warning("encoder: %s", self.last_error)
+
+
+def level_of(source, channels, seconds: float) -> float:
+    """RMS of the newest `seconds` of input: the HUD meter and the smoother's loudness."""
+    ring = source.ring
+    n = min(ring.written, max(1, int(seconds * source.sr)))
+    if n <= 1:
+        return 0.0
+    return float(np.sqrt(np.mean(mono(ring.newest(n).samples, channels) ** 2)))
+
+
+class FrameSlot:
+    """The newest two generator frames, for the display's crossfade: a slot, never a queue."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.older = self.newer = None  # (rgb uint8 (H, W, 3), sample index, ready time)
+
+    def publish(self, rgb: np.ndarray, sample_index: int) -> None:
+        with self.lock:
+            self.older, self.newer = self.newer, (rgb, sample_index, time.monotonic())
+
+    def latest(self):
+        with self.lock:
+            return self.older, self.newer
+
+
+class GeneratorWorker(threading.Thread):
+    """Makes frames as fast as it can from the newest conditioning and features; the display shows
+    whatever is newest. Owns the GL context of the shader stage (a GL context lives on one thread)."""
+
+    def __init__(self, source, channels, slot: FrameSlot, make_engine, *, min_interval_s: float = 0.0):
+        super().__init__(name="phosphene-generator", daemon=True)
+        self.min_interval_s = min_interval_s  # no faster than the display: unseen frames only steal CPU
+        self.source, self.channels, self.slot, self.make_engine = source, channels, slot, make_engine
+        self.stop_event = threading.Event()
+        self.taps: list[float | None] = []  # tap times from the keys; None releases tap tempo
+        self.half_beat = False  # the O key: the beat moved by half a period
+        self.frames, self.errors, self.last_ms, self.total_ms = 0, 0, 0.0, 0.0
+        self.last_error = ""
+        self.drive = None
+
+    def run(self) -> None:
+        import soxr
+
+        from live.analysis.clock import FeatureClock
+
+        engine = self.make_engine()  # (drive, level, dt_s, now, newest index) -> (rgb, sample index) or None
+        clock = FeatureClock()
+        resampler = soxr.ResampleStream(self.source.sr, SAMPLE_RATE, 1, dtype="float32")
+        ring = self.source.ring
+        last_read, last_time = ring.written, time.monotonic()
+        while not self.stop_event.is_set():
+            now = time.monotonic()
+            end = ring.written
+            start = max(last_read, end - self.source.sr)  # at most the last second: never a backlog
+            samples = mono(ring.read(start, end).samples, self.channels) if end > start else np.zeros(0, np.float32)
+            last_read = end
+            level = float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
+            while self.taps:
+                tap = self.taps.pop(0)
+                clock.analyzer.beats.tap(tap) if tap is not None else clock.analyzer.beats.release()
+            clock.analyzer.beats.half_beat = self.half_beat
+            try:
+                self.drive = clock.advance(resampler.resample_chunk(samples), now)
+                started = time.perf_counter()
+                result = engine(self.drive, level, now - last_time, now, end - 1)
+                last_time = now
+                if result is None:  # nothing to draw from yet
+                    self.stop_event.wait(0.01)
+                    continue
+                self.last_ms = 1000 * (time.perf_counter() - started)
+                self.total_ms += self.last_ms
+                self.frames += 1
+                self.slot.publish(*result)
+                self.stop_event.wait(max(0.0, self.min_interval_s - (time.monotonic() - now)))
+            except Exception as e:  # a live set never crashes: show it, hold the last frame, go on
+                self.errors += 1
+                self.last_error = f"{type(e).__name__}: {e}"
+                log.warning("generator: %s", self.last_error)
+                self.stop_event.wait(0.2)
+
+
+def unet_ms(parts, generator) -> float:
+    """Mean UNet ms per generated frame (the diffusion engine's own timer); the shader engine has none."""
+    if parts.generator is None or not generator.frames:
+        return 0.0
+    return 1000 * parts.generator.timer.total_s.get("unet", 0.0) / generator.frames
+
+
+def crossfade(older, newer, now: float) -> np.ndarray | None:
+    """Display-rate crossfade (the crossfade shader's math, on the CPU): the newer frame fades in
+    over the time the generator took to make it, so the window runs at display rate."""
+    from live.draw.shaders import crossfade_mix
+
+    if newer is None:
+        return None
+    if older is None:
+        return newer[0]
+    mix = crossfade_mix(now, older[2], newer[2])
+    if mix >= 1.0:
+        return newer[0]
+    return (older[0] * (1.0 - mix) + newer[0] * mix).astype(np.uint8)
+
+
+def run_live(args, profile, pipeline_factory) -> dict:
+    """The whole live session; returns the stats. `pipeline_factory()` returns the generator
+    engine factory and the models' parts (after the input and display are known to be good, so
+    bad input fails before anything heavy)."""
+    from live.draw.display import Display
+
+    display = Display(display=args.display, windowed=args.windowed, size=profile.size)  # fails first: no display
+    if args.input:
+        source = FileInput(args.input, block_size=profile.block_size)
+    else:
+        from live.audio.capture import LiveInput
+
+        wanted = max(args.channels) + 1 if args.channels else None  # None: as many as the device has, up to 2
+        source = LiveInput(args.device, channels=wanted, sr=args.samplerate, block_size=profile.block_size)
+    channels = None if args.input else args.channels  # which captured channels to mix; a file plays in mono
+    try:
+        parts = pipeline_factory()
+    except BaseException:
+        display.close()
+        if hasattr(source, "_shm"):
+            source.stop()
+        raise
+    lock = threading.Lock()
+    source.start()
+    worker = None
+    if parts.encoder is not None:
+        worker = EncoderWorker(
+            source, parts.encoder, parts.conditioner, lock, window_s=profile.window_s, hop_s=profile.hop_s, channels=channels
+        )
+        worker.start()
+    slot = FrameSlot()
+    generator = GeneratorWorker(source, channels, slot, lambda: parts.make_engine(lock), min_interval_s=1.0 / profile.display_fps)
+    generator.half_beat = args.half_beat  # the O key toggles it
+    generator.start()
+    stats = RunStats()
+    frame_s = 1.0 / profile.display_fps
+    controls = Controls(parts.conditioner, parts.generator, parts.prompts)
+    try:
+        display.open()
+        while not display.quit_requested:
+            t0 = time.monotonic()
+            display.handle_events()
+            while display.actions:
+                action = display.actions.pop(0)
+                if action in ("tap", "release_tap"):
+                    generator.taps.append(t0 if action == "tap" else None)
+                elif action == "half_beat":
+                    generator.half_beat = not generator.half_beat
+                else:
+                    with lock:
+                        controls.apply(action)
+            newer = None
+            if not (display.frozen and stats.frames):  # frozen: the same picture stays up
+                older, newer = slot.latest()
+                shown_rgb = crossfade(older, newer, t0)
+            level = level_of(source, channels, frame_s)
+            display.present(
+                shown_rgb,
+                hud={
+                    "fps": stats.frames / max(1e-6, time.monotonic() - stats.started),
+                    "latency_ms": stats.latency_ms.newest(60)[::-1, 0].tolist(),  # the last 60 frames, newest first
+                    "level": level,
+                    "encoder_ms": worker.last_ms if worker else 0.0,
+                    "unet_ms": unet_ms(parts, generator),
+                    "overflows": source.ring.overflows,
+                    "dropped": stats.dropped_frames,
+                    "input_lost": source.input_lost,
+                    "reconnects": source.reconnects,
+                    "error": (worker.last_error if worker else "") or generator.last_error,
+                    "prompt": controls.prompt_name,
+                    "strength": parts.generator.config.strength if parts.generator else 0.0,
+                    "audio_weight": parts.conditioner.config.audio_weight if parts.conditioner else 0.0,
+                    "tempo": generator.drive.tempo_bpm if generator.drive else 0.0,
+                    "half_beat": generator.half_beat,
+                },
+            )
+            shown = time.monotonic()
+            stats.frames += 1
+            latency = None
+            if newer is not None and not display.frozen:
+                latency = 1000 * (shown - source.ring.capture_time(newer[1]))
+                stats.latency_ms.append(latency)
+            stats.trace(shown - stats.started, level, latency)
+            elapsed = shown - t0
+            stats.dropped_frames += max(0, int(elapsed / frame_s))  # display intervals this frame overran
+            if args.duration and shown - stats.started >= args.duration:
+                break
+            time.sleep(max(0.0, frame_s - elapsed))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: quit as Q does
+        pass
+    finally:
+        for thread in (worker, generator):
+            if thread is not None:
+                thread.stop_event.set()
+        for thread in (worker, generator):
+            if thread is not None:
+                thread.join(timeout=0.4)  # a UNet call in flight is not waited for: the threads are daemons
+        summary = stats.summary(source, worker, generator)
+        if parts.generator is not None:  # the generator's own split of its time
+            per_frame = parts.generator.timer.per_frame_ms(max(1, generator.frames))
+            summary["unet_ms_mean"], summary["vae_ms_mean"] = per_frame.get("unet", 0.0), per_frame.get("vae", 0.0)
+        source.stop()
+        display.close()
+    if args.stats_json:
+        with open(args.stats_json, "w") as f:
+            json.dump(summary, f)
+    return summary
+
+
+class Controls:
+    """The VJ's keys, applied between frames: prompt choice, strength, audio weight."""
+
+    STRENGTH_STEP = 0.05
+    WEIGHT_STEP = 0.1
+
+    def __init__(self, conditioner, generator, prompts: list[tuple[str, object]]):
+        self.conditioner, self.generator, self.prompts = conditioner, generator, prompts  # [(text, (77, D))]
+        self.index = 0
+
+    @property
+    def prompt_name(self) -> str:
+        return self.prompts[self.index][0] if self.prompts else ""
+
+    def apply(self, action: str) -> None:
+        from dataclasses import replace
+
+        if self.generator is None:  # the shader engine has no prompts or strength
+            return
+        if action in ("next_prompt", "previous_prompt") and self.prompts:
+            self.index = (self.index + (1 if action == "next_prompt" else -1)) % len(self.prompts)
+            self.conditioner.prompt = self.prompts[self.index][1]
+        elif action in ("strength_up", "strength_down"):
+            step = self.STRENGTH_STEP if action == "strength_up" else -self.STRENGTH_STEP
+            self.generator.set_strength(self.generator.config.strength + step)
+        elif action in ("weight_up", "weight_down") and self.prompts:
+            step = self.WEIGHT_STEP if action == "weight_up" else -self.WEIGHT_STEP
+            weight = min(1.0, max(0.0, self.conditioner.config.audio_weight + step))
+            self.conditioner.config = replace(self.conditioner.config, audio_weight=weight)
+
+
+def check_run_args(args) -> None:
+    if args.duration is not None and args.duration <= 0:
+        raise PhospheneError(f"--duration {args.duration}: give a positive number of seconds")

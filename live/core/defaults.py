@@ -1,0 +1,14 @@
+"""Constants every stage agrees on, kept free of heavy imports so --help answers at once."""
+
+from pathlib import Path
+
+SAMPLE_RATE = 16_000  # Hz: the encoder's rate (w2v-bert-2.0 and its feature extractor); analysis and render decode to it too
+
+TINY = "tiny"  # seeded random weights, built offline: for tests and smoke runs only
+DEFAULT_ENCODER = "youzarsif/wav2vec2bert_2_diffusion"  # audio2img: w2v-bert-2.0 into SD 2.1's text space
+DEFAULT_DIFFUSION = "stabilityai/sd-turbo"  # distilled SD 2.1: 1-4 steps, guidance 0, 512 px
+DEFAULT_VAE = "madebyollin/taesd"  # AutoencoderTiny: ~2.4 M parameters instead of the 84 M VAE
+FULL_VAE = "full"  # --vae full: the diffusion model's own AutoencoderKL
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: live/core/defaults.py -> ../../
+DEMO_CLIP = ROOT / "demo" / "phosphene-demo.mp3"  # 12 s of music shipped with the repository: benches and the README's demo

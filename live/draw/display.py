@@ -1,0 +1,136 @@
+"""The live window: pygame, fullscreen on a chosen display, a HUD, and the VJ's keys.
+
+Keys (also shown by the HUD):
+    F fullscreen toggle   H HUD   B blackout   Space freeze frame
+    Left/Right previous/next prompt   Up/Down strength   [ ] audio weight
+    T tap tempo (overrides the beat tracker)   R release the tapped tempo
+    O off-beat: move the tracker's beat by half a beat (again: back)   Esc or Q quit
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from live.core.errors import PhospheneError
+
+CLEAR = (12, 0, 24)  # the clear colour: a deep violet, so "nothing drawn yet" is told from black
+KEYS_HELP = "F fullscreen  H hud  B blackout  Space freeze  <- -> prompt  Up/Down strength  [ ] weight  T tap  R untap  O off-beat  Q quit"
+
+
+def _pygame():
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame
+
+    return pygame
+
+
+class Display:
+    def __init__(self, *, display: int = 0, windowed: bool = False, size: int = 512):
+        """Checks that a display exists before anything else opens (the audio input, the models)."""
+        pg = _pygame()
+        try:
+            pg.display.init()
+        except pg.error as e:
+            raise PhospheneError(f"no display to draw on ({e}): run under a desktop session or set DISPLAY") from None
+        count = pg.display.get_num_displays()
+        if not 0 <= display < count:
+            raise PhospheneError(f"--display {display}: this machine has {count} display(s), numbered 0 to {count - 1}")
+        self.display, self.windowed, self.size = display, windowed, size
+        self.screen = None
+        self.hud_on, self.blackout, self.frozen, self.quit_requested = True, False, False, False
+        self.actions: list[str] = []  # prompt/strength/weight changes for the loop to apply
+
+    def open(self) -> None:
+        pg = _pygame()
+        pg.font.init()
+        self.font = pg.font.Font(None, 22)
+        self._set_mode()
+        pg.display.set_caption("Phosphene")
+        pg.mouse.set_visible(self.windowed)
+
+    def _set_mode(self) -> None:
+        pg = _pygame()
+        if self.windowed:
+            self.screen = pg.display.set_mode((self.size, self.size), pg.RESIZABLE, display=self.display)
+        else:  # (0, 0): the display's own resolution; no window manager needed under Xvfb
+            self.screen = pg.display.set_mode((0, 0), pg.FULLSCREEN, display=self.display)
+
+    def handle_events(self) -> None:
+        pg = _pygame()
+        for event in pg.event.get():
+            if event.type == pg.QUIT:
+                self.quit_requested = True
+            elif event.type == pg.KEYDOWN:
+                key = event.key
+                if key in (pg.K_ESCAPE, pg.K_q):
+                    self.quit_requested = True
+                elif key == pg.K_f:
+                    self.windowed = not self.windowed
+                    self._set_mode()
+                elif key == pg.K_h:
+                    self.hud_on = not self.hud_on
+                elif key == pg.K_b:
+                    self.blackout = not self.blackout
+                elif key == pg.K_SPACE:
+                    self.frozen = not self.frozen
+                else:
+                    action = {
+                        pg.K_RIGHT: "next_prompt",
+                        pg.K_LEFT: "previous_prompt",
+                        pg.K_UP: "strength_up",
+                        pg.K_DOWN: "strength_down",
+                        pg.K_RIGHTBRACKET: "weight_up",
+                        pg.K_LEFTBRACKET: "weight_down",
+                        pg.K_t: "tap",  # tap tempo: overrides the beat tracker until released
+                        pg.K_r: "release_tap",
+                        pg.K_o: "half_beat",  # the tracker found the pulse but sits on the off-beat
+                    }.get(key)
+                    if action:
+                        self.actions.append(action)
+
+    def present(self, rgb: np.ndarray | None, hud: dict) -> None:
+        pg = _pygame()
+        screen = self.screen
+        screen.fill((0, 0, 0) if self.blackout else CLEAR)
+        if rgb is not None and not self.blackout:
+            frame = pg.image.frombuffer(np.ascontiguousarray(rgb).tobytes(), (rgb.shape[1], rgb.shape[0]), "RGB")
+            w, h = screen.get_size()
+            side = min(w, h)  # square pictures, centred, as large as the screen allows
+            screen.blit(pg.transform.smoothscale(frame, (side, side)), ((w - side) // 2, (h - side) // 2))
+        if self.hud_on:
+            self._draw_hud(hud)
+        pg.display.flip()
+
+    def _draw_hud(self, hud: dict) -> None:
+        pg = _pygame()
+        lat = np.array(hud["latency_ms"]) if hud["latency_ms"] else None
+        p50, p95 = (np.percentile(lat, 50), np.percentile(lat, 95)) if lat is not None else (float("nan"), float("nan"))
+        lines = [
+            f"{hud['fps']:5.1f} fps   latency p50 {p50:4.0f} ms  p95 {p95:4.0f} ms",
+            f"encoder {hud['encoder_ms']:5.1f} ms   unet {hud['unet_ms']:5.1f} ms   tempo {hud.get('tempo', 0.0):5.1f} BPM"
+            + ("  (beat moved half a beat: O)" if hud.get("half_beat") else ""),
+            f"overflows {hud['overflows']}   dropped {hud['dropped']}   reconnects {hud['reconnects']}",
+        ]
+        if hud["input_lost"]:
+            lines.append("INPUT LOST: holding the last picture, reconnecting...")
+        if hud.get("error"):
+            lines.append(f"encoder error: {hud['error'][:80]}")
+        if hud.get("prompt"):
+            lines.append(f"prompt: {hud['prompt'][:60]}   strength {hud['strength']:.2f}  audio weight {hud['audio_weight']:.2f}")
+        lines.append(KEYS_HELP)
+        y = 8
+        for line in lines:
+            colour = (255, 80, 80) if line.startswith(("INPUT LOST", "encoder error")) else (235, 235, 235)
+            self.screen.blit(self.font.render(line, True, colour, (0, 0, 0)), (8, y))
+            y += 20
+        # level meter: RMS in dBFS from -60 to 0, the bar the tests read back through the stats
+        db = 20 * np.log10(max(hud["level"], 1e-6))
+        fill = int(np.clip((db + 60) / 60, 0, 1) * 200)
+        pg.draw.rect(self.screen, (60, 60, 60), (8, y + 4, 200, 12))
+        pg.draw.rect(self.screen, (80, 220, 120), (8, y + 4, fill, 12))
+
+    def close(self) -> None:
+        pg = _pygame()
+        pg.display.quit()

@@ -1,0 +1,312 @@
+"""How good the beat tracker is on real music with known beats: `python -m live bench beats`.
+
+Two corpora of MIDI, rendered with fluidsynth and a General MIDI soundfont, so the beat times are
+exact (pretty_midi's):
+
+    songs    Debian's planetblupi-music-midi: ten game songs, most of them tracker modules converted
+             to MIDI. Syncopated: in four of them the onsets are as strong half a beat off.
+    grooves  24 accompaniment styles from Debian's mma (Musical MIDI Accompaniment): its own drum,
+             bass and chord patterns for rock, swing, bossa nova, ska, salsa ... over I-vi-IV-V, each
+             at a tempo typical of the style. The styles and tempi were chosen before any score.
+
+Neither corpus is in the beat network's training data: live/lab/beat_train.py renders mma grooves only
+from the style files that define none of these 24, and no song.
+
+Each excerpt is tracked causally
+by the live tracker, exactly as `python -m live beats FILE --start S --duration D` runs it, and by
+librosa's offline `beat_track` on the same audio. Both are scored with mir_eval against the MIDI's
+beats (the first 5 s of an excerpt are not scored, mir_eval's convention):
+
+    F      F-measure, 70 ms window: the issue's figure. A beat half a period off counts as a miss.
+    AMLt   continuity at any metrical level (mir_eval): double or half tempo and the off-beat count
+           as right. A high AMLt next to a low F means the tracker found the pulse but not the beat.
+    phase  where our beats sit in the reference beat: 0 on the beat, 0.5 on the off-beat.
+
+The same rendering and reference feed the test (tests/live/analysis/test_beats.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from live.core.errors import PhospheneError
+
+MIDI_DIR = Path("/usr/share/planetblupi/music")
+SOUNDFONTS = (Path("/usr/share/sounds/sf2/TimGM6mb.sf2"), Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
+RENDER_SR = 22_050
+UNSCORED_S = 5.0  # mir_eval.beat.trim_beats' default: the first 5 s of an excerpt are not scored
+PACKAGES = "fluidsynth timgm6mb-soundfont planetblupi-music-midi mma"
+# mma groove -> BPM: common 4/4 (and one 12/8) styles at a tempo typical of each, chosen before any score
+GROOVES = {
+    "50sRock": 150, "60sRock": 130, "8Beat": 110, "BasicRock": 120, "Ballad": 80, "BossaNova": 130, "Blues": 100,
+    "FolkRock": 125, "JazzRock": 140, "PopBallad": 90, "R&B": 95, "Ska": 160, "SoftRock": 105, "Swing": 140,
+    "Trance": 135, "Twist": 155, "Samba": 100, "Salsa": 180, "Rock128": 110, "Strut": 115, "Zydeco": 145,
+    "CountryBlues": 100, "BigBand": 150, "Mambo": 170,
+}  # fmt: skip
+GROOVE_CHORDS = ("C", "Am", "F", "G7")  # I-vi-IV-V, a bar each
+
+
+def songs() -> list[Path]:
+    return sorted(MIDI_DIR.glob("*.mid"))
+
+
+def missing(corpus: str) -> str | None:
+    """What this machine lacks to render a corpus, as the fix to apply; None when nothing."""
+    found = shutil.which("fluidsynth") and any(p.exists() for p in SOUNDFONTS)
+    found = found and (bool(songs()) if corpus == "songs" else shutil.which("mma") is not None)
+    if not found:
+        return f"needs Debian {PACKAGES}: sudo apt-get install {PACKAGES} (`make test` installs them as root)"
+    return None
+
+
+def groove_midi(
+    style: str,
+    folder: Path,
+    seconds: float,
+    *,
+    bpm: float | None = None,
+    chords: tuple[str, ...] = GROOVE_CHORDS,
+    transpose: int = 0,
+    seed: int = 1,
+    beats_per_bar: int = 4,
+    stem: str | None = None,
+) -> Path:
+    """mma's `style` groove (at its GROOVES tempo unless `bpm`) over `chords`, a bar each, for at least
+    `seconds` of `beats_per_bar` bars, as a MIDI file in `folder` (kept: a second call reuses it). mma
+    humanises timing and velocity at random: the seed is fixed, so a groove is the same on every machine.
+    The bench uses the defaults; live/lab/beat_train.py varies them."""
+    bpm = GROOVES[style] if bpm is None else bpm
+    stem = stem or "groove-" + "".join(c for c in style if c.isalnum())
+    midi = folder / f"{stem}-{seconds:g}s.mid"
+    if not midi.exists():
+        bars = int(np.ceil(seconds * bpm / 60 / beats_per_bar)) + 1
+        key = [f"Transpose {transpose}"] if transpose else []
+        lines = [f"RndSeed {seed}", f"Tempo {bpm}", *key, f"Groove {style}", *(f"{i + 1} {chords[i % len(chords)]}" for i in range(bars))]
+        script = folder / f"{stem}.mma"
+        script.write_text("\n".join(lines) + "\n")
+        partial = folder / f"{stem}.partial.mid"
+        r = subprocess.run(["mma", str(script), "-f", str(partial)], capture_output=True, text=True, timeout=120)
+        if r.returncode != 0 or not partial.exists():
+            raise PhospheneError(f"mma could not write groove {style}: {(r.stdout + r.stderr).strip().splitlines()[-1:]}")
+        partial.replace(midi)
+    return midi
+
+
+def reference_beats(pm) -> np.ndarray:
+    """pretty_midi's beats, moved onto the grid the notes sit on: some of these files (tracker
+    conversions) start every note a fixed number of ticks after the beat (music004-009: 20 ticks of
+    192, about 60 ms), which would otherwise count every correct beat as late."""
+    sixteenth = pm.resolution // 4
+    offset = Counter(pm.time_to_tick(n.start) % sixteenth for inst in pm.instruments for n in inst.notes).most_common(1)[0][0]
+    return np.array([pm.tick_to_time(int(pm.time_to_tick(b)) + int(offset)) for b in pm.get_beats()])
+
+
+def render_song(midi: Path, folder: Path, until_s: float, *, soundfont: Path | None = None, gain: float = 0.6) -> tuple[Path, np.ndarray]:
+    """The song's first `until_s` seconds as a WAV in `folder` (kept: a second call reuses it) and the
+    reference beats in them. Rendered through `soundfont` (default: the first of SOUNDFONTS found)
+    at fluidsynth's `gain`."""
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(str(midi))
+    beats = reference_beats(pm)
+    wav = folder / f"{midi.stem}-{until_s:g}s.wav"
+    if not wav.exists():
+        for inst in pm.instruments:  # render only up to the end: fluidsynth takes the whole file
+            inst.notes = [n for n in inst.notes if n.start < until_s]
+            inst.control_changes = [c for c in inst.control_changes if c.time < until_s]
+            inst.pitch_bends = [b for b in inst.pitch_bends if b.time < until_s]
+        cut = folder / f"{midi.stem}-{until_s:g}s.mid"
+        pm.write(str(cut))
+        soundfont = soundfont or next(p for p in SOUNDFONTS if p.exists())
+        partial = wav.with_suffix(".partial.wav")
+        cmd = ["fluidsynth", "-ni", "-q", "-g", f"{gain:g}", "-r", str(RENDER_SR), "-F", str(partial), str(soundfont), str(cut)]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+        partial.replace(wav)
+    return wav, beats[beats < until_s]
+
+
+@dataclass(frozen=True)
+class Score:
+    f_measure: float
+    amlt: float
+    phase: float | None  # median position of the estimate's beats in the reference's beat, -0.5..0.5
+
+
+def score(reference: np.ndarray, estimate) -> Score:
+    import mir_eval
+
+    ref = mir_eval.beat.trim_beats(np.asarray(reference, dtype=float), UNSCORED_S)
+    est = mir_eval.beat.trim_beats(np.asarray(estimate, dtype=float), UNSCORED_S)
+    with warnings.catch_warnings():  # an empty estimate scores 0, with a warning we do not need
+        warnings.simplefilter("ignore")
+        f = mir_eval.beat.f_measure(ref, est, f_measure_threshold=0.07)
+        amlt = mir_eval.beat.continuity(ref, est)[3]
+    return Score(float(f), float(amlt), beat_phase(ref, est))
+
+
+def beat_phase(reference: np.ndarray, estimate: np.ndarray) -> float | None:
+    """Median position of each estimated beat within the reference beat interval it falls in, as a
+    fraction of that interval wrapped to -0.5..0.5 (0: on the beat; +-0.5: the off-beat)."""
+    inside = estimate[(estimate >= reference[0]) & (estimate < reference[-1])] if len(reference) >= 2 else []
+    if len(inside) == 0:
+        return None
+    i = np.searchsorted(reference, inside, side="right") - 1
+    position = (inside - reference[i]) / (reference[i + 1] - reference[i])
+    return float(np.median((position + 0.5) % 1.0 - 0.5))
+
+
+@dataclass(frozen=True)
+class Row:
+    song: str
+    start_s: float
+    reference_bpm: float
+    ours_bpm: float
+    ours: Score
+    librosa: Score | None
+
+
+def corpus_midis(corpus: str, names: list[str] | None, folder: Path, until_s: float) -> list[tuple[str, Path]]:
+    """(name, MIDI file) for a corpus, all of it or the named members; grooves are written into folder."""
+    available = [p.name for p in songs()] if corpus == "songs" else list(GROOVES)
+    chosen = names or available
+    if unknown := [n for n in chosen if n not in available]:
+        raise PhospheneError(f"no {corpus[:-1]} {unknown[0]}: choose among {', '.join(available)}")
+    if corpus == "songs":
+        return [(Path(n).stem, MIDI_DIR / n) for n in chosen]
+    return [(n, groove_midi(n, folder, until_s)) for n in chosen]
+
+
+def evaluate(
+    midis: list[tuple[str, Path]], starts: list[float], seconds: float, folder: Path, *, librosa: bool = True, progress: bool = True
+):
+    """One Row per (MIDI, start), in that order. Renders into `folder` (reused when already there)."""
+    from tqdm import tqdm
+
+    from live.app.beats import track_file
+
+    until = max(starts) + seconds
+    rows = []
+    bar = tqdm(total=len(midis) * len(starts), desc="beats", unit="excerpt", disable=not progress, file=sys.stderr)
+    for name, midi in midis:
+        wav, beats = render_song(midi, folder, until)
+        for start in starts:
+            reference = beats[(beats >= start) & (beats < start + seconds)] - start
+            tempo, est = track_file(wav, start_s=start, duration_s=seconds)
+            offline = librosa_beats(wav, start, seconds) if librosa else None
+            reference_bpm = 60.0 / float(np.median(np.diff(reference)))
+            rows.append(
+                Row(
+                    name,
+                    start,
+                    reference_bpm,
+                    tempo,
+                    score(reference, est),
+                    None if offline is None else score(reference, offline),
+                )
+            )
+            bar.update()
+    bar.close()
+    return rows
+
+
+def librosa_beats(wav: Path, start_s: float, seconds: float) -> np.ndarray:
+    import librosa
+
+    y, sr = librosa.load(str(wav), sr=RENDER_SR, offset=start_s, duration=seconds)
+    _, beats = librosa.beat.beat_track(y=y, sr=sr, units="time")
+    return beats
+
+
+# --- `python -m live bench beats` -------------------------------------------------------------------
+
+
+def add_bench_beats_args(bench_sub) -> None:
+    p = bench_sub.add_parser(
+        "beats",
+        help="beat-tracker quality on real music with known beats (F-measure, against librosa)",
+        description="Render MIDI with fluidsynth (Debian's planetblupi game songs, or mma's accompaniment grooves), "
+        "track excerpts of each with the live (causal) beat tracker and with librosa's offline tracker, and score both "
+        "against the MIDI's beats with mir_eval: F-measure (70 ms) and AMLt (any metrical level). Prints a row per "
+        "excerpt and the means.",
+    )
+    p.add_argument(
+        "--corpus",
+        choices=["songs", "grooves"],
+        default="songs",
+        help="songs: the ten planetblupi MIDI songs; grooves: 24 mma accompaniment styles (default: %(default)s)",
+    )
+    p.add_argument(
+        "--songs", nargs="+", default=None, metavar="NAME", help="members of the corpus: music000.mid ... or 50sRock ... (default: all)"
+    )
+    p.add_argument(
+        "--starts",
+        nargs="+",
+        type=float,
+        default=[0.0, 30.0, 60.0, 90.0],
+        metavar="S",
+        help="excerpt starts in seconds (default: 0 30 60 90; the tests score 0)",
+    )
+    p.add_argument("--seconds", type=float, default=30.0, help="excerpt length (default: %(default)s)")
+    p.add_argument("--no-librosa", action="store_true", help="skip librosa's offline tracker (the slow part)")
+    p.add_argument(
+        "--keep", type=Path, default=None, metavar="DIR", help="render into DIR and keep the MIDI and WAVs (default: a temporary folder)"
+    )
+
+
+def bench_beats(args) -> int:
+    if (why := missing(args.corpus)) is not None:
+        raise PhospheneError(f"bench beats --corpus {args.corpus} {why}")
+    for module in ("pretty_midi", "mir_eval", *(() if args.no_librosa else ("librosa",))):
+        try:
+            __import__(module)
+        except ImportError:
+            raise PhospheneError(f"bench beats needs the Python package {module}: pip install -r requirements.txt") from None
+    if args.seconds <= UNSCORED_S + 1 or min(args.starts) < 0:
+        raise PhospheneError(f"--seconds must exceed {UNSCORED_S + 1:g} (the first {UNSCORED_S:g} s are not scored) and --starts be >= 0")
+
+    def run(folder: Path) -> list[Row]:
+        midis = corpus_midis(args.corpus, args.songs, folder, max(args.starts) + args.seconds)
+        return evaluate(midis, args.starts, args.seconds, folder, librosa=not args.no_librosa)
+
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        rows = run(args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="phosphene-beats-") as folder:
+            rows = run(Path(folder))
+    print(format_table(rows))
+    return 0
+
+
+def format_table(rows: list[Row]) -> str:
+    def phase(s: Score) -> str:
+        return "-" if s.phase is None else f"{s.phase:+.2f}"
+
+    width = max(10, *(len(r.song) + 2 for r in rows))
+    out = [f"{'song':<{width}}{'start s':>8}{'ref BPM':>9}{'our BPM':>9}{'our F':>7}{'AMLt':>6}{'phase':>7}{'librosa F':>11}{'AMLt':>6}"]
+    for r in rows:
+        lib = f"{r.librosa.f_measure:>11.2f}{r.librosa.amlt:>6.2f}" if r.librosa else f"{'-':>11}{'-':>6}"
+        out.append(
+            f"{r.song:<{width}}{r.start_s:>8g}{r.reference_bpm:>9.1f}{r.ours_bpm:>9.1f}{r.ours.f_measure:>7.2f}{r.ours.amlt:>6.2f}{phase(r.ours):>7}{lib}"
+        )
+    ours = np.mean([r.ours.f_measure for r in rows])
+    line = f"mean over {len(rows)} excerpts: ours F {ours:.3f} (AMLt {np.mean([r.ours.amlt for r in rows]):.3f})"
+    if all(r.librosa for r in rows):
+        theirs = np.mean([r.librosa.f_measure for r in rows])
+        line += (
+            f", librosa F {theirs:.3f} (AMLt {np.mean([r.librosa.amlt for r in rows]):.3f}); ours / librosa {ours / max(theirs, 1e-9):.2f}"
+        )
+    out.append(line)
+    off = [r for r in rows if r.ours.phase is not None and abs(r.ours.phase) > 0.35]
+    if off:
+        out.append(f"excerpts where our beats sit on the off-beat (|phase| > 0.35): {len(off)} of {len(rows)}")
+    return "\n".join(out)

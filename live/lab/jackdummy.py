@@ -1,0 +1,86 @@
+"""A JACK dummy server and a file player on it: real audio callbacks without sound hardware, for
+rehearsal, the tests and `bench live`. Needs Debian's jackd2 (jackd, jack_lsp, jack_connect).
+
+    server = start_server()          # jackd, dummy backend, 48 kHz
+    player = play("song.mp3")        # a JACK client looping the file on its output port
+    connect(new_output_port, ports("input"))   # into whatever reads from JACK
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+from live.core.defaults import ROOT
+from live.core.errors import PhospheneError
+
+# --sync: the dummy driver waits for every client each period. In its default async mode, clients
+# that cannot get real-time priority (containers, CI) are reported "not finished" several times a
+# second: xruns, which PortAudio passes on as input overflow although no audio was late at all.
+JACKD = ["jackd", "--no-realtime", "--sync", "-d", "dummy", "-r", "48000", "-p", "1024"]
+PLAYER = textwrap.dedent(
+    """
+    import sys, time, numpy as np, sounddevice as sd
+    sys.path.insert(0, {root!r})
+    from live.audio.decode import open_segment, stream
+    music = np.concatenate(list(stream(open_segment({path!r}), sr=48000, channels=1)))[:, 0]
+    pos = 0
+    def cb(out, frames, t, status):
+        global pos
+        out[:, 0] = music[(np.arange(frames) + pos) % len(music)]  # the file, looped
+        pos += frames
+    with sd.OutputStream(device="system", channels=1, samplerate=48000, blocksize=1024, callback=cb):
+        print("playing", flush=True)
+        while True:
+            time.sleep(1)
+    """
+)
+
+
+def server_up() -> bool:
+    return subprocess.run(["jack_lsp"], capture_output=True).returncode == 0
+
+
+def start_server(*, replace: bool = True) -> subprocess.Popen | None:
+    """Start jackd; with replace=False an already running server is used and None returned.
+    A server killed a moment ago can still hold its socket: wait for it to go, and retry."""
+    if not replace and server_up():
+        return None
+    subprocess.run(["pkill", "-9", "-x", "jackd"])
+    deadline = time.monotonic() + 5
+    while subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for _ in range(3):
+        proc = subprocess.Popen(JACKD, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and proc.poll() is None:
+            if server_up():
+                return proc
+            time.sleep(0.1)
+        proc.kill()
+        proc.wait()
+        time.sleep(1.0)
+    raise PhospheneError(f"jackd did not start ({' '.join(JACKD)}); is another audio server holding the device?")
+
+
+def ports(direction: str) -> list[str]:
+    """Client ports (not the server's system:*) of a direction, "input" or "output"."""
+    out = subprocess.run(["jack_lsp", "-p"], capture_output=True, text=True).stdout.splitlines()
+    return [name for name, props in zip(out[::2], out[1::2], strict=False) if not name.startswith("system:") and direction in props]
+
+
+def play(path) -> tuple[subprocess.Popen, str]:
+    """A JACK client looping `path`; returns the process and its output port."""
+    before = set(ports("output"))
+    proc = subprocess.Popen([sys.executable, "-c", PLAYER.format(root=str(ROOT), path=str(path))], stdout=subprocess.PIPE, text=True)
+    if proc.stdout.readline().strip() != "playing":
+        proc.kill()
+        raise PhospheneError("the JACK player did not start (is libportaudio2 installed?)")
+    return proc, [p for p in ports("output") if p not in before][0]
+
+
+def connect(output_port: str, input_ports: list[str]) -> None:
+    for port in input_ports:
+        subprocess.run(["jack_connect", output_port, port], check=True, capture_output=True)

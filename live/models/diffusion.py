@@ -1,0 +1,282 @@
+"""Finding and loading the diffusion model and its VAE, by hub id, local folder or `tiny`.
+
+Every model is named the same way: a Hugging Face hub id (looked up in the local cache first, then
+downloaded if the hub can be reached), a local folder in the same layout, or `tiny`, which builds a
+seeded set with random weights, offline, for tests and smoke runs. Its pictures mean nothing, and
+the log says so.
+
+Finding a model by name (`resolve_folder`) is `live.models.loading`'s job; the encoder side lives in
+`encoder.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from live.core.defaults import DEFAULT_VAE, FULL_VAE, TINY
+from live.core.errors import PhospheneError
+from live.models.loading import TINY_NOTICE, first_line, load_errors, require_files, resolve_folder
+
+log = logging.getLogger("phosphene")
+
+# ---------------------------------------------------------------------------------------------
+# The diffusion model: UNet, scheduler, text encoder + tokenizer, VAE
+
+
+@dataclass
+class DiffusionParts:
+    name: str
+    unet: torch.nn.Module
+    scheduler: object
+    text_encoder: torch.nn.Module
+    tokenizer: object
+    vae: torch.nn.Module
+    vae_name: str
+
+    @property
+    def width(self) -> int:
+        """D: the width of the prompt embeddings the UNet cross-attends to."""
+        return int(self.unet.config.cross_attention_dim)
+
+    @property
+    def vae_scale_factor(self) -> int:
+        if hasattr(self.vae.config, "encoder_block_out_channels"):  # AutoencoderTiny
+            return 2 ** (len(self.vae.config.encoder_block_out_channels) - 1)
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)  # AutoencoderKL
+
+    @property
+    def size_multiple(self) -> int:
+        """Image sizes must divide by this: the VAE's factor times the UNet's downsamplings."""
+        return self.vae_scale_factor * 2 ** (len(self.unet.config.block_out_channels) - 1)
+
+    def to(self, device: torch.device, dtype: torch.dtype) -> DiffusionParts:
+        for m in (self.unet, self.text_encoder, self.vae):
+            m.to(device=device, dtype=dtype).eval().requires_grad_(False)
+        return self
+
+
+DIFFUSION_FILES = {
+    "unet/config.json": ["unet/config.json"],
+    "unet weights (unet/*.safetensors)": ["unet/*.safetensors"],
+    "scheduler/scheduler_config.json": ["scheduler/scheduler_config.json"],
+    "text_encoder/config.json": ["text_encoder/config.json"],
+    "text encoder weights (text_encoder/*.safetensors)": ["text_encoder/*.safetensors"],
+    "tokenizer/ (vocab.json, merges.txt)": ["tokenizer/vocab.json", "tokenizer/tokenizer.json"],
+}
+
+
+def load_diffusion(name: str, vae: str = DEFAULT_VAE, *, device="cpu", dtype=torch.float32) -> DiffusionParts:
+    """Load the UNet, scheduler, text encoder and VAE of an sd-turbo-class model."""
+    from live.models.loading import quiet_model_loading
+
+    quiet_model_loading()
+    if name == TINY:
+        parts = tiny_diffusion()
+        if vae not in (TINY, FULL_VAE):
+            parts.vae, parts.vae_name = load_vae(vae, diffusion_folder=None), vae
+        return parts.to(torch.device(device), dtype)
+
+    import diffusers
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    fp16 = dtype == torch.float16
+    subfolders = ["unet", "scheduler", "text_encoder", "tokenizer"] + (["vae"] if vae == FULL_VAE else [])
+    # fp16 runs fetch only the fp16 weights; fp32 runs skip them ("*l.safetensors": model.safetensors,
+    # diffusion_pytorch_model.safetensors), halving the download either way
+    weights = "*.fp16.safetensors" if fp16 else "*l.safetensors"
+    patterns = ["model_index.json"] + [f"{sub}/{p}" for sub in subfolders for p in ("*.json", "*.txt", weights)]
+    folder = resolve_folder(name, "diffusion model", patterns)
+    require_files(folder, "diffusion model", DIFFUSION_FILES)
+    variant = "fp16" if fp16 and any(folder.glob("unet/*.fp16.safetensors")) else None
+    try:
+        unet = diffusers.UNet2DConditionModel.from_pretrained(
+            folder, subfolder="unet", variant=variant, use_safetensors=True, torch_dtype=dtype
+        )
+        scheduler_config = json.loads((folder / "scheduler/scheduler_config.json").read_text())
+        scheduler_class = getattr(diffusers, scheduler_config.get("_class_name", "EulerDiscreteScheduler"))
+        scheduler = scheduler_class.from_pretrained(folder, subfolder="scheduler")
+        te_variant = variant if any(folder.glob("text_encoder/*.fp16.safetensors")) else None
+        text_encoder = CLIPTextModel.from_pretrained(
+            folder, subfolder="text_encoder", variant=te_variant, use_safetensors=True, dtype=dtype
+        )
+        tokenizer = CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer")
+    except load_errors() as e:
+        raise PhospheneError(f"diffusion model '{name}' could not be loaded from {folder}: {first_line(e)}") from None
+    vae_model = load_vae(vae, diffusion_folder=folder, variant=variant)
+    parts = DiffusionParts(name, unet, scheduler, text_encoder, tokenizer, vae_model, vae)
+    if text_encoder.config.hidden_size != parts.width:
+        raise PhospheneError(
+            f"diffusion model '{name}': text encoder width {text_encoder.config.hidden_size} does not match "
+            f"the UNet's cross-attention width {parts.width}; this is not an SD-class model folder"
+        )
+    return parts.to(torch.device(device), dtype)
+
+
+def load_vae(name: str, diffusion_folder: Path | None, variant: str | None = None):
+    """TAESD (AutoencoderTiny) by default; `full` is the diffusion model's own AutoencoderKL; a
+    folder or hub id of either class works too."""
+    import diffusers
+
+    if name == FULL_VAE:
+        if diffusion_folder is None:
+            raise PhospheneError("--vae full needs a diffusion model folder with a vae/ subfolder")
+        require_files(diffusion_folder, "diffusion model", {"vae/config.json": ["vae/config.json"], "vae weights": ["vae/*.safetensors"]})
+        folder, subfolder = diffusion_folder, "vae"
+    else:
+        folder, subfolder = resolve_folder(name, "VAE", ["*.json", "*.safetensors"]), None
+        require_files(folder, "VAE", {"config.json": ["config.json"], "weights (*.safetensors)": ["*.safetensors"]})
+    config_file = folder / (subfolder or "") / "config.json"
+    class_name = json.loads(config_file.read_text()).get("_class_name", "AutoencoderTiny")
+    if class_name not in ("AutoencoderTiny", "AutoencoderKL"):
+        raise PhospheneError(f"VAE '{name}' is a {class_name}; Phosphene takes AutoencoderTiny or AutoencoderKL")
+    variant = variant if variant and any((folder / (subfolder or "")).glob("*.fp16.safetensors")) else None
+    try:
+        return getattr(diffusers, class_name).from_pretrained(folder, subfolder=subfolder, variant=variant, use_safetensors=True)
+    except load_errors() as e:
+        raise PhospheneError(f"VAE '{name}' could not be loaded from {folder}: {first_line(e)}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# `tiny`: a seeded, random-weight model set in the shapes of the real ones (diffusers' test style)
+
+TINY_WIDTH = 32  # D of the tiny text space; the tiny encoders produce this width
+
+
+def tiny_tokenizer():
+    """A CLIP tokenizer built offline: byte-level vocabulary, no merges (one token per character)."""
+    from transformers import CLIPTokenizer
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    chars = list(bytes_to_unicode().values())
+    vocab = {c: i for i, c in enumerate(chars)}
+    vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
+    vocab.update({"<|startoftext|>": len(vocab), "<|endoftext|>": len(vocab) + 1})
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+
+
+def tiny_diffusion() -> DiffusionParts:
+    """UNet, Euler scheduler (sd-turbo's settings), CLIP text encoder and TAESD, all tiny."""
+    from diffusers import EulerDiscreteScheduler, UNet2DConditionModel
+
+    log.warning(TINY_NOTICE.format(what="diffusion model"))
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=TINY_WIDTH,
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,  # as SD 2.x / sd-turbo
+    )
+    # Random cross-attention adds little to the residual stream, so the conditioning would barely
+    # steer the picture; scale its output so that it does, as it does in a trained UNet.
+    with torch.no_grad():
+        for name, module in unet.named_modules():
+            if name.endswith("attn2.to_out.0"):
+                module.weight.mul_(3.0)
+    text_encoder, tokenizer = tiny_text_encoder()
+    torch.manual_seed(0)
+    vae = tiny_vae()
+    scheduler = EulerDiscreteScheduler(  # sd-turbo's scheduler_config.json
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        num_train_timesteps=1000,
+        prediction_type="epsilon",
+        steps_offset=1,
+        timestep_spacing="trailing",
+    )
+    return DiffusionParts(TINY, unet, scheduler, text_encoder, tokenizer, vae, TINY)
+
+
+def tiny_text_encoder():
+    """The tiny text space: a seeded 2-layer CLIP text encoder (width TINY_WIDTH) and its tokenizer."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    tokenizer = tiny_tokenizer()
+    torch.manual_seed(0)
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            hidden_size=TINY_WIDTH,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=len(tokenizer),
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            max_position_embeddings=77,
+        )
+    )
+    return text_encoder, tokenizer
+
+
+def load_text_encoder(name: str, *, device="cpu", dtype=torch.float32):
+    """Only the text encoder and tokenizer of a diffusion model (hub id, folder or `tiny`): what
+    training needs for its targets, without the UNet and VAE."""
+    from live.models.loading import quiet_model_loading
+
+    quiet_model_loading()
+    if name == TINY:
+        text_encoder, tokenizer = tiny_text_encoder()
+        return text_encoder.to(device, dtype).eval(), tokenizer
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    weights = "*.fp16.safetensors" if dtype == torch.float16 else "*l.safetensors"
+    patterns = [f"{sub}/{p}" for sub in ("text_encoder", "tokenizer") for p in ("*.json", "*.txt", weights)]
+    folder = resolve_folder(name, "text encoder", patterns)
+    require_files(folder, "diffusion model", {k: v for k, v in DIFFUSION_FILES.items() if "text_encoder" in k or "tokenizer" in k})
+    variant = "fp16" if dtype == torch.float16 and any(folder.glob("text_encoder/*.fp16.safetensors")) else None
+    try:
+        text_encoder = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", variant=variant, use_safetensors=True, dtype=dtype)
+        tokenizer = CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer")
+    except load_errors() as e:
+        raise PhospheneError(f"text encoder of '{name}' could not be loaded from {folder}: {first_line(e)}") from None
+    return text_encoder.to(device).eval(), tokenizer
+
+
+def tiny_vae():
+    """TAESD's shape (4 blocks, 8x downscale, 4 latent channels) at a fraction of its width."""
+    from diffusers import AutoencoderTiny
+
+    vae = AutoencoderTiny(
+        encoder_block_out_channels=(16, 16, 16, 16),
+        decoder_block_out_channels=(16, 16, 16, 16),
+        num_encoder_blocks=(1, 1, 1, 1),
+        num_decoder_blocks=(1, 1, 1, 1),
+    )
+    # Random init shrinks the signal at every conv, so a random TAESD ignores its input: the
+    # previous frame would not feed back, and every frame would decode to ~0, which AutoencoderTiny
+    # maps to -1: black frames in which no test could see a difference. Scale the convs so the
+    # latents follow the image (std ~0.8, as TAESD's) and the image follows the latents, and centre
+    # the decoder's last conv on mid-grey.
+    with torch.no_grad():
+        for part, gain in ((vae.encoder, 2.2), (vae.decoder, 1.5)):
+            for m in part.modules():
+                if isinstance(m, torch.nn.Conv2d):
+                    m.weight.mul_(gain)
+        vae.decoder.layers[-1].weight.mul_(5.0 / 1.5)
+        vae.decoder.layers[-1].bias.fill_(0.5)
+    return vae
+
+
+def save_tiny_diffusion(folder: Path) -> Path:
+    """Write the tiny set in sd-turbo's folder layout, so tests exercise the real loader."""
+    folder = Path(folder)
+    parts = tiny_diffusion()
+    parts.unet.save_pretrained(folder / "unet")
+    parts.scheduler.save_pretrained(folder / "scheduler")
+    parts.text_encoder.save_pretrained(folder / "text_encoder")
+    parts.tokenizer.save_pretrained(folder / "tokenizer")
+    parts.vae.save_pretrained(folder / "vae")  # an AutoencoderTiny standing in for the full VAE
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}) + "\n")
+    return folder

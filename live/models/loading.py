@@ -1,0 +1,125 @@
+"""Naming and finding models, and choosing where they run, without importing torch at module level
+(the CLI's --help and the shader engine read from here).
+
+Every model is named the same way: a Hugging Face hub id (looked up in the local cache first, then
+downloaded if the hub can be reached), a local folder in the same layout, or `tiny`, which builds a
+seeded set with random weights, offline, for tests and smoke runs. Its pictures mean nothing, and
+the log says so.
+
+    Models(diffusion, vae, encoder, encoder_backend, encoder_threads)   # what a command asked for
+    resolve_folder(name, what)                                          # a local folder, or one clear error
+    pick_device("auto")                                                 # (torch.device, dtype)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from live.core.defaults import DEFAULT_DIFFUSION, DEFAULT_ENCODER, DEFAULT_VAE, TINY
+from live.core.errors import ModelNotFound, PhospheneError
+
+log = logging.getLogger("phosphene")
+
+ENCODER_BACKENDS = ("torch", "onnx", "tensorrt", "auto")
+
+
+@dataclass(frozen=True)
+class Models:
+    diffusion: str = DEFAULT_DIFFUSION  # hub id, folder or tiny
+    vae: str = DEFAULT_VAE  # hub id, folder, `full` (the diffusion model's own) or tiny
+    encoder: str = DEFAULT_ENCODER  # hub id, folder (a checkpoint or an ONNX export) or tiny
+    encoder_backend: str = "torch"  # one of ENCODER_BACKENDS; auto = the fastest available
+    encoder_threads: int | None = None  # ONNX Runtime CPU threads; None = physical cores, at most 4
+
+    @classmethod
+    def all_tiny(cls) -> Models:
+        return cls(TINY, TINY, TINY)
+
+
+def pick_device(name: str):
+    """`auto` takes CUDA when present. fp16 weights on CUDA, fp32 on the CPU (fp16 convs are slow there)."""
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise PhospheneError(f"--compute {name}: no CUDA GPU is visible to torch here; use --compute cpu")
+    if name not in ("cpu",) and not name.startswith("cuda"):
+        raise PhospheneError(f"--compute {name}: choose auto, cpu or cuda[:N]")
+    return torch.device(name), (torch.float16 if name.startswith("cuda") else torch.float32)
+
+
+TINY_NOTICE = "{what} 'tiny': seeded random weights built offline for tests and smoke runs; its pictures mean nothing"
+
+
+def hub_reachable(host: str = "huggingface.co", timeout_s: float = 3.0) -> bool:
+    """A quick look before a download, so an offline machine fails in seconds, not after retries."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        return False
+    try:
+        socket.create_connection((host, 443), timeout=timeout_s).close()
+        return True
+    except OSError:
+        return False
+
+
+def resolve_folder(name: str, what: str, allow_patterns: list[str] | None = None) -> Path:
+    """A local folder holding model `name` (a folder path or a hub id), or a PhospheneError saying
+    what was tried and how to get the model."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1 or path.suffix != ""
+    if looks_like_path or path.exists():
+        raise PhospheneError(f"{what} '{name}': no such folder; give a model folder, a hub id, or 'tiny'")
+
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(name, allow_patterns=allow_patterns, local_files_only=True))
+    except (LocalEntryNotFoundError, FileNotFoundError, ValueError):
+        pass
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    if not hub_reachable():
+        raise ModelNotFound(
+            f"{what} '{name}' is not a local folder, not in the Hugging Face cache ({HF_HUB_CACHE}), "
+            f"and the hub cannot be reached: on a connected machine run `hf download {name}` and copy "
+            f"the cache (or the folder, then pass its path), or use --models tiny for a smoke run"
+        )
+    log.info("downloading %s '%s' from the Hugging Face hub", what, name)
+    try:
+        return Path(snapshot_download(name, allow_patterns=allow_patterns))
+    except (HfHubHTTPError, OSError) as e:
+        raise ModelNotFound(f"{what} '{name}': download failed ({str(e).splitlines()[0]})") from None
+
+
+def require_files(folder: Path, what: str, groups: dict[str, list[str]]) -> None:
+    """Each group is satisfied by any one of its glob patterns; name every missing group at once."""
+    missing = [label for label, patterns in groups.items() if not any(any(folder.glob(p)) for p in patterns)]
+    if missing:
+        raise PhospheneError(f"{what} folder '{folder}' is missing {', '.join(missing)}: copy the whole model folder")
+
+
+def load_errors() -> tuple[type[BaseException], ...]:
+    from safetensors import SafetensorError
+
+    # what a corrupt, truncated or mismatched checkpoint raises from from_pretrained
+    return (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError)
+
+
+def first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def quiet_model_loading() -> None:
+    """Called by the model loaders (which import transformers anyway): no per-tensor progress bars.
+    Hub downloads keep theirs."""
+    import transformers.utils.logging as tlog
+
+    tlog.disable_progress_bar()

@@ -1,0 +1,61 @@
+"""The model stages' settings, torch-free: the CLI reads its defaults from these dataclasses (and
+`--help` answers without importing torch); `generator.py` and `conditioning.py` run them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from live.core.errors import PhospheneError
+
+
+@dataclass(frozen=True)
+class ConditioningConfig:
+    attack_s: float = 0.05  # time constant when the level rises: small = hits land on the frame they happen
+    release_s: float = 0.40  # time constant when it falls: larger = pictures linger after a sound stops
+    audio_weight: float = 1.0  # 1 = audio only, 0 = text prompt only; needs --prompt below 1
+    PROMPT_AUDIO_WEIGHT = 0.5  # the audio weight when a prompt is given and no weight is: half each (not a field)
+
+    @classmethod
+    def default_audio_weight(cls, prompt: bool) -> float:
+        """--audio-weight unset: audio only, or half audio, half prompt when there is a prompt."""
+        return cls.PROMPT_AUDIO_WEIGHT if prompt else cls.audio_weight
+
+    def __post_init__(self):
+        if self.attack_s < 0 or self.release_s < 0:
+            raise PhospheneError(f"attack ({self.attack_s} s) and release ({self.release_s} s) must be >= 0")
+        if not 0.0 <= self.audio_weight <= 1.0:
+            raise PhospheneError(f"--audio-weight {self.audio_weight}: must be between 0 (prompt only) and 1 (audio only)")
+
+
+MAX_SIZE = 2048  # px; beyond this even an H100 is far from real time and TAESD tiles badly
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    size: int = 512  # output width = height in px; UNet time grows with its square
+    steps: int = 2  # scheduler steps the strength is cut from; UNet calls per frame = int(steps * strength)
+    strength: float = 0.5  # share of the schedule repainted each frame: lower keeps more of the last frame
+    seed: int = 0  # fixes the noise (the same for every frame) and so the whole render
+
+    @property
+    def unet_calls(self) -> int:
+        return int(self.steps * self.strength)
+
+    def validate(self, size_multiple: int) -> None:
+        if self.steps < 1:
+            raise PhospheneError(f"--steps {self.steps}: must be at least 1")
+        if not 0.0 < self.strength <= 1.0:
+            raise PhospheneError(f"--strength {self.strength}: must be in (0, 1]")
+        if self.unet_calls < 1:
+            need = 1.0 / self.steps
+            raise PhospheneError(
+                f"--steps {self.steps} x --strength {self.strength} gives int({self.steps * self.strength:g}) = 0 UNet calls: "
+                f"raise --strength to at least {need:g} or --steps to at least {math.ceil(1 / self.strength)}"
+            )
+        if self.size < size_multiple or self.size % size_multiple or self.size > MAX_SIZE:
+            lower = max(size_multiple, self.size // size_multiple * size_multiple)
+            raise PhospheneError(
+                f"--size {self.size}: this model takes multiples of {size_multiple} px from {size_multiple} to {MAX_SIZE} "
+                f"(try {min(lower, MAX_SIZE)})"
+            )

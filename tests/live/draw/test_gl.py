@@ -1,0 +1,143 @@
+"""The GLSL stages on a real headless GL 3.3 core context (EGL; Mesa llvmpipe here): every shader
+compiles, frames from chosen uniform values have the properties they should, compile errors name
+file:line with GL's log, and an edit on disk reloads while a broken edit keeps the last good program."""
+
+import os
+import re
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from live.analysis.clock import Drive
+from live.core.errors import PhospheneError
+from live.draw.gl import SHADER_DIR, UNIFORMS, ShaderError, ShaderProgram, create_context, new_texture, read_rgb, upload
+from live.draw.shaders import ShaderEngine, ShaderLook, audio_uniforms, post_uniforms
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    try:
+        context = create_context()
+    except PhospheneError as e:
+        pytest.skip(f"no headless GL here: {e}")
+    yield context
+    context.release()
+
+
+@pytest.fixture(scope="module")
+def engine(ctx):
+    return ShaderEngine(SIZE, SIZE, ctx=ctx)
+
+
+def test_every_shader_compiles_and_uses_only_declared_uniforms(ctx):
+    files = sorted(SHADER_DIR.glob("*.glsl"))
+    assert {f.stem for f in files} >= {"structure", "warp", "post", "crossfade", "fullscreen_vertex"}
+    for f in files:
+        used = set(re.findall(r"\bu_[a-z_]+\b", f.read_text()))
+        assert used <= set(UNIFORMS), (f.name, used - set(UNIFORMS))
+        if f.stem != "fullscreen_vertex":
+            ShaderProgram(ctx, f)
+    assert ctx.version_code >= 330
+
+
+def test_structure_follows_the_features(engine):
+    quiet = Drive(time_s=1.0, level=0.05)
+    loud = Drive(time_s=1.0, level=1.0, bands=(1.0, 1.0, 0.5, 0.5, 0.5, 0.5), onset=1.0)
+    out = []
+    for d in (quiet, loud):
+        engine._structure(d)
+        out.append(np.frombuffer(engine.structure_fbo.read(components=3, dtype="f4"), np.float32).reshape(SIZE, SIZE, 3))
+    assert out[1].mean() > 1.5 * out[0].mean()  # louder music, brighter structure
+    assert out[0].std() > 0.005  # a picture, not a flat colour
+
+
+def test_a_beat_raises_mean_brightness(engine):
+    rng = np.random.default_rng(0)
+    image = (rng.random((SIZE, SIZE, 3)) * 120 + 40).astype(np.uint8)
+    on_beat = engine.post_frame(image, Drive(beat_phase=0.0, confidence=1.0))
+    off_beat = engine.post_frame(image, Drive(beat_phase=0.9, confidence=1.0))
+    unsure = engine.post_frame(image, Drive(beat_phase=0.0, confidence=0.0))
+    assert on_beat.mean() > off_beat.mean() + 15
+    assert abs(unsure.mean() - off_beat.mean()) < 3  # no confidence, no flash
+
+
+def test_zoom_warp_moves_a_marker_outward(ctx):
+    prog = ShaderProgram(ctx, SHADER_DIR / "warp.glsl")
+    prev = new_texture(ctx, SIZE, SIZE)
+    structure = new_texture(ctx, SIZE, SIZE)
+    out = new_texture(ctx, SIZE, SIZE)
+    fbo = ctx.framebuffer([out])
+    image = np.zeros((SIZE, SIZE, 3), np.uint8)
+    image[40:44, 44:48] = 255  # a marker right of and below the centre (32, 32)
+    upload(prev, image)
+    upload(structure, np.zeros_like(image))
+
+    def centroid(zoom):
+        values = {
+            "u_resolution": (SIZE, SIZE),
+            "u_zoom": zoom,
+            "u_rotate": 0.0,
+            "u_translate": (0.0, 0.0),
+            "u_pulse": 0.0,
+            "u_structure_mix": 0.0,
+            "u_decay": 1.0,
+        }
+        prog.draw(fbo, values, {"u_prev": prev, "u_structure": structure})
+        w = read_rgb(fbo)[..., 0].astype(float)
+        ys, xs = np.mgrid[:SIZE, :SIZE]
+        return np.array([(w * ys).sum(), (w * xs).sum()]) / w.sum()
+
+    centre = np.array([SIZE / 2 - 0.5, SIZE / 2 - 0.5])
+    still, zoomed = centroid(1.0), centroid(1.25)
+    np.testing.assert_allclose(still, [41.5, 45.5], atol=0.01)  # zoom 1 is the identity
+    np.testing.assert_allclose(zoomed - centre, (still - centre) * 1.25, atol=0.3)  # 25% further out, same direction
+
+
+def test_crossfade_at_half_is_the_mean(engine):
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
+    b = rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
+    mid = engine.crossfade(a, b, 0.5).astype(int)
+    assert np.abs(mid - (a.astype(int) + b) / 2).max() <= 1.0
+    assert (engine.crossfade(a, b, 0.0) == a).all() and (engine.crossfade(a, b, 1.0) == b).all()
+
+
+def test_broken_shader_names_file_and_line_and_keeps_the_last_good(ctx, tmp_path, caplog):
+    for name in ("post.glsl", "fullscreen_vertex.glsl"):
+        shutil.copy(SHADER_DIR / name, tmp_path / name)
+    path = tmp_path / "post.glsl"
+    good = path.read_text()
+    broken = good.replace("c = (c - 0.5) * u_contrast + 0.5;", "c = (c - 0.5) * u_contrast + ;")
+    line = good.splitlines().index("    c = (c - 0.5) * u_contrast + 0.5;") + 1
+
+    path.write_text(broken)
+    with pytest.raises(ShaderError) as e:
+        ShaderProgram(ctx, path)
+    assert f"{path}:{line}:" in str(e.value) and "GL log:" in str(e.value) and "syntax error" in str(e.value)
+
+    path.write_text(good)
+    prog = ShaderProgram(ctx, path)
+    first = prog.program
+    fbo = ctx.framebuffer([new_texture(ctx, SIZE, SIZE)])
+    image_tex = new_texture(ctx, SIZE, SIZE)
+    upload(image_tex, np.full((SIZE, SIZE, 3), 100, np.uint8))
+    values = {**post_uniforms(ShaderLook(vignette=0.0)), **audio_uniforms(Drive(beat_phase=0.9), ShaderLook(), SIZE, SIZE, 0)}
+
+    bump = time.time() + 5
+    path.write_text(broken)
+    os.utime(path, (bump, bump))
+    assert prog.reload_if_changed() is False
+    assert prog.program is first and f"{path}:{line}:" in prog.last_error
+    assert any("keeping the last good program" in r.message for r in caplog.records)
+    prog.draw(fbo, values, {"u_image": image_tex})  # still draws, with the old program
+    assert abs(read_rgb(fbo).mean() - 100 * 1.05 * 1.0) < 12
+
+    path.write_text(good.replace("vec3 c = texture(u_image, v_uv).rgb;", "vec3 c = 1.0 - texture(u_image, v_uv).rgb;"))
+    os.utime(path, (bump + 5, bump + 5))
+    assert prog.reload_if_changed() is True and prog.last_error is None
+    prog.draw(fbo, values, {"u_image": image_tex})
+    assert read_rgb(fbo).mean() > 140  # the edit (an inverted image) is live
