@@ -1,6 +1,6 @@
 # Phosphene set-up. Two commands do everything on a fresh Linux machine with Python 3.11:
 #   make demo   install, then render the demo clip to demo.mp4
-#   make test   install, then run the test suite
+#   make test   install, then check the import rules (.importlinter) and run the test suite
 # Run as root, `make test` also installs the Debian packages in system-packages.txt.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -13,6 +13,7 @@ demo: install
 	$(BIN)/python -m live render demo/phosphene-demo.mp3 -o demo.mp4 --fallback shader
 
 test: system-packages install
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 bench: install

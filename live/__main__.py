@@ -320,7 +320,7 @@ def cmd_render(args) -> int:
     try:
         result = render(args.input, args.output, models=select_models(args), **kwargs)
     except ModelNotFound as e:
-        if fall_back(args, e) == "shader":
+        if fall_back(args, e, "rendering") == "shader":
             return cmd_render_shader(args)
         result = render(args.input, args.output, models=Models.all_tiny(), **kwargs)
     if args.stats_json:
@@ -349,14 +349,14 @@ def cmd_render_shader(args) -> int:
     return 0
 
 
-def fall_back(args, error) -> str:
+def fall_back(args, error, doing: str) -> str:
     """What `--fallback` says to do when a model cannot be found: "shader" or "tiny" (said in the log), or re-raise."""
     log = logging.getLogger("phosphene")
     if args.fallback == "shader":
         log.warning("%s; drawing with --engine shader instead (the shaders alone, driven by the audio; no weights needed)", error)
         return "shader"
     if args.fallback == "tiny":
-        log.warning("%s; using --models tiny instead (random weights: the pictures mean nothing)", error)
+        log.warning("%s; %s with --models tiny instead (random weights: the pictures mean nothing)", error, doing)
         return "tiny"
     raise error
 
@@ -386,7 +386,7 @@ def cmd_run(args) -> int:
         try:
             return build_live_pipeline(select_models(args), profile, **build)
         except ModelNotFound as e:
-            if fall_back(args, e) == "shader":
+            if fall_back(args, e, "playing") == "shader":
                 return build_shader_pipeline(profile)
             return build_live_pipeline(Models.all_tiny(), profile, **build)
 

@@ -20,7 +20,7 @@ from live.core.defaults import SAMPLE_RATE
 from live.core.errors import PhospheneError
 from live.lab.beat_train import build_model, export, training_grooves
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 N_BANDS = FeatureConfig().flux_bands
 
 

@@ -18,7 +18,7 @@ from live.draw.video import probe
 from live.models.diffusion import save_tiny_diffusion
 from live.models.encoder import write_encoder_checkpoint
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SMALL = ["--size", "64", "--fps", "12", "-q"]
 FAST = ["--models", "tiny", *SMALL]
 

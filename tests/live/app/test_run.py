@@ -17,7 +17,7 @@ import pytest
 
 from tests.live.audio.test_capture import connect, play, ports, start_jackd
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 needs_jack = pytest.mark.skipif(shutil.which("jackd") is None, reason="jackd (Debian jackd2) is not installed")
 TINY_RUN = ["--models", "tiny", "--profile", "laptop", "--compute", "cpu"]
 

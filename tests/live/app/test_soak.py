@@ -34,7 +34,7 @@ import numpy as np
 
 from live.lab.bench_live import rss_mib
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DURATION_S = 40  # the loop's own time; model load (~5 s) and shutdown come on top: ~47 s in all
 WARMUP_S = 10.0  # first encoder calls, allocator growth, latency settling (~10 s seen): not in the latency/fps comparison
 RSS_TOLERANCE_MIB = 4.0  # ring first-fill (<= 2.4 MiB) + noise; a float32 frame/s leak adds 10 MiB: see above

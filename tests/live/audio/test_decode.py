@@ -17,7 +17,7 @@ from live.core.errors import PhospheneError
 HOUSE_SR = 11_025
 HOUSE_SAMPLES = 78_331  # house_lo's decoded length (its WAV header and Ogg granules say the same)
 HOUSE_S = HOUSE_SAMPLES / HOUSE_SR  # 7.105 s
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def collect(segment, **kwargs) -> np.ndarray:

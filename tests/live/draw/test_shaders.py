@@ -14,7 +14,7 @@ from live.audio.decode import open_segment, stream
 from live.core.errors import PhospheneError
 from live.draw.video import probe
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -69,7 +69,7 @@ def test_same_seed_same_frames(house_music, tmp_path):
 
 def test_shader_engine_never_imports_torch(house_music, tmp_path):
     code = (
-        "import sys; from live.draw.shaders import render_shader; "
+        "import sys; from live.app.render import render_shader; "
         f"render_shader({str(house_music)!r}, {str(tmp_path / 'x.mp4')!r}, fps=6, size=32, duration_s=1, progress=False); "
         "print('torch' in sys.modules, 'diffusers' in sys.modules)"
     )
