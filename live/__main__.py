@@ -99,7 +99,11 @@ def add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, default=None, metavar="S", help="length of the segment in seconds (default: to the end)")
     p.add_argument("--fps", type=int, default=r.fps, help="frames per second of the video; one generator call each (default: %(default)s)")
     p.add_argument(
-        "--size", type=int, default=g.size, metavar="PX", help="width = height in pixels; multiple of 64 for SD models (default: %(default)s)"
+        "--size",
+        type=int,
+        default=g.size,
+        metavar="PX",
+        help="width = height in pixels; multiple of 64 for SD models (default: %(default)s)",
     )
     p.add_argument(
         "--steps", type=int, default=g.steps, help="scheduler steps; UNet calls per frame = int(steps * strength) (default: %(default)s)"
@@ -127,12 +131,22 @@ def add_render_args(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds between encoder windows; frames in between are slerped (default: %(default)s)",
     )
-    p.add_argument("--encoder-batch", type=int, default=r.encoder_batch, metavar="N", help="windows per encoder call (default: %(default)s)")
     p.add_argument(
-        "--attack", type=float, default=c.attack_s, metavar="S", help="smoothing time constant when the music gets louder (default: %(default)s)"
+        "--encoder-batch", type=int, default=r.encoder_batch, metavar="N", help="windows per encoder call (default: %(default)s)"
     )
     p.add_argument(
-        "--release", type=float, default=c.release_s, metavar="S", help="smoothing time constant when it gets quieter (default: %(default)s)"
+        "--attack",
+        type=float,
+        default=c.attack_s,
+        metavar="S",
+        help="smoothing time constant when the music gets louder (default: %(default)s)",
+    )
+    p.add_argument(
+        "--release",
+        type=float,
+        default=c.release_s,
+        metavar="S",
+        help="smoothing time constant when it gets quieter (default: %(default)s)",
     )
     p.add_argument(
         "--no-shaders",

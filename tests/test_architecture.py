@@ -57,7 +57,9 @@ def test_a_bad_import_breaks_its_contract(tmp_path, module, bad_import, contract
     assert contract in " ".join(broken.split()), r.stdout
 
 
-@pytest.mark.parametrize("module", ["live.models.loading", "live.models.settings", "live.app.settings", "live.draw.shaders", "live.analysis.clock"])
+@pytest.mark.parametrize(
+    "module", ["live.models.loading", "live.models.settings", "live.app.settings", "live.draw.shaders", "live.analysis.clock"]
+)
 def test_light_modules_import_no_torch(module):
     code = f"import sys, {module}; assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))[:3]"
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

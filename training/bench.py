@@ -71,8 +71,8 @@ def _child(queue, model: str, batch_size: int, window_s: float, steps: int, chec
 def measure(model_name: str, batch_size: int, window_s: float, steps: int, checkpointing: bool) -> BenchResult:
     import torch
 
-    from live.models.loading import quiet_model_loading
     from live.models.fbank import fbank_for
+    from live.models.loading import quiet_model_loading
     from training.config import FitConfig
     from training.fit import Trainee, caption_ids, compute_losses
     from training.model import build_encoder, frame_multiple, model_inputs

@@ -33,7 +33,6 @@ class Analyzer:
         return frames, self.beats.push(frames)
 
 
-
 @dataclass(frozen=True)
 class Drive:
     """What the shaders see of the audio at one frame (all 0..1 unless a unit is given)."""

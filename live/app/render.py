@@ -43,8 +43,16 @@ log = logging.getLogger("phosphene")
 
 
 def write_mp4(
-    output: Path, segment: AudioSegment, frames: Iterator[np.ndarray], *, n_frames: int, fps: int, width: int, height: int,
-    timer: StageTimer, progress: bool,
+    output: Path,
+    segment: AudioSegment,
+    frames: Iterator[np.ndarray],
+    *,
+    n_frames: int,
+    fps: int,
+    width: int,
+    height: int,
+    timer: StageTimer,
+    progress: bool,
 ) -> RenderResult:
     """The one mux loop: `n_frames` frames from `frames` into `output`, the segment's own audio muxed
     in step (its rate when AAC takes it, else 48 kHz; at most two channels). The file appears only
@@ -55,7 +63,7 @@ def write_mp4(
     with Mp4Writer(output, fps=fps, width=width, height=height, audio_sr=mux_sr, audio_channels=mux_channels) as writer:
         muxer = AudioMuxer(writer, stream(segment, sr=mux_sr, channels=mux_channels, block_s=0.5), mux_sr)
         bar = make_bar(n_frames, progress)
-        for k, rgb in zip(range(n_frames), frames):
+        for k, rgb in zip(range(n_frames), frames, strict=False):  # the frames may be a longer generator
             with timer.section("mux"):
                 muxer.write_until((k + 1) / fps)
                 writer.write_frame(rgb)

@@ -179,8 +179,6 @@ def tiny_backbone_config(width: int = 32, model_type: str = "wav2vec2-bert") -> 
     ).to_dict()
 
 
-
-
 def save_encoder(model: PreTrainedModel, feature_extractor, meta: EncoderMeta, folder: Path) -> Path:
     """Write the HF layout (safetensors only) plus phosphene.json."""
     folder = Path(folder)

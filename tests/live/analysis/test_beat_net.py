@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from live.lab import beat_eval
 from live.analysis.beat_net import WEIGHTS, BeatNet
 from live.analysis.features import FeatureConfig, FeatureFrames, Features
 from live.audio.decode import open_segment, stream
 from live.core.defaults import SAMPLE_RATE
 from live.core.errors import PhospheneError
+from live.lab import beat_eval
 from live.lab.beat_train import build_model, export, training_grooves
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from live.lab import beat_eval
 from live.analysis.beats import BeatTracker
 from live.analysis.clock import Analyzer
 from live.core.defaults import SAMPLE_RATE
+from live.lab import beat_eval
 
 ROOT = Path(__file__).resolve().parents[3]
 # The first 30 s of every song, chosen before seeing any score (an earlier version scored five
@@ -144,7 +144,9 @@ def test_beats_command_json(tmp_path, audio_writer):
     x, times = clicks(100.0, 12.0)
     wav = audio_writer(tmp_path / "clicks.wav", x[:, None], SAMPLE_RATE, "pcm_s16le")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-m", "live", "beats", str(wav), "--json"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "live", "beats", str(wav), "--json"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert set(out) == {"tempo", "beats"} and abs(out["tempo"] - 100.0) < 2.0

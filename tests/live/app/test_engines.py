@@ -38,5 +38,19 @@ def test_models_tiny_with_an_encoder_folder_renders_with_that_encoder(house_musi
 
     own = write_encoder_checkpoint("own", tmp_path / "own")
     stats = tmp_path / "stats.json"
-    rc = main(["render", str(house_music), "-o", str(tmp_path / "b.mp4"), *small, "--models", "tiny", "--encoder", str(own), "--stats-json", str(stats)])
+    rc = main(
+        [
+            "render",
+            str(house_music),
+            "-o",
+            str(tmp_path / "b.mp4"),
+            *small,
+            "--models",
+            "tiny",
+            "--encoder",
+            str(own),
+            "--stats-json",
+            str(stats),
+        ]
+    )
     assert rc == 0 and json.loads(stats.read_text())["frames"] == 12
