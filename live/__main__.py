@@ -14,14 +14,7 @@ import sys
 DESCRIPTION = """\
 Phosphene paints what music sounds like: an audio encoder maps sound into Stable Diffusion's
 text-embedding space, and a few-step img2img loop turns that into moving pictures.
-
-commands:
-  render   a music file -> an MP4 with the audio muxed in (--engine diffusion | shader)
-  run      live: an audio input -> a fullscreen window, on the beat
-  beats    tempo and beat times of a file, with the live (causal) beat tracker
-  train-beats  train the beat tracker's network (on mma grooves; needs torch, mma, fluidsynth)
-  devices  list the audio inputs
-  bench    benchmarks that print tables: render, features, shaders, live, beats
+`python -m live COMMAND --help` teaches each command.
 """
 
 RENDER_EPILOG = """\
@@ -165,7 +158,7 @@ def add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--stats-json", default=None, metavar="FILE", help="write the run's figures (frames, fps, ms per stage, peak memory) as JSON"
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log, errors only")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log: warnings and errors only")
     add_model_args(p)
 
 
@@ -176,7 +169,8 @@ examples:
   python -m live run --input song.mp3 --windowed --models tiny --profile laptop   # rehearse
 
 keys: F fullscreen  H HUD  B blackout  Space freeze  Left/Right prompt  Up/Down strength
-      [ ] audio weight  Q/Esc quit
+      [ ] audio weight  T tap tempo  R release the tapped tempo  O move the beat by half a beat
+      Q/Esc quit
 profiles (live/core/profiles/*.toml): stage (strong GPU), balanced, laptop (CPU); or a .toml of your own.
 """
 
@@ -222,6 +216,9 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--display", type=int, default=0, metavar="N", help="which display to fill (default: 0)")
     p.add_argument("--windowed", action="store_true", help="a window instead of fullscreen")
+    p.add_argument(
+        "--headless", action="store_true", help="draw without a window (benches, tests, soak runs); without it, no display is an error"
+    )
     p.add_argument(
         "--prompt", action="append", default=[], metavar="TEXT", help="a text prompt to mix in; give several and switch with Left/Right"
     )
@@ -306,8 +303,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_outputs(args) -> None:
+    """Every file a command will write, checked before any work (the MP4 itself: by the renderer)."""
+    from live.core.paths import check_output_file
+
+    if getattr(args, "stats_json", None):
+        check_output_file(args.stats_json, flag="--stats-json", inputs=(getattr(args, "input", None),))
+
+
+# options that only the diffusion engine reads: (dest, flag)
+DIFFUSION_ONLY = (
+    ("prompt", "--prompt"),
+    ("prompts", "--prompts"),
+    ("audio_weight", "--audio-weight"),
+    ("strength", "--strength"),
+    ("steps", "--steps"),
+    ("window", "--window"),
+    ("hop", "--hop"),
+    ("encoder_batch", "--encoder-batch"),
+    ("attack", "--attack"),
+    ("release", "--release"),
+)
+
+
+def given(args, dests) -> list[str]:
+    """The flags among `dests` that were given a value other than their default."""
+    defaults = build_parser()._subparsers._group_actions[0].choices[args.command]  # the command's own parser
+    return [flag for dest, flag in dests if hasattr(args, dest) and getattr(args, dest) != defaults.get_default(dest)]
+
+
+def check_shader_engine_args(args, *, fallback: bool = False) -> None:
+    """The shader engine draws without diffusion: --no-shaders contradicts it, and the diffusion
+    options have no effect (said once, as a warning)."""
+    from live.core.errors import PhospheneError
+
+    if args.no_shaders:
+        if not fallback:
+            raise PhospheneError("--engine shader --no-shaders: the shader engine is the shaders; drop one of the two")
+        logging.getLogger("phosphene").warning("--no-shaders has no effect: the shader engine draws with the shaders alone")
+    if ignored := given(args, DIFFUSION_ONLY):
+        logging.getLogger("phosphene").warning("the shader engine ignores %s (diffusion options)", ", ".join(ignored))
+
+
 def cmd_render(args) -> int:
+    check_outputs(args)
     if args.engine == "shader":
+        check_shader_engine_args(args)
         return cmd_render_shader(args)
     from live.app.engines import select_models
     from live.app.render import render
@@ -335,6 +376,7 @@ def cmd_render(args) -> int:
         result = render(args.input, args.output, models=select_models(args), **kwargs)
     except ModelNotFound as e:
         if fall_back(args, e, "rendering") == "shader":
+            check_shader_engine_args(args, fallback=True)
             return cmd_render_shader(args)
         result = render(args.input, args.output, models=Models.all_tiny(), **kwargs)
     if args.stats_json:
@@ -383,9 +425,15 @@ def cmd_run(args) -> int:
     from live.core.errors import ModelNotFound, PhospheneError
     from live.core.profiles import load_profile
     from live.models.loading import Models
+    from live.models.settings import GeneratorConfig
 
     check_run_args(args)
+    check_outputs(args)
     profile = load_profile(args.profile)
+    if args.engine == "shader":
+        check_shader_engine_args(args)
+    else:
+        GeneratorConfig(size=profile.size, steps=profile.steps, strength=profile.strength).check_schedule()  # before any model loads
     prompts = list(args.prompt)
     if args.prompts:
         path = Path(args.prompts)
@@ -401,6 +449,7 @@ def cmd_run(args) -> int:
             return build_live_pipeline(select_models(args), profile, **build)
         except ModelNotFound as e:
             if fall_back(args, e, "playing") == "shader":
+                check_shader_engine_args(args, fallback=True)
                 return build_shader_pipeline(profile)
             return build_live_pipeline(Models.all_tiny(), profile, **build)
 
@@ -462,9 +511,22 @@ def cmd_beats(args) -> int:
     return beats(args)
 
 
+def command_parser(parser: argparse.ArgumentParser, args) -> argparse.ArgumentParser:
+    """The parser of the (sub)command that was given, so its errors name it: `python -m live render: error: ...`."""
+    while parser._subparsers is not None:
+        action = parser._subparsers._group_actions[0]
+        name = getattr(args, action.dest, None)
+        if name not in action.choices:
+            break
+        parser = action.choices[name]
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     if not args.command:
         parser.print_help()
         return 2

@@ -11,24 +11,30 @@ from live.analysis.clock import Analyzer
 from live.audio.decode import open_segment, stream
 from live.core.defaults import SAMPLE_RATE
 
+MIN_BEATS = 3  # beats it takes to state a tempo: two intervals that agree
+
 
 def track_file(
     path, *, start_s: float = 0.0, duration_s: float | None = None, config: BeatConfig = BeatConfig()
-) -> tuple[float, list[float]]:
-    """(tempo in BPM, beat times in s from the segment start) for a music file, causally."""
+) -> tuple[float | None, list[float]]:
+    """(tempo in BPM, beat times in s from the segment start) for a music file, causally. The tempo is
+    None when the tracker found no steady beat (fewer than MIN_BEATS beats)."""
     segment = open_segment(path, start_s, duration_s)
     analyzer = Analyzer(SAMPLE_RATE, beats=config)
     for block in stream(segment, sr=SAMPLE_RATE, channels=1, block_s=1.0):
         analyzer.push(block)
     beats = [t for t in analyzer.beats.beats_s if t >= 0]
-    tempo = 60.0 / float(np.median(np.diff(beats))) if len(beats) >= 3 else analyzer.beats.state(0).tempo_bpm
+    tempo = 60.0 / float(np.median(np.diff(beats))) if len(beats) >= MIN_BEATS else None  # None: no steady beat
     return tempo, beats
 
 
 def cmd_beats(args) -> int:
     tempo, beats = track_file(args.input, start_s=args.start, duration_s=args.duration)
     if args.json:
-        print(json.dumps({"tempo": round(tempo, 2), "beats": [round(t, 3) for t in beats]}))
+        print(json.dumps({"tempo": None if tempo is None else round(tempo, 2), "beats": [round(t, 3) for t in beats]}))
+        return 0
+    if tempo is None:
+        print(f"no steady beat found ({len(beats)} beat(s)): the music may be beatless, or too short for the causal tracker to lock on")
         return 0
     print(f"tempo: {tempo:.1f} BPM, {len(beats)} beats (the live tracker's, causal: the first second has none)")
     for i in range(0, len(beats), 8):

@@ -53,6 +53,7 @@ def write_mp4(
     height: int,
     timer: StageTimer,
     progress: bool,
+    engine: str,
 ) -> RenderResult:
     """The one mux loop: `n_frames` frames from `frames` into `output`, the segment's own audio muxed
     in step (its rate when AAC takes it, else 48 kHz; at most two channels). The file appears only
@@ -73,7 +74,7 @@ def write_mp4(
         bar.close()
     seconds = time.perf_counter() - started
     log.info("wrote %s: %d frames in %.1f s (%.1f fps)", output, n_frames, seconds, n_frames / seconds)
-    return RenderResult(output, n_frames, seconds, timer.per_frame_ms(n_frames))
+    return RenderResult(output, n_frames, seconds, timer.per_frame_ms(n_frames), engine)
 
 
 # --- the diffusion engine -----------------------------------------------------------------------
@@ -88,7 +89,7 @@ class Pipeline:
         from live.models.conditioning import Conditioner, encode_text
         from live.models.generator import Img2Img
 
-        config.validate()
+        config.validate(prompt=bool(prompt))
         self.config = config
         side = load_diffusion_side(models, device=device)
         self.device, self.dtype, self.encoder, self.parts = side.device, side.dtype, side.encoder, side.parts
@@ -113,7 +114,7 @@ def render(
 ) -> RenderResult:
     """Render `input_path` to `output_path` (an .mp4) with the diffusion engine. Every check that can
     fail on bad input runs before the output file is opened; a failure after that removes the partial file."""
-    output = check_output_path(output_path)
+    output = check_output_path(output_path, inputs=(input_path,))
     segment = open_segment(input_path, start_s, duration_s)
     pipeline = Pipeline(models, config, device=device, prompt=prompt)
     n_frames = max(1, round(segment.duration_s * config.fps))
@@ -132,7 +133,16 @@ def render(
     size = config.generator.size
     frames = (loop.render(k) for k in range(n_frames))
     return write_mp4(
-        output, segment, frames, n_frames=n_frames, fps=config.fps, width=size, height=size, timer=pipeline.timer, progress=progress
+        output,
+        segment,
+        frames,
+        n_frames=n_frames,
+        fps=config.fps,
+        width=size,
+        height=size,
+        timer=pipeline.timer,
+        progress=progress,
+        engine="diffusion",
     )
 
 
@@ -224,7 +234,7 @@ def render_shader(
     """Render a music file with the shader engine (no weights, no torch) to an MP4 with its audio muxed in."""
     width, height = (size, size) if isinstance(size, int) else size
     check_fps(fps)
-    output = check_output_path(output_path)
+    output = check_output_path(output_path, inputs=(input_path,))
     segment = open_segment(input_path, start_s, duration_s)
     timer = StageTimer()
     engine = ShaderEngine(width, height, look=look, seed=seed, fps=fps)  # fails here (no EGL, bad shader) before any output exists
@@ -256,7 +266,18 @@ def render_shader(
                 yield engine.frame(drive)
 
     try:
-        return write_mp4(output, segment, frames(), n_frames=n_frames, fps=fps, width=width, height=height, timer=timer, progress=progress)
+        return write_mp4(
+            output,
+            segment,
+            frames(),
+            n_frames=n_frames,
+            fps=fps,
+            width=width,
+            height=height,
+            timer=timer,
+            progress=progress,
+            engine="shader",
+        )
     finally:
         engine.release()
 

@@ -14,14 +14,13 @@ depends on, and its audio-to-photon latency is the time it is shown minus that s
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 
 import numpy as np
 
-from live.app.stats import RunStats
+from live.app.stats import RunStats, write_json
 from live.audio.fileinput import FileInput
 from live.core.defaults import SAMPLE_RATE
 from live.core.errors import PhospheneError
@@ -187,7 +186,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
     bad input fails before anything heavy)."""
     from live.draw.display import Display
 
-    display = Display(display=args.display, windowed=args.windowed, size=profile.size)  # fails first: no display
+    display = Display(display=args.display, windowed=args.windowed, size=profile.size, headless=args.headless)  # fails first: no display
     if args.input:
         source = FileInput(args.input, block_size=profile.block_size)
     else:
@@ -279,14 +278,14 @@ def run_live(args, profile, pipeline_factory) -> dict:
             if thread is not None:
                 thread.join(timeout=0.4)  # a UNet call in flight is not waited for: the threads are daemons
         summary = stats.summary(source, worker, generator)
+        summary["engine"] = "diffusion" if parts.generator is not None else "shader"
         if parts.generator is not None:  # the generator's own split of its time
             per_frame = parts.generator.timer.per_frame_ms(max(1, generator.frames))
             summary["unet_ms_mean"], summary["vae_ms_mean"] = per_frame.get("unet", 0.0), per_frame.get("vae", 0.0)
         source.stop()
         display.close()
     if args.stats_json:
-        with open(args.stats_json, "w") as f:
-            json.dump(summary, f)
+        write_json(args.stats_json, summary)
     return summary
 
 

@@ -20,8 +20,12 @@ class RenderConfig:
     conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
 
-    def validate(self) -> None:
+    def validate(self, *, prompt: bool = False) -> None:
+        """Every check that needs no model, so a bad flag fails before minutes of loading."""
         check_fps(self.fps)
+        self.generator.check_schedule()
+        if not prompt and self.conditioning.audio_weight < 1.0:
+            raise PhospheneError("--audio-weight below 1 mixes in a text prompt: give one with --prompt TEXT")
         if self.window_s is not None and not 0.1 <= self.window_s <= 30.0:
             raise PhospheneError(f"--window {self.window_s} s: must be between 0.1 and 30 s")
         if not 0.01 <= self.hop_s <= 10.0:

@@ -6,6 +6,7 @@ import json
 import resource
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -73,7 +74,6 @@ class RunStats:
             if worker
             else None,
             "generator": {"frames": generator.frames, "errors": generator.errors, "ms_mean": generator.total_ms / max(1, generator.frames)},
-            "unet_ms_mean": generator.total_ms / max(1, generator.frames),
             "hud_level": [[round(t, 3), round(v, 5)] for t, v in self.hud_level.newest().tolist()],
             "latency_trace": [[round(t, 3), round(ms, 2)] for t, ms in self.latency_trace.newest().tolist()],
         }
@@ -97,7 +97,15 @@ def write_stats(path: str, result) -> None:
         "seconds": result.seconds,
         "fps": result.frames / result.seconds,
         "stage_ms": result.stage_ms,
+        "engine": result.engine,
         "peak_rss_mib": peak_kib / 1024,
     }
-    with open(path, "w") as f:
-        json.dump(stats, f, indent=2)
+    write_json(path, stats, indent=2)
+
+
+def write_json(path, data, **kwargs) -> None:
+    """Written whole or not at all: a temporary file beside it, renamed when complete."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(data, **kwargs))
+    partial.replace(path)

@@ -10,12 +10,14 @@ Keys (also shown by the HUD):
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
 from live.core.errors import PhospheneError
 
 CLEAR = (12, 0, 24)  # the clear colour: a deep violet, so "nothing drawn yet" is told from black
+HIDDEN_DRIVERS = ("dummy", "offscreen")  # SDL video drivers that draw into memory only
 KEYS_HELP = "F fullscreen  H hud  B blackout  Space freeze  <- -> prompt  Up/Down strength  [ ] weight  T tap  R untap  O off-beat  Q quit"
 
 
@@ -26,14 +28,37 @@ def _pygame():
     return pygame
 
 
+def no_session() -> bool:
+    """Linux with neither an X nor a Wayland display and no driver chosen: SDL would fall back to
+    drawing offscreen (and print an XDG_RUNTIME_DIR line), which a set must never do."""
+    env = os.environ
+    return sys.platform.startswith("linux") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or env.get("SDL_VIDEODRIVER"))
+
+
 class Display:
-    def __init__(self, *, display: int = 0, windowed: bool = False, size: int = 512):
-        """Checks that a display exists before anything else opens (the audio input, the models)."""
+    def __init__(self, *, display: int = 0, windowed: bool = False, size: int = 512, headless: bool = False):
+        """Checks that a display exists before anything else opens (the audio input, the models).
+        `headless` draws to SDL's dummy driver (benches, tests); without it, SDL falling back to a
+        driver that shows nothing (dummy, offscreen) is refused: a set must not play to nowhere."""
+        if headless:
+            os.environ["SDL_VIDEODRIVER"] = "dummy"
+        elif os.environ.get("SDL_VIDEODRIVER", "").lower() in HIDDEN_DRIVERS or no_session():
+            raise PhospheneError(
+                "no display to draw on (no DISPLAY or WAYLAND_DISPLAY, or SDL_VIDEODRIVER names a driver that shows nothing): "
+                "run under a desktop session or set DISPLAY; --headless draws without a window on purpose"
+            )
         pg = _pygame()
         try:
             pg.display.init()
         except pg.error as e:
             raise PhospheneError(f"no display to draw on ({e}): run under a desktop session or set DISPLAY") from None
+        driver = pg.display.get_driver()
+        if driver in HIDDEN_DRIVERS and not headless:
+            pg.display.quit()
+            raise PhospheneError(
+                f"no display to draw on (SDL chose its '{driver}' video driver, which shows nothing): run under a desktop "
+                "session or set DISPLAY; --headless draws without a window on purpose"
+            )
         count = pg.display.get_num_displays()
         if not 0 <= display < count:
             raise PhospheneError(f"--display {display}: this machine has {count} display(s), numbered 0 to {count - 1}")

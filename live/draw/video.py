@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc, VideoReformatter
 
 from live.core.errors import PhospheneError
+from live.core.paths import check_output_file
 
 # BT.709 with limited ("MPEG", 16-235) range is what players assume for H.264 they did not tag
 # themselves; we convert with it and tag the stream with it, so the colours survive the round trip.
@@ -197,29 +197,10 @@ class Mp4Writer:
         return False
 
 
-def check_output_path(path: str | os.PathLike) -> Path:
-    """Called at start-up before any model loads: raise PhospheneError (one line, names the path
-    and the fix) if the folder does not exist, is not a folder, or cannot be written, or if `path`
-    is an existing directory or does not end in .mp4. Returns the resolved path."""
-    out = Path(path).expanduser().resolve()
-    folder = out.parent
-    if out.is_dir():
-        raise PhospheneError(f"output {out} is a folder: give a file name, such as {out / 'render.mp4'}")
-    if out.suffix.lower() != ".mp4":
-        raise PhospheneError(
-            f"output {out}: the renderer writes MP4 (H.264 + AAC), so the name must end in .mp4, e.g. {out.with_suffix('.mp4')}"
-        )
-    if folder.exists() and not folder.is_dir():
-        raise PhospheneError(f"output {out}: {folder} is a file, not a folder; choose an output inside a folder")
-    if not folder.exists():
-        raise PhospheneError(f"output {out}: folder {folder} does not exist; create it first (mkdir -p {folder}) or choose another output")
-    # Try a real write: os.access says yes to root even where the filesystem says no (/proc, read-only mounts).
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{out.stem}.write-test-", suffix=".mp4"):
-            pass
-    except OSError as e:
-        raise PhospheneError(f"output {out}: cannot write to folder {folder} ({e.strerror or e}); choose another output") from None
-    return out
+def check_output_path(path: str | os.PathLike, *, inputs: tuple = ()) -> Path:
+    """Called at start-up before any model loads: the MP4 output, checked as every output file is
+    (live.core.paths), and never one of `inputs`. Returns the resolved path."""
+    return check_output_file(path, flag="output", suffix=".mp4", inputs=inputs)
 
 
 @dataclass(frozen=True)
@@ -279,6 +260,7 @@ class RenderResult:
     frames: int
     seconds: float
     stage_ms: dict[str, float]  # per frame
+    engine: str = "diffusion"  # which engine drew it: diffusion, or shader (asked for, or the fallback)
     notes: list[str] = field(default_factory=list)
 
 

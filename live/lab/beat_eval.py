@@ -169,7 +169,7 @@ class Row:
     song: str
     start_s: float
     reference_bpm: float
-    ours_bpm: float
+    ours_bpm: float  # nan: no steady beat found
     ours: Score
     librosa: Score | None
 
@@ -208,7 +208,7 @@ def evaluate(
                     name,
                     start,
                     reference_bpm,
-                    tempo,
+                    float("nan") if tempo is None else tempo,
                     score(reference, est),
                     None if offline is None else score(reference, offline),
                 )

@@ -154,7 +154,7 @@ def model_flags(args) -> list[str]:
 def run_profile(profile: str, args, folder: Path, player_port: str | None) -> dict:
     """One `python -m live run`; its stats plus 'rss' [(seconds since the loop started, MiB run, MiB children)]."""
     stats_file = folder / f"{profile}.json"
-    cmd = [sys.executable, "-m", "live", "run", "--profile", profile, "--windowed", "--duration", f"{args.minutes * 60:g}"]
+    cmd = [sys.executable, "-m", "live", "run", "--profile", profile, "--windowed", "--headless", "--duration", f"{args.minutes * 60:g}"]
     cmd += ["--stats-json", str(stats_file), *model_flags(args)]
     cmd += ["--device", "system"] if player_port else ["--input", str(DEMO_CLIP)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy"}
@@ -224,7 +224,7 @@ def table(profile: str, s: dict) -> list[str]:
         callback_verdict = "ok" if share < CALLBACK_TARGET else "OVER"
     else:
         callback, callback_verdict = "n/a (--input FILE: no audio callback)", ""
-    unet = f"{s['unet_ms_mean']:.1f}" if s["unet_ms_mean"] is not None else "n/a"
+    unet = f"{s['unet_ms_mean']:.1f}" if s.get("unet_ms_mean") is not None else "n/a"  # the shader engine has no UNet
     rows = [
         ("frames / fps", f"{s['frames']} / {s['fps']:.1f}", ""),
         ("latency p50/p95/p99 ms", f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['p99']:.0f}", ""),

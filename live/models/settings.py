@@ -43,6 +43,16 @@ class GeneratorConfig:
         return int(self.steps * self.strength)
 
     def validate(self, size_multiple: int) -> None:
+        self.check_schedule()
+        if self.size < size_multiple or self.size % size_multiple or self.size > MAX_SIZE:
+            lower = max(size_multiple, self.size // size_multiple * size_multiple)
+            raise PhospheneError(
+                f"--size {self.size}: this model takes multiples of {size_multiple} px from {size_multiple} to {MAX_SIZE} "
+                f"(try {min(lower, MAX_SIZE)})"
+            )
+
+    def check_schedule(self) -> None:
+        """The checks that need no model: run before anything loads."""
         if self.steps < 1:
             raise PhospheneError(f"--steps {self.steps}: must be at least 1")
         if not 0.0 < self.strength <= 1.0:
@@ -52,10 +62,4 @@ class GeneratorConfig:
             raise PhospheneError(
                 f"--steps {self.steps} x --strength {self.strength} gives int({self.steps * self.strength:g}) = 0 UNet calls: "
                 f"raise --strength to at least {need:g} or --steps to at least {math.ceil(1 / self.strength)}"
-            )
-        if self.size < size_multiple or self.size % size_multiple or self.size > MAX_SIZE:
-            lower = max(size_multiple, self.size // size_multiple * size_multiple)
-            raise PhospheneError(
-                f"--size {self.size}: this model takes multiples of {size_multiple} px from {size_multiple} to {MAX_SIZE} "
-                f"(try {min(lower, MAX_SIZE)})"
             )

@@ -22,10 +22,15 @@ needs_jack = pytest.mark.skipif(shutil.which("jackd") is None, reason="jackd (De
 TINY_RUN = ["--models", "tiny", "--profile", "laptop", "--compute", "cpu"]
 
 
-def run_live(*args, env_extra=None, **popen):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy", **(env_extra or {})}
+def run_live(*args, env_extra=None, headless=True, **popen):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
     return subprocess.Popen(
-        [sys.executable, "-m", "live", "run", *map(str, args)], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, **popen
+        [sys.executable, "-m", "live", "run", *(["--headless"] if headless else []), *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
     )
 
 
@@ -103,7 +108,9 @@ def test_fullscreen_window_shows_generated_content(house_music, tmp_path):
     xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "640x480x24", "-nolisten", "tcp"], stderr=subprocess.DEVNULL)
     try:
         time.sleep(1.0)
-        proc = run_live("--input", house_music, "--duration", 10, *TINY_RUN, env_extra={"DISPLAY": display, "SDL_VIDEODRIVER": "x11"})
+        proc = run_live(
+            "--input", house_music, "--duration", 10, *TINY_RUN, headless=False, env_extra={"DISPLAY": display, "SDL_VIDEODRIVER": "x11"}
+        )
         shot = tmp_path / "screen.png"
         deadline = time.monotonic() + 40
         pixels = None
@@ -128,10 +135,15 @@ def test_fullscreen_window_shows_generated_content(house_music, tmp_path):
         xvfb.kill()
 
 
-def run_cli(*args, env_extra=None, timeout=60):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy", **(env_extra or {})}
+def run_cli(*args, env_extra=None, headless=True, timeout=60):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
     return subprocess.run(
-        [sys.executable, "-m", "live", "run", *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "live", "run", *(["--headless"] if headless else []), *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -149,8 +161,14 @@ def test_bad_devices_fail_before_anything_opens(jack):
 
 
 def test_no_display_and_bad_profile_fail_with_one_line(house_music):
-    no_display = run_cli("--input", house_music, *TINY_RUN, env_extra={"SDL_VIDEODRIVER": "x11", "DISPLAY": ":59"})
+    no_display = run_cli("--input", house_music, *TINY_RUN, headless=False, env_extra={"SDL_VIDEODRIVER": "x11", "DISPLAY": ":59"})
     assert_one_line_error(no_display, "no display")
+    # no DISPLAY at all: SDL would fall back to a driver that shows nothing, and the run exit 0 having played to nowhere
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    for extra in ({}, {"SDL_VIDEODRIVER": "dummy"}, {"SDL_VIDEODRIVER": "offscreen"}):
+        cmd = [sys.executable, "-m", "live", "run", "--input", str(house_music), "--engine", "shader", "--duration", "2"]
+        r = subprocess.run(cmd, cwd=ROOT, env={**env, **extra, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60)
+        assert_one_line_error(r, "no display")
     assert_one_line_error(run_cli("--input", house_music, "--models", "tiny", "--profile", "nonesuch"), "latency profile 'nonesuch'")
     assert_one_line_error(run_cli("--input", house_music, *TINY_RUN, "--display", "3"), "--display 3")
 
@@ -159,7 +177,7 @@ def test_shader_engine_runs_live_without_torch(house_music, tmp_path):
     stats_file = tmp_path / "stats.json"
     code = (
         "import sys, live.__main__ as m; "
-        f"rc = m.main(['run', '--input', {str(house_music)!r}, '--engine', 'shader', '--profile', 'laptop', '--windowed', "
+        f"rc = m.main(['run', '--headless', '--input', {str(house_music)!r}, '--engine', 'shader', '--profile', 'laptop', '--windowed', "
         f"'--duration', '3', '--stats-json', {str(stats_file)!r}]); "
         "print('torch' in sys.modules, rc)"
     )
@@ -230,7 +248,7 @@ def test_window_keys_become_actions():
     code = """
 import numpy as np, pygame as pg
 from live.draw.display import Display
-d = Display(windowed=True, size=64)
+d = Display(windowed=True, size=64, headless=True)
 d.open()
 for key in (pg.K_o, pg.K_t, pg.K_r, pg.K_RIGHT, pg.K_h, pg.K_q):
     pg.event.post(pg.event.Event(pg.KEYDOWN, key=key))

@@ -50,7 +50,7 @@ def thirds(t: np.ndarray, start: float, end: float) -> list[np.ndarray]:
 def test_live_run_does_not_drift(house_music, tmp_path):
     stats_file = tmp_path / "stats.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy"}
-    cmd = [sys.executable, "-m", "live", "run", "--input", str(house_music), "--models", "tiny", "--compute", "cpu"]
+    cmd = [sys.executable, "-m", "live", "run", "--headless", "--input", str(house_music), "--models", "tiny", "--compute", "cpu"]
     cmd += ["--profile", "laptop", "--windowed", "--duration", str(DURATION_S), "--stats-json", str(stats_file)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     samples = []  # (monotonic s, RSS MiB)
