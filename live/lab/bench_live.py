@@ -116,12 +116,10 @@ def child_pids(pid: int) -> list[int]:
 # ---- the audio server: a JACK dummy server and a player client ------------------------------------
 
 
-def start_jackd() -> subprocess.Popen | None:
-    """A JACK dummy server, or None when one is already running (it is used, and left running)."""
-    proc = jackdummy.start_server(replace=False)
-    if proc is None:
-        note("jack: using the JACK server already running")
-    return proc
+def start_jackd() -> subprocess.Popen:
+    """A JACK dummy server of the bench's own, under a private name: a JACK server already running
+    (the user's) is neither used nor stopped."""
+    return jackdummy.start_server()
 
 
 def start_player() -> tuple[subprocess.Popen, str]:
@@ -282,10 +280,11 @@ def bench_live(args) -> int:
                     note(f"bench live: {profile} failed: {e}")
                     failed += 1
         finally:
-            for proc in (player, server):  # only what this bench started
-                if proc is not None:
-                    proc.kill()
-                    proc.wait()
+            if player is not None:  # only what this bench started, by its process
+                player.kill()
+                player.wait()
+            if server is not None:
+                jackdummy.stop_server(server)
     for profile, s in results.items():
         print("\n".join(table(profile, s)))
         print()

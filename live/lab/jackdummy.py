@@ -1,13 +1,19 @@
 """A JACK dummy server and a file player on it: real audio callbacks without sound hardware, for
 rehearsal, the tests and `bench live`. Needs Debian's jackd2 (jackd, jack_lsp, jack_connect).
 
-    server = start_server()          # jackd, dummy backend, 48 kHz
+    server = start_server()          # jackd -n phosphene-<pid>, dummy backend, 48 kHz
     player = play("song.mp3")        # a JACK client looping the file on its output port
     connect(new_output_port, ports("input"))   # into whatever reads from JACK
+    stop_server(server)              # that process only
+
+The server runs under a private name, and start_server points this process and its children at it
+(JACK_DEFAULT_SERVER, JACK_NO_START_SERVER=1): a user's own JACK server (named `default`) is never
+seen, used or stopped by a test or a bench.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -19,7 +25,7 @@ from live.core.errors import PhospheneError
 # --sync: the dummy driver waits for every client each period. In its default async mode, clients
 # that cannot get real-time priority (containers, CI) are reported "not finished" several times a
 # second: xruns, which PortAudio passes on as input overflow although no audio was late at all.
-JACKD = ["jackd", "--no-realtime", "--sync", "-d", "dummy", "-r", "48000", "-p", "1024"]
+JACKD = ["jackd", "--no-realtime", "--sync", "-d", "dummy", "-r", "48000", "-p", "1024"]  # `-n NAME` goes in front
 PLAYER = textwrap.dedent(
     """
     import sys, time, numpy as np, sounddevice as sd
@@ -39,30 +45,40 @@ PLAYER = textwrap.dedent(
 )
 
 
+def private_name() -> str:
+    return f"phosphene-{os.getpid()}"
+
+
 def server_up() -> bool:
+    """Is the server this process's clients are pointed at (JACK_DEFAULT_SERVER) answering?"""
     return subprocess.run(["jack_lsp"], capture_output=True).returncode == 0
 
 
-def start_server(*, replace: bool = True) -> subprocess.Popen | None:
-    """Start jackd; with replace=False an already running server is used and None returned.
-    A server killed a moment ago can still hold its socket: wait for it to go, and retry."""
-    if not replace and server_up():
-        return None
-    subprocess.run(["pkill", "-9", "-x", "jackd"])
-    deadline = time.monotonic() + 5
-    while subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 0 and time.monotonic() < deadline:
-        time.sleep(0.1)
+def start_server(name: str | None = None) -> subprocess.Popen:
+    """Start jackd under `name` (default: phosphene-<pid>) and point this process's JACK clients,
+    and its children's, at it. A server of that name killed a moment ago can still hold its socket:
+    retry a few times."""
+    name = name or private_name()
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    os.environ["JACK_NO_START_SERVER"] = "1"  # a client must never start a server of its own
+    command = [JACKD[0], "-n", name, *JACKD[1:]]
     for _ in range(3):
-        proc = subprocess.Popen(JACKD, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and proc.poll() is None:
             if server_up():
                 return proc
             time.sleep(0.1)
-        proc.kill()
-        proc.wait()
+        stop_server(proc)
         time.sleep(1.0)
-    raise PhospheneError(f"jackd did not start ({' '.join(JACKD)}); is another audio server holding the device?")
+    raise PhospheneError(f"jackd did not start ({' '.join(command)}); is another audio server holding the device?")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop the server this module started, by its process: nothing else is touched."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=5)
 
 
 def ports(direction: str) -> list[str]:

@@ -1,6 +1,7 @@
-"""Fixtures for the live tests: a JACK dummy server (live/lab/jackdummy.py), started fresh per test."""
+"""Fixtures for the live tests: a JACK dummy server (live/lab/jackdummy.py) under a private name,
+started fresh per test and stopped by its process id: a user's own JACK server is never touched."""
 
-import subprocess
+import os
 
 import pytest
 
@@ -8,9 +9,9 @@ from live.lab import jackdummy
 
 
 @pytest.fixture
-def jack():
-    subprocess.run(["pkill", "-9", "-x", "jackd"])
+def jack(monkeypatch):
+    for key in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER"):  # start_server sets them; undone after the test
+        monkeypatch.setenv(key, os.environ.get(key, ""))
     proc = jackdummy.start_server()
     yield proc
-    subprocess.run(["pkill", "-9", "-x", "jackd"])
-    proc.wait(timeout=5)
+    jackdummy.stop_server(proc)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from live.lab import jackdummy
 from tests.live.audio.test_capture import connect, play, ports, start_jackd
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -82,8 +83,7 @@ def test_live_run_survives_the_audio_server_restarting(jack, house_music, tmp_pa
     connect(ports("output")[0], wait_for_capture_ports())
     time.sleep(3.0)
     player.kill()
-    subprocess.run(["pkill", "-9", "-x", "jackd"])  # the audio server dies mid-set
-    jack.wait(timeout=5)
+    jackdummy.stop_server(jack)  # the audio server dies mid-set
     time.sleep(1.5)
     restarted = start_jackd()
     capture_in = wait_for_capture_ports()  # the run reopened its input by itself
@@ -92,7 +92,7 @@ def test_live_run_survives_the_audio_server_restarting(jack, house_music, tmp_pa
     connect(ports("output")[0], capture_in)
     _, err = proc.communicate(timeout=60)
     player.kill()
-    restarted.kill()
+    jackdummy.stop_server(restarted)
     assert proc.returncode == 0, err
     stats = json.loads(stats_file.read_text())
     assert stats["reconnects"] == 1

@@ -75,8 +75,7 @@ def test_music_fills_the_ring_and_survives_a_server_restart(jack, house_music):
 
         # the server dies mid-set: the input is marked lost, then comes back by itself
         player.kill()
-        subprocess.run(["pkill", "-9", "-x", "jackd"])
-        jack.wait(timeout=5)
+        jackdummy.stop_server(jack)
         deadline = time.monotonic() + 5
         while not live.input_lost and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -92,7 +91,7 @@ def test_music_fills_the_ring_and_survives_a_server_restart(jack, house_music):
         time.sleep(0.8)
         assert live.ring.written > before and level(live) > 0.02  # audio from after the reconnect
         player.kill()
-        restarted.kill()
+        jackdummy.stop_server(restarted)
     finally:
         live.stop()
 
