@@ -90,13 +90,19 @@ def add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="the MP4 to write (written to a temporary file, renamed when complete)")
     p.add_argument("--start", type=float, default=0.0, metavar="S", help="start of the segment in seconds (default: 0)")
     p.add_argument("--duration", type=float, default=None, metavar="S", help="length of the segment in seconds (default: to the end)")
-    p.add_argument("--fps", type=int, default=r.fps, help="frames per second of the video; one generator call each (default: %(default)s)")
+    p.add_argument(
+        "--fps",
+        type=fps_arg,
+        default=r.fps,
+        help="frames per second of the video, one generator call each: 24, 25, 30, 60, or 23.976 / 29.97 / 59.94 "
+        "(exactly 24000/1001 ...) for NTSC timelines (default: %(default)s)",
+    )
     p.add_argument(
         "--size",
-        type=int,
+        type=size_arg,
         default=g.size,
-        metavar="PX",
-        help="width = height in pixels; multiple of 64 for SD models (default: %(default)s)",
+        metavar="PX|WxH",
+        help="picture size: N for N x N, or WIDTHxHEIGHT such as 1280x720; sides in multiples of 64 for SD models (default: %(default)s)",
     )
     p.add_argument(
         "--steps", type=int, default=g.steps, help="scheduler steps; UNet calls per frame = int(steps * strength) (default: %(default)s)"
@@ -175,6 +181,28 @@ profiles (live/core/profiles/*.toml): stage (strong GPU), balanced, laptop (CPU)
 """
 
 
+def size_arg(text: str):
+    """--size N or WxH -> N or (W, H), as the settings take it."""
+    from live.core.errors import PhospheneError
+    from live.core.units import parse_size
+
+    try:
+        width, height = parse_size(text)
+    except PhospheneError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return width if width == height else (width, height)
+
+
+def fps_arg(text: str):
+    from live.core.errors import PhospheneError
+    from live.core.units import parse_fps
+
+    try:
+        return parse_fps(text)
+    except PhospheneError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def channel_list(text: str) -> list[int]:
     try:
         channels = [int(c) - 1 for c in text.split(",")]
@@ -214,6 +242,15 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
         metavar="NAME|FILE",
         help="latency profile: stage, balanced, laptop, or a .toml (default: %(default)s)",
     )
+    o = p.add_argument_group("profile overrides (default: the profile's own)")
+    o.add_argument(
+        "--size", type=size_arg, metavar="PX|WxH", help="picture size: N, or WIDTHxHEIGHT such as 1280x720 (sides: multiples of 64)"
+    )
+    o.add_argument("--window", type=float, metavar="S", help="encoder window in seconds")
+    o.add_argument("--hop", type=float, metavar="S", help="seconds between encoder calls")
+    o.add_argument("--steps", type=int, help="scheduler steps; UNet calls per frame = int(steps * strength)")
+    o.add_argument("--strength", type=float, help="share of each frame repainted, (0, 1]")
+    o.add_argument("--display-fps", type=int, metavar="N", help="presentation rate of the window")
     p.add_argument("--display", type=int, default=0, metavar="N", help="which display to fill (default: 0)")
     p.add_argument("--windowed", action="store_true", help="a window instead of fullscreen")
     p.add_argument(
@@ -418,18 +455,27 @@ def fall_back(args, error, doing: str) -> str:
 
 
 def cmd_run(args) -> int:
+    import dataclasses
     from pathlib import Path
 
     from live.app.engines import build_live_pipeline, build_shader_pipeline, select_models
     from live.app.run import check_run_args, run_live
     from live.core.errors import ModelNotFound, PhospheneError
-    from live.core.profiles import load_profile
+    from live.core.profiles import load_profile, with_overrides
     from live.models.loading import Models
     from live.models.settings import GeneratorConfig
 
     check_run_args(args)
     check_outputs(args)
-    profile = load_profile(args.profile)
+    profile = with_overrides(
+        load_profile(args.profile),
+        size=args.size,
+        window_s=args.window,
+        hop_s=args.hop,
+        steps=args.steps,
+        strength=args.strength,
+        display_fps=args.display_fps,
+    )
     if args.engine == "shader":
         check_shader_engine_args(args)
     else:
@@ -445,8 +491,11 @@ def cmd_run(args) -> int:
         if args.engine == "shader":
             return build_shader_pipeline(profile)  # no torch import on this path
         build = dict(device=args.compute, prompts=prompts, shaders=not args.no_shaders)
+        models = select_models(args)
+        if args.encoder_backend is None:  # the profile says which runtime suits the machine
+            models = dataclasses.replace(models, encoder_backend=profile.encoder_backend)
         try:
-            return build_live_pipeline(select_models(args), profile, **build)
+            return build_live_pipeline(models, profile, **build)
         except ModelNotFound as e:
             if fall_back(args, e, "playing") == "shader":
                 check_shader_engine_args(args, fallback=True)

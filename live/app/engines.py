@@ -19,6 +19,7 @@ import numpy as np
 from live.analysis.clock import Drive
 from live.core.defaults import TINY
 from live.core.errors import PhospheneError
+from live.core.units import parse_size
 from live.draw.shaders import ShaderEngine, ShaderLook
 from live.models.loading import Models
 
@@ -75,8 +76,9 @@ class DiffusionHooks:
     rgb = hooks.post(generated_uint8, drive)           # uint8 (H, W, 3)
     """
 
-    def __init__(self, size: int, *, look: ShaderLook | None = None, seed: int = 0, fps: float = 24.0, ctx=None):
-        self.engine = ShaderEngine(size, size, look=look or ShaderLook(), seed=seed, fps=fps, ctx=ctx)
+    def __init__(self, size: int | tuple[int, int], *, look: ShaderLook | None = None, seed: int = 0, fps: float = 24.0, ctx=None):
+        width, height = parse_size(size)
+        self.engine = ShaderEngine(width, height, look=look or ShaderLook(), seed=seed, fps=fps, ctx=ctx)
 
     def init_image(self, previous, drive: Drive):
         """previous: uint8 (H, W, 3), or a float tensor/array (1, 3, H, W) or (3, H, W) in [-1, 1].
@@ -158,7 +160,7 @@ def build_shader_pipeline(profile) -> LiveParts:
     """`--engine shader`: the shaders alone, driven by the features. No weights, no torch."""
 
     def make_engine(lock):
-        engine = ShaderEngine(profile.size, profile.size, fps=profile.display_fps)
+        engine = ShaderEngine(*parse_size(profile.size), fps=profile.display_fps)
 
         def frame(drive, level, dt_s, now, newest_index):
             return engine.frame(drive), newest_index  # the features went up to the newest sample

@@ -22,6 +22,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from live.audio.windows import SampleBuffer
 from live.core.defaults import SAMPLE_RATE
 from live.core.errors import PhospheneError
 from live.core.timing import StageTimer
+from live.core.units import fps_text, parse_size, size_text
 from live.draw.shaders import ShaderEngine, ShaderLook
 from live.draw.video import AAC_RATES, AudioMuxer, Mp4Writer, RenderResult, check_output_path, make_bar
 from live.models.loading import Models
@@ -48,7 +50,7 @@ def write_mp4(
     frames: Iterator[np.ndarray],
     *,
     n_frames: int,
-    fps: int,
+    fps: Fraction,
     width: int,
     height: int,
     timer: StageTimer,
@@ -118,28 +120,28 @@ def render(
     segment = open_segment(input_path, start_s, duration_s)
     pipeline = Pipeline(models, config, device=device, prompt=prompt)
     n_frames = max(1, round(segment.duration_s * config.fps))
+    width, height = config.generator.wh
     log.info(
-        "rendering %s (%.2f s) -> %s: %d frames at %d fps, %d px, %d UNet call(s) per frame, on %s",
+        "rendering %s (%.2f s) -> %s: %d frames at %s fps, %s px, %d UNet call(s) per frame, on %s",
         segment.path.name,
         segment.duration_s,
         output,
         n_frames,
-        config.fps,
-        config.generator.size,
+        fps_text(Fraction(config.fps)),
+        size_text(config.generator.wh),
         config.generator.unet_calls,
         pipeline.device,
     )
     loop = FrameLoop(pipeline, segment, n_frames)
-    size = config.generator.size
     frames = (loop.render(k) for k in range(n_frames))
     return write_mp4(
         output,
         segment,
         frames,
         n_frames=n_frames,
-        fps=config.fps,
-        width=size,
-        height=size,
+        fps=Fraction(config.fps),
+        width=width,
+        height=height,
         timer=pipeline.timer,
         progress=progress,
         engine="diffusion",
@@ -160,7 +162,7 @@ class FrameLoop:
         self.hooks, self.clock, self.previous = None, None, None
         if self.cfg.shaders:
             try:
-                self.hooks = DiffusionHooks(self.cfg.generator.size, seed=self.cfg.generator.seed, fps=self.cfg.fps)
+                self.hooks = DiffusionHooks(self.cfg.generator.wh, seed=self.cfg.generator.seed, fps=float(self.cfg.fps))
                 self.clock = FeatureClock(half_beat=self.cfg.half_beat)  # features and beats at 16 kHz, fed the audio under each frame
             except PhospheneError as e:  # no EGL here: plain img2img feedback still makes a video
                 log.warning("shader stage off: %s", e)
@@ -189,14 +191,14 @@ class FrameLoop:
     def render(self, k: int) -> np.ndarray:
         from live.models.generator import to_uint8
 
-        fps = self.cfg.fps
-        t_s = k / fps
+        fps = Fraction(self.cfg.fps)
+        t_s = float(k / fps)
         self.compute_embeddings(t_s + self.cfg.hop_s)  # the embedding after t, to slerp towards
-        frame_a, frame_b = round(t_s * SAMPLE_RATE), round((k + 1) / fps * SAMPLE_RATE)
+        frame_a, frame_b = round(k * SAMPLE_RATE / fps), round((k + 1) * SAMPLE_RATE / fps)  # exact, at any rate
         under_frame = self.buffer.get(frame_a, frame_b)  # the audio playing while this frame shows
         level = float(np.sqrt(np.mean(under_frame**2))) if len(under_frame) else 0.0
         with self.p.timer.section("conditioning"):
-            embeds, _sample_index = self.p.conditioner.at(t_s, level, 1.0 / fps)
+            embeds, _sample_index = self.p.conditioner.at(t_s, level, float(1 / fps))
         init = None
         if self.hooks is not None:
             with self.p.timer.section("shaders"):
@@ -222,7 +224,7 @@ def render_shader(
     input_path,
     output_path,
     *,
-    fps: int = RenderConfig.fps,
+    fps: int | Fraction = RenderConfig.fps,
     size: int | tuple[int, int] = GeneratorConfig.size,
     start_s: float = 0.0,
     duration_s: float | None = None,
@@ -232,20 +234,21 @@ def render_shader(
     half_beat: bool = RenderConfig.half_beat,
 ) -> RenderResult:
     """Render a music file with the shader engine (no weights, no torch) to an MP4 with its audio muxed in."""
-    width, height = (size, size) if isinstance(size, int) else size
+    width, height = parse_size(size)
+    fps = Fraction(fps)
     check_fps(fps)
     output = check_output_path(output_path, inputs=(input_path,))
     segment = open_segment(input_path, start_s, duration_s)
     timer = StageTimer()
-    engine = ShaderEngine(width, height, look=look, seed=seed, fps=fps)  # fails here (no EGL, bad shader) before any output exists
+    engine = ShaderEngine(width, height, look=look, seed=seed, fps=float(fps))  # fails here (no EGL, bad shader) before any output exists
     n_frames = max(1, round(segment.duration_s * fps))
     log.info(
-        "rendering %s (%.2f s) -> %s with the shader engine: %d frames at %d fps, %dx%d",
+        "rendering %s (%.2f s) -> %s with the shader engine: %d frames at %s fps, %dx%d",
         segment.path.name,
         segment.duration_s,
         output,
         n_frames,
-        fps,
+        fps_text(fps),
         width,
         height,
     )
@@ -256,11 +259,11 @@ def render_shader(
     def frames() -> Iterator[np.ndarray]:
         for k in range(n_frames):
             with timer.section("decode"):  # the audio playing while frame k shows
-                a, b = round(k / fps * SAMPLE_RATE), min(round((k + 1) / fps * SAMPLE_RATE), total)
+                a, b = round(k * SAMPLE_RATE / fps), min(round((k + 1) * SAMPLE_RATE / fps), total)
                 under_frame = buffer.get(a, max(a, b))
                 buffer.forget_before(b)
             with timer.section("features"):
-                drive = clock.advance(under_frame, k / fps)
+                drive = clock.advance(under_frame, float(k / fps))
             with timer.section("shaders"):
                 engine.reload_if_changed()
                 yield engine.frame(drive)

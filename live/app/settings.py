@@ -4,14 +4,16 @@ from here (and from `live.models.settings`), so they are stated once."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from live.core.errors import PhospheneError
+from live.core.units import fps_text
 from live.models.settings import ConditioningConfig, GeneratorConfig
 
 
 @dataclass(frozen=True)
 class RenderConfig:
-    fps: int = 24  # output frame rate; the generator runs once per frame
+    fps: int | Fraction = 24  # output frame rate, exact (30000/1001 for 29.97); the generator runs once per frame
     window_s: float | None = None  # encoder window; None = the length the encoder was trained on (3.76 s)
     hop_s: float = 0.125  # one embedding per hop (8 Hz, as live); frames between hops are slerped
     encoder_batch: int = 8  # windows per encoder call: larger is faster on a GPU and costs memory
@@ -34,6 +36,6 @@ class RenderConfig:
             raise PhospheneError(f"--encoder-batch {self.encoder_batch}: must be at least 1")
 
 
-def check_fps(fps: int) -> None:
+def check_fps(fps: int | Fraction) -> None:
     if not 1 <= fps <= 240:
-        raise PhospheneError(f"--fps {fps}: must be between 1 and 240")
+        raise PhospheneError(f"--fps {fps_text(Fraction(fps))}: must be between 1 and 240")

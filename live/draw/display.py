@@ -36,7 +36,7 @@ def no_session() -> bool:
 
 
 class Display:
-    def __init__(self, *, display: int = 0, windowed: bool = False, size: int = 512, headless: bool = False):
+    def __init__(self, *, display: int = 0, windowed: bool = False, size: int | tuple[int, int] = 512, headless: bool = False):
         """Checks that a display exists before anything else opens (the audio input, the models).
         `headless` draws to SDL's dummy driver (benches, tests); without it, SDL falling back to a
         driver that shows nothing (dummy, offscreen) is refused: a set must not play to nowhere."""
@@ -62,7 +62,8 @@ class Display:
         count = pg.display.get_num_displays()
         if not 0 <= display < count:
             raise PhospheneError(f"--display {display}: this machine has {count} display(s), numbered 0 to {count - 1}")
-        self.display, self.windowed, self.size = display, windowed, size
+        self.display, self.windowed = display, windowed
+        self.size = (size, size) if isinstance(size, int) else tuple(size)  # (width, height) of the window
         self.screen = None
         self.hud_on, self.blackout, self.frozen, self.quit_requested = True, False, False, False
         self.actions: list[str] = []  # prompt/strength/weight changes for the loop to apply
@@ -78,7 +79,7 @@ class Display:
     def _set_mode(self) -> None:
         pg = _pygame()
         if self.windowed:
-            self.screen = pg.display.set_mode((self.size, self.size), pg.RESIZABLE, display=self.display)
+            self.screen = pg.display.set_mode(self.size, pg.RESIZABLE, display=self.display)
         else:  # (0, 0): the display's own resolution; no window manager needed under Xvfb
             self.screen = pg.display.set_mode((0, 0), pg.FULLSCREEN, display=self.display)
 
@@ -122,8 +123,9 @@ class Display:
         if rgb is not None and not self.blackout:
             frame = pg.image.frombuffer(np.ascontiguousarray(rgb).tobytes(), (rgb.shape[1], rgb.shape[0]), "RGB")
             w, h = screen.get_size()
-            side = min(w, h)  # square pictures, centred, as large as the screen allows
-            screen.blit(pg.transform.smoothscale(frame, (side, side)), ((w - side) // 2, (h - side) // 2))
+            scale = min(w / rgb.shape[1], h / rgb.shape[0])  # the picture's own aspect, as large as the screen allows
+            fit = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+            screen.blit(pg.transform.smoothscale(frame, fit), ((w - fit[0]) // 2, (h - fit[1]) // 2))
         if self.hud_on:
             self._draw_hud(hud)
         pg.display.flip()

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from live.analysis.clock import Drive
+from live.core.errors import PhospheneError
+from live.core.units import size_text
 from live.draw.gl import SHADER_DIR, ShaderProgram, create_context, new_texture, read_rgb, upload
 
 log = logging.getLogger("phosphene")
@@ -90,6 +92,17 @@ def post_uniforms(look: ShaderLook) -> dict:
     }
 
 
+MIN_SIZE, MAX_SIZE = 16, 8192  # px per side: below, the features have no room; above, GL drivers refuse the framebuffer
+
+
+def check_size(width: int, height: int) -> None:
+    for side, value in (("width", width), ("height", height)):
+        if not MIN_SIZE <= value <= MAX_SIZE:
+            raise PhospheneError(
+                f"--size {size_text((width, height))}: the shader engine draws {MIN_SIZE} to {MAX_SIZE} px per side ({side} {value})"
+            )
+
+
 class ShaderEngine:
     """The four programs, their textures, and the feedback state, for one output size."""
 
@@ -104,6 +117,7 @@ class ShaderEngine:
         shader_dir: Path = SHADER_DIR,
         ctx=None,
     ):
+        check_size(width, height)
         self.width, self.height, self.look, self.seed, self.fps = width, height, look, seed, fps
         self.ctx = ctx or create_context()
         self.programs = {name: ShaderProgram(self.ctx, shader_dir / f"{name}.glsl") for name in ("structure", "warp", "post", "crossfade")}

@@ -49,7 +49,7 @@ class Mp4Writer:
         self,
         path: str | os.PathLike,
         *,
-        fps: int,
+        fps: int | Fraction,  # exact: 24, or 30000/1001 for NTSC's 29.97
         width: int,
         height: int,
         audio_sr: int | None = None,  # None: a silent video, no audio stream at all
@@ -58,7 +58,7 @@ class Mp4Writer:
         preset: str = "medium",  # x264 speed/size trade-off; "veryfast" if encoding ever shows in the profile
     ):
         self.path = Path(path)
-        self.fps = int(fps)
+        self.fps = Fraction(fps)
         self.width, self.height = int(width), int(height)
         self.audio_sr = audio_sr
         self.audio_channels = audio_channels
@@ -67,8 +67,8 @@ class Mp4Writer:
                 f"video size {self.width}x{self.height}: width and height must be even for H.264 "
                 f"yuv420p; choose an even size such as {self.width + self.width % 2}x{self.height + self.height % 2}"
             )
-        if self.fps < 1:
-            raise PhospheneError(f"fps {fps}: must be a whole number of frames per second, at least 1")
+        if self.fps < 1 or self.fps.denominator > 1001:
+            raise PhospheneError(f"fps {fps}: must be at least 1 frame per second, whole or N/1001 (NTSC)")
         if audio_channels not in (1, 2):
             raise ValueError(f"audio_channels={audio_channels}: the writer takes mono or stereo")
         self._audio_layout = "stereo" if audio_channels == 2 else "mono"
@@ -80,13 +80,13 @@ class Mp4Writer:
         # +faststart: the muxer moves the index (moov) to the front when it closes the file, so a
         # browser can start playing before it has the whole file. It rewrites the temporary file in
         # place, before our rename, so the two do not interfere.
-        # video_track_timescale=fps: the file's own time base is 1/fps too, so frame k is stored
-        # with pts k (the muxer's default would pick a multiple such as 1/12288).
+        # video_track_timescale: the file's own time base is 1/fps (1001/30000 for 29.97), so frame k
+        # is stored at exactly k frames (the muxer's default would pick a multiple such as 1/12288).
         self._container = av.open(
             str(self.temp_path),
             "w",
             format="mp4",
-            options={"movflags": "+faststart", "video_track_timescale": str(self.fps)},
+            options={"movflags": "+faststart", "video_track_timescale": str(self.fps.numerator)},
         )
         try:
             self._video = self._add_video_stream(crf, preset)
@@ -103,8 +103,8 @@ class Mp4Writer:
         stream = self._container.add_stream("libx264", rate=self.fps, options={"crf": str(crf), "preset": preset})
         stream.width, stream.height = self.width, self.height
         stream.pix_fmt = "yuv420p"  # the only pixel format every player decodes
-        stream.time_base = Fraction(1, self.fps)
-        stream.codec_context.time_base = Fraction(1, self.fps)
+        stream.time_base = 1 / self.fps
+        stream.codec_context.time_base = 1 / self.fps
         stream.codec_context.colorspace = AVCOL_SPC_BT709
         stream.codec_context.color_primaries = ColorPrimaries.BT709
         stream.codec_context.color_trc = ColorTrc.BT709
@@ -131,7 +131,7 @@ class Mp4Writer:
             dst_color_range=ColorRange.MPEG,
         )
         frame.pts = self.frames_written
-        frame.time_base = Fraction(1, self.fps)
+        frame.time_base = 1 / self.fps
         self._container.mux(self._video.encode(frame))
         self.frames_written += 1
 

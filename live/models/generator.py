@@ -29,8 +29,8 @@ class Img2Img:
         self.parts, self.config = parts, config
         self.timer = timer or StageTimer()  # sections: vae (encode + decode), unet
         self.device, self.dtype = parts.unet.device, parts.unet.dtype
-        latent_size = config.size // parts.vae_scale_factor
-        shape = (1, parts.unet.config.in_channels, latent_size, latent_size)  # (1, 4, h, w)
+        width, height = config.wh
+        shape = (1, parts.unet.config.in_channels, height // parts.vae_scale_factor, width // parts.vae_scale_factor)  # (1, 4, h, w)
         cpu_rng = torch.Generator("cpu").manual_seed(config.seed)  # CPU noise: the same on every device
         self.noise = torch.randn(shape, generator=cpu_rng).to(self.device, self.dtype)
         self.previous: torch.Tensor | None = None  # (1, 3, H, W) in [-1, 1]
@@ -72,7 +72,7 @@ class Img2Img:
         previous frame as the starting point (the shader stage's warp of it)."""
         image = init_image if init_image is not None else self.previous
         if image is None:  # first frame: start from mid-grey, so the noise alone shapes it
-            image = torch.zeros((1, 3, self.config.size, self.config.size), device=self.device, dtype=self.dtype)
+            image = torch.zeros((1, 3, self.config.wh[1], self.config.wh[0]), device=self.device, dtype=self.dtype)
         scheduler = self.scheduler
         scheduler.set_timesteps(self.config.steps, device=self.device)  # resets the step counter
         if hasattr(scheduler, "set_begin_index"):

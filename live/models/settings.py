@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 from live.core.errors import PhospheneError
+from live.core.units import parse_size, size_text
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,15 @@ MAX_SIZE = 2048  # px; beyond this even an H100 is far from real time and TAESD 
 
 @dataclass(frozen=True)
 class GeneratorConfig:
-    size: int = 512  # output width = height in px; UNet time grows with its square
+    size: int | tuple[int, int] = 512  # px: N (square) or (width, height); UNet time grows with the area
     steps: int = 2  # scheduler steps the strength is cut from; UNet calls per frame = int(steps * strength)
     strength: float = 0.5  # share of the schedule repainted each frame: lower keeps more of the last frame
     seed: int = 0  # fixes the noise (the same for every frame) and so the whole render
+
+    @property
+    def wh(self) -> tuple[int, int]:
+        """(width, height) in px."""
+        return parse_size(self.size)
 
     @property
     def unet_calls(self) -> int:
@@ -44,12 +50,13 @@ class GeneratorConfig:
 
     def validate(self, size_multiple: int) -> None:
         self.check_schedule()
-        if self.size < size_multiple or self.size % size_multiple or self.size > MAX_SIZE:
-            lower = max(size_multiple, self.size // size_multiple * size_multiple)
-            raise PhospheneError(
-                f"--size {self.size}: this model takes multiples of {size_multiple} px from {size_multiple} to {MAX_SIZE} "
-                f"(try {min(lower, MAX_SIZE)})"
-            )
+        for side in self.wh:
+            if side < size_multiple or side % size_multiple or side > MAX_SIZE:
+                fit = tuple(min(max(size_multiple, v // size_multiple * size_multiple), MAX_SIZE) for v in self.wh)
+                raise PhospheneError(
+                    f"--size {size_text(self.wh)}: this model takes sides in multiples of {size_multiple} px from {size_multiple} "
+                    f"to {MAX_SIZE} (try {size_text(fit)})"
+                )
 
     def check_schedule(self) -> None:
         """The checks that need no model: run before anything loads."""
