@@ -45,7 +45,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--encoder-backend",
         choices=ENCODER_BACKENDS,
-        help=f"encoder runtime: torch; onnx (an export folder from `python -m export onnx`); tensorrt; auto = TensorRT engine > ONNX export > torch (default: {d.encoder_backend})",
+        help="encoder runtime: torch; onnx (an export folder from `python -m export onnx`); tensorrt; auto = TensorRT engine > ONNX export > torch "
+        "(default: an export folder runs in ONNX Runtime, a checkpoint in torch)",
     )
     g.add_argument("--encoder-threads", type=int, metavar="N", help="ONNX Runtime CPU threads (default: physical cores, at most 4)")
     g.add_argument(
@@ -187,7 +188,7 @@ def size_arg(text: str):
     from live.core.units import parse_size
 
     try:
-        width, height = parse_size(text)
+        width, height = parse_size(text, minimum=0)
     except PhospheneError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return width if width == height else (width, height)
@@ -253,6 +254,12 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     o.add_argument("--display-fps", type=int, metavar="N", help="presentation rate of the window")
     p.add_argument("--display", type=int, default=0, metavar="N", help="which display to fill (default: 0)")
     p.add_argument("--windowed", action="store_true", help="a window instead of fullscreen")
+    p.add_argument(
+        "--hud",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the figures over the picture (H toggles it; default: on in a window, off fullscreen, where the audience sees it)",
+    )
     p.add_argument(
         "--headless", action="store_true", help="draw without a window (benches, tests, soak runs); without it, no display is an error"
     )
@@ -492,7 +499,7 @@ def cmd_run(args) -> int:
             return build_shader_pipeline(profile)  # no torch import on this path
         build = dict(device=args.compute, prompts=prompts, shaders=not args.no_shaders)
         models = select_models(args)
-        if args.encoder_backend is None:  # the profile says which runtime suits the machine
+        if args.encoder_backend is None and profile.encoder_backend:  # the profile says which runtime suits the machine
             models = dataclasses.replace(models, encoder_backend=profile.encoder_backend)
         try:
             return build_live_pipeline(models, profile, **build)

@@ -18,7 +18,7 @@ import numpy as np
 
 from live.analysis.clock import Drive
 from live.core.defaults import TINY
-from live.core.errors import PhospheneError
+from live.core.errors import ModelNotFound, PhospheneError
 from live.core.units import parse_size
 from live.draw.shaders import ShaderEngine, ShaderLook
 from live.models.loading import Models
@@ -52,8 +52,10 @@ def load_diffusion_side(models: Models, *, device: str = "auto", vae: str | None
     at start-up, an encoder whose width the diffusion model cannot take."""
     from live.models.diffusion import load_diffusion
     from live.models.encoder import check_width, load_encoder
-    from live.models.loading import pick_device
+    from live.models.loading import missing_models, not_found_message, pick_device
 
+    if missing := missing_models(replace(models, vae=vae or models.vae)):
+        raise ModelNotFound(not_found_message(missing))
     torch_device, dtype = pick_device(device)
     encoder = load_encoder(models.encoder, device=torch_device, dtype=dtype, backend=models.encoder_backend, threads=models.encoder_threads)
     parts = load_diffusion(models.diffusion, vae or models.vae, device=torch_device, dtype=dtype)

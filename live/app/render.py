@@ -234,7 +234,7 @@ def render_shader(
     half_beat: bool = RenderConfig.half_beat,
 ) -> RenderResult:
     """Render a music file with the shader engine (no weights, no torch) to an MP4 with its audio muxed in."""
-    width, height = parse_size(size)
+    width, height = parse_size(size, minimum=0)  # the engine says which sizes it draws
     fps = Fraction(fps)
     check_fps(fps)
     output = check_output_path(output_path, inputs=(input_path,))

@@ -186,7 +186,9 @@ def run_live(args, profile, pipeline_factory) -> dict:
     bad input fails before anything heavy)."""
     from live.draw.display import Display
 
-    display = Display(display=args.display, windowed=args.windowed, size=profile.size, headless=args.headless)  # fails first: no display
+    display = Display(
+        display=args.display, windowed=args.windowed, size=profile.size, headless=args.headless, hud=args.hud
+    )  # fails first: no display
     if args.input:
         source = FileInput(args.input, block_size=profile.block_size)
     else:
@@ -217,6 +219,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
     stats = RunStats()
     frame_s = 1.0 / profile.display_fps
     controls = Controls(parts.conditioner, parts.generator, parts.prompts)
+    resumed_at = 0  # sample index from which frames count towards latency: 0, or the first after an outage
     try:
         display.open()
         while not display.quit_requested:
@@ -259,7 +262,12 @@ def run_live(args, profile, pipeline_factory) -> dict:
             shown = time.monotonic()
             stats.frames += 1
             latency = None
-            if newer is not None and not display.frozen:
+            if source.input_lost:
+                resumed_at = None  # an outage: no audio, so no audio-to-photon latency to speak of
+            elif resumed_at is None:
+                resumed_at = source.ring.written  # the first sample after it
+            fresh = newer is not None and resumed_at is not None and newer[1] >= resumed_at  # not a picture held from before an outage
+            if fresh and not display.frozen:
                 latency = 1000 * (shown - source.ring.capture_time(newer[1]))
                 stats.latency_ms.append(latency)
             stats.trace(shown - stats.started, level, latency)

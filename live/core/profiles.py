@@ -43,7 +43,7 @@ class LatencyProfile:
     display_fps: int = 60  # presentation rate: higher shows a new embedding sooner after it lands
     encoder_windows_s: tuple[float, ...] = (1.0, 2.0, 3.76)  # window lengths the encoder (and a TRT profile) must take
     encoder_max_batch: int = 8  # the largest batch a TRT profile must take (offline renders batch windows)
-    encoder_backend: str = "torch"  # torch | onnx | tensorrt | auto (an export's runtime where one exists); --encoder-backend wins
+    encoder_backend: str | None = None  # torch | onnx | tensorrt | auto; None: the encoder's own; --encoder-backend wins
 
     def validate(self) -> LatencyProfile:
         where = f"latency profile '{self.name}'"
@@ -57,7 +57,7 @@ class LatencyProfile:
                 f"size {self.size}: sides must be multiples of 64, 64-2048",
             ),
             (
-                self.encoder_backend in ("torch", "onnx", "tensorrt", "auto"),
+                self.encoder_backend in (None, "torch", "onnx", "tensorrt", "auto"),
                 f"encoder_backend {self.encoder_backend!r}: torch, onnx, tensorrt or auto",
             ),
             (self.steps >= 1 and 0 < self.strength <= 1, f"steps {self.steps} / strength {self.strength}: steps >= 1, strength in (0, 1]"),
@@ -111,11 +111,14 @@ def load_profile(name_or_path: str, *, _seen: tuple = ()) -> LatencyProfile:
     known = {f.name: f for f in fields(LatencyProfile)}
     unknown = sorted(set(raw) - set(known) | ({"name"} & set(raw)))
     if unknown:
-        allowed = ", ".join(["base", *(k for k in known if k != "name")])
+        allowed = ", ".join([*(k for k in known if k != "name"), "base"])
         raise PhospheneError(f"latency profile {path}: unknown key(s) {', '.join(unknown)}; the keys are {allowed}")
     values = {}
     for key, value in raw.items():
         default = getattr(LatencyProfile, key)
+        if key == "encoder_backend" and isinstance(value, str):
+            values[key] = value
+            continue
         if key == "size":
             try:
                 values[key] = parse_size(value) if not isinstance(value, int) or isinstance(value, bool) else value

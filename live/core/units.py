@@ -19,8 +19,9 @@ NTSC_RATES = {
 }
 
 
-def parse_size(text: str | int | tuple | list) -> tuple[int, int]:
-    """(width, height) from 512, "512", "1920x1080", or a [w, h] pair (profiles)."""
+def parse_size(text: str | int | tuple | list, *, minimum: int = 1) -> tuple[int, int]:
+    """(width, height) from 512, "512", "1920x1080", or a [w, h] pair (profiles). The CLI parses with
+    minimum 0 and leaves the range to the stage that knows it (the model, the GL driver)."""
     if isinstance(text, int | tuple | list) and not isinstance(text, bool):
         values = [text, text] if isinstance(text, int) else list(text)
     else:
@@ -30,8 +31,8 @@ def parse_size(text: str | int | tuple | list) -> tuple[int, int]:
         width, height = (int(v) for v in values)
     except (TypeError, ValueError):
         raise PhospheneError(f"size {text!r}: give pixels as N (square) or WIDTHxHEIGHT, e.g. 512 or 1280x720") from None
-    if width < 1 or height < 1:
-        raise PhospheneError(f"size {text!r}: width and height must be at least 1 px")
+    if width < minimum or height < minimum:
+        raise PhospheneError(f"size {text!r}: width and height must be at least {minimum} px")
     return width, height
 
 

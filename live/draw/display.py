@@ -17,6 +17,7 @@ import numpy as np
 from live.core.errors import PhospheneError
 
 CLEAR = (12, 0, 24)  # the clear colour: a deep violet, so "nothing drawn yet" is told from black
+HUD_POINTS = 22  # the HUD's font size in a large window; it shrinks to fit a small one
 HIDDEN_DRIVERS = ("dummy", "offscreen")  # SDL video drivers that draw into memory only
 KEYS_HELP = "F fullscreen  H hud  B blackout  Space freeze  <- -> prompt  Up/Down strength  [ ] weight  T tap  R untap  O off-beat  Q quit"
 
@@ -36,10 +37,19 @@ def no_session() -> bool:
 
 
 class Display:
-    def __init__(self, *, display: int = 0, windowed: bool = False, size: int | tuple[int, int] = 512, headless: bool = False):
+    def __init__(
+        self,
+        *,
+        display: int = 0,
+        windowed: bool = False,
+        size: int | tuple[int, int] = 512,
+        headless: bool = False,
+        hud: bool | None = None,
+    ):
         """Checks that a display exists before anything else opens (the audio input, the models).
         `headless` draws to SDL's dummy driver (benches, tests); without it, SDL falling back to a
-        driver that shows nothing (dummy, offscreen) is refused: a set must not play to nowhere."""
+        driver that shows nothing (dummy, offscreen) is refused: a set must not play to nowhere.
+        `hud` None: on in a window (rehearsal), off fullscreen (the audience sees the screen); H toggles it."""
         if headless:
             os.environ["SDL_VIDEODRIVER"] = "dummy"
         elif os.environ.get("SDL_VIDEODRIVER", "").lower() in HIDDEN_DRIVERS or no_session():
@@ -65,13 +75,14 @@ class Display:
         self.display, self.windowed = display, windowed
         self.size = (size, size) if isinstance(size, int) else tuple(size)  # (width, height) of the window
         self.screen = None
-        self.hud_on, self.blackout, self.frozen, self.quit_requested = True, False, False, False
+        self.hud_on = windowed if hud is None else hud
+        self.blackout, self.frozen, self.quit_requested = False, False, False
         self.actions: list[str] = []  # prompt/strength/weight changes for the loop to apply
 
     def open(self) -> None:
         pg = _pygame()
         pg.font.init()
-        self.font = pg.font.Font(None, 22)
+        self.fonts = {}  # point size -> Font: the HUD shrinks to fit a small window
         self._set_mode()
         pg.display.set_caption("Phosphene")
         pg.mouse.set_visible(self.windowed)
@@ -147,16 +158,30 @@ class Display:
         if hud.get("prompt"):
             lines.append(f"prompt: {hud['prompt'][:60]}   strength {hud['strength']:.2f}  audio weight {hud['audio_weight']:.2f}")
         lines.append(KEYS_HELP)
-        y = 8
+        font = self._font_to_fit(lines)
+        y, step = 8, font.get_linesize()
         for line in lines:
             colour = (255, 80, 80) if line.startswith(("INPUT LOST", "encoder error")) else (235, 235, 235)
-            self.screen.blit(self.font.render(line, True, colour, (0, 0, 0)), (8, y))
-            y += 20
+            self.screen.blit(font.render(line, True, colour, (0, 0, 0)), (8, y))
+            y += step
         # level meter: RMS in dBFS from -60 to 0, the bar the tests read back through the stats
         db = 20 * np.log10(max(hud["level"], 1e-6))
         fill = int(np.clip((db + 60) / 60, 0, 1) * 200)
         pg.draw.rect(self.screen, (60, 60, 60), (8, y + 4, 200, 12))
         pg.draw.rect(self.screen, (80, 220, 120), (8, y + 4, fill, 12))
+
+    def _font_to_fit(self, lines: list[str]):
+        """The largest font, up to 22 pt, at which the widest line fits the window's width."""
+        pg = _pygame()
+        size = HUD_POINTS
+        while True:
+            if size not in self.fonts:
+                self.fonts[size] = pg.font.Font(None, size)
+            font = self.fonts[size]
+            widest = max(font.size(line)[0] for line in lines)
+            if widest <= self.screen.get_width() - 16 or size <= 8:
+                return font
+            size = max(8, int(size * (self.screen.get_width() - 16) / widest))
 
     def close(self) -> None:
         pg = _pygame()

@@ -28,6 +28,7 @@ from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTr
 
 from live.core.errors import PhospheneError
 from live.core.paths import check_output_file
+from live.core.progress import bar_output
 
 # BT.709 with limited ("MPEG", 16-235) range is what players assume for H.264 they did not tag
 # themselves; we convert with it and tag the stream with it, so the colours survive the round trip.
@@ -291,4 +292,4 @@ class AudioMuxer:
 def make_bar(total: int, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="frame", desc="render", disable=not enabled, dynamic_ncols=True)
+    return tqdm(total=total, unit="frame", desc="render", disable=not enabled, **bar_output())

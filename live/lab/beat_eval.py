@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import tempfile
 import warnings
 from collections import Counter
@@ -39,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from live.core.errors import PhospheneError
+from live.core.progress import bar_output
 
 MIDI_DIR = Path("/usr/share/planetblupi/music")
 SOUNDFONTS = (Path("/usr/share/sounds/sf2/TimGM6mb.sf2"), Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
@@ -195,7 +195,7 @@ def evaluate(
 
     until = max(starts) + seconds
     rows = []
-    bar = tqdm(total=len(midis) * len(starts), desc="beats", unit="excerpt", disable=not progress, file=sys.stderr)
+    bar = tqdm(total=len(midis) * len(starts), desc="beats", unit="excerpt", disable=not progress, **bar_output())
     for name, midi in midis:
         wav, beats = render_song(midi, folder, until)
         for start in starts:

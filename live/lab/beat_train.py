@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from live.analysis.beats import ONSET_DELAY_S
 from live.analysis.features import FeatureConfig, Features
 from live.core.defaults import SAMPLE_RATE
 from live.core.errors import PhospheneError
+from live.core.progress import bar_output
 from live.lab.beat_eval import GROOVES, PACKAGES, SOUNDFONTS, groove_midi, render_song
 
 MMA_LIB = Path("/usr/share/mma/lib/stdlib")
@@ -199,9 +199,9 @@ def train(args) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(args.jobs) as pool:  # mma and fluidsynth are processes: threads keep them busy
         jobs = [pool.submit(render_example, i, args.work, args.seconds, grooves) for i in range(args.examples)]
-        metas = [j.result() for j in tqdm(jobs, desc="render", unit="groove", file=sys.stderr)]
+        metas = [j.result() for j in tqdm(jobs, desc="render", unit="groove", **bar_output())]
     frames = int(args.seconds * FRAME_RATE) - 10  # every example has this many (the last hop may be short)
-    arrays = [example_arrays(m, frames) for m in tqdm(metas, desc="features", unit="groove", file=sys.stderr)]
+    arrays = [example_arrays(m, frames) for m in tqdm(metas, desc="features", unit="groove", **bar_output())]
     arrays += [noise_arrays(i, frames) for i in range(args.noise_examples)]
     amplitude = torch.tensor(np.stack([a for a, _ in arrays]))  # (N, T, F)
     target = torch.tensor(np.stack([t for _, t in arrays]))  # (N, T)
@@ -212,7 +212,7 @@ def train(args) -> int:
     opt = torch.optim.Adam(model.parameters(), args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
     positive = torch.tensor(4.0)
-    bar = tqdm(range(args.epochs), desc="train", unit="epoch", file=sys.stderr)
+    bar = tqdm(range(args.epochs), desc="train", unit="epoch", **bar_output())
     for _ in bar:
         model.train()
         order, total = torch.randperm(len(target)), 0.0

@@ -111,10 +111,11 @@ class EncoderGraph(torch.nn.Module):
         return self.model(input_features=features).last_hidden_state.float()  # (B, T, D)
 
 
-def load_encoder(name: str, *, device="cpu", dtype=torch.float32, backend: str = "torch", threads: int | None = None):
+def load_encoder(name: str, *, device="cpu", dtype=torch.float32, backend: str | None = None, threads: int | None = None):
     """An encoder by hub id, local folder, `tiny` (an audio2img-shaped model with random weights),
     export folder (has export.json) or TensorRT engine file, run by `backend`:
 
+    None      the encoder's own: ONNX Runtime for an export folder, torch for a checkpoint (the default)
     torch     the checkpoint (for an export folder: the checkpoint it was exported from)
     onnx      ONNX Runtime on an export folder (`name` itself, or `name`/onnx/)
     tensorrt  a TensorRT engine (`name` itself, or an engine in the export folder), CUDA only
@@ -126,6 +127,8 @@ def load_encoder(name: str, *, device="cpu", dtype=torch.float32, backend: str =
     from live.models.loading import quiet_model_loading
 
     quiet_model_loading()
+    if backend is None:
+        backend = "onnx" if (Path(name).expanduser() / EXPORT_FILE).is_file() else "torch"
     if backend not in ENCODER_BACKENDS:
         raise PhospheneError(f"encoder backend '{backend}': choose one of {', '.join(ENCODER_BACKENDS)}")
     device = torch.device(device)
@@ -133,7 +136,9 @@ def load_encoder(name: str, *, device="cpu", dtype=torch.float32, backend: str =
         backend = pick_backend(name, device)
         log.info("encoder '%s': backend %s", name, backend)
     if backend == "tensorrt":
-        return load_tensorrt_encoder(name, device=device)
+        encoder = load_tensorrt_encoder(name, device=device)
+        log.info("encoder: TensorRT engine %s", encoder.name)
+        return encoder
     if backend == "onnx":
         folder = find_export(name)
         if folder is None:
@@ -141,11 +146,17 @@ def load_encoder(name: str, *, device="cpu", dtype=torch.float32, backend: str =
                 f"encoder '{name}' has no ONNX export (a folder with {EXPORT_FILE}): run "
                 f"`python -m export onnx --encoder {name} -o DIR` and pass --encoder DIR"
             )
-        return OnnxEncoder.load(folder, device=device, threads=threads)
+        encoder = OnnxEncoder.load(folder, device=device, threads=threads)
+        log.info("encoder: ONNX Runtime on %s (%s)", folder / "model.onnx", ", ".join(encoder.providers))
+        return encoder
     export = find_export(name)
     if export is not None and Path(name).is_dir() and (Path(name) / EXPORT_FILE).exists():
         name = read_export(export)["source"]  # torch on an export folder: the checkpoint it came from
-    return load_torch_encoder(name, device=device, dtype=dtype)
+        log.info("encoder: torch on %s, the checkpoint export %s was made from (--encoder-backend torch)", name, export)
+    encoder = load_torch_encoder(name, device=device, dtype=dtype)
+    if name != TINY:
+        log.info("encoder: torch on %s", name)
+    return encoder
 
 
 def load_torch_encoder(name: str, *, device="cpu", dtype=torch.float32) -> TorchEncoder:

@@ -13,6 +13,7 @@ the log says so.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -32,7 +33,7 @@ class Models:
     diffusion: str = DEFAULT_DIFFUSION  # hub id, folder or tiny
     vae: str = DEFAULT_VAE  # hub id, folder, `full` (the diffusion model's own) or tiny
     encoder: str = DEFAULT_ENCODER  # hub id, folder (a checkpoint or an ONNX export) or tiny
-    encoder_backend: str = "torch"  # one of ENCODER_BACKENDS; auto = the fastest available
+    encoder_backend: str | None = None  # one of ENCODER_BACKENDS; None: an export folder's runtime, else torch; auto = the fastest
     encoder_threads: int | None = None  # ONNX Runtime CPU threads; None = physical cores, at most 4
 
     @classmethod
@@ -56,6 +57,31 @@ def pick_device(name: str):
 TINY_NOTICE = "{what} 'tiny': seeded random weights built offline for tests and smoke runs; its pictures mean nothing"
 
 
+def missing_models(models: Models) -> list[str]:
+    """The models that cannot be had here: not `tiny`/`full`, not a local path, not in the Hugging
+    Face cache, while the hub cannot be reached. Checked for all of them at once, before any loads,
+    so one line can name every missing model."""
+    named = [("encoder", models.encoder), ("diffusion", models.diffusion), ("vae", models.vae)]
+    candidates = [(what, name) for what, name in named if name not in (TINY, "full") and not Path(name).expanduser().exists()]
+    if not candidates or hub_reachable():
+        return []
+    from huggingface_hub import snapshot_download
+
+    missing = []
+    for what, name in candidates:
+        try:
+            snapshot_download(name, local_files_only=True)
+        except Exception:  # LocalEntryNotFoundError, or an id that is not one (ValueError): either way not here
+            missing.append(f"{what} {name}")
+    return missing
+
+
+def not_found_message(missing: list[str]) -> str:
+    """One short line naming every missing model and how to get them."""
+    return f"no weights here for {', '.join(missing)} (not cached, hub unreachable; `hf download ID` on a connected machine)"
+
+
+@functools.cache
 def hub_reachable(host: str = "huggingface.co", timeout_s: float = 3.0) -> bool:
     """A quick look before a download, so an offline machine fails in seconds, not after retries."""
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):

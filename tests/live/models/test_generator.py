@@ -33,7 +33,7 @@ def test_unet_calls_must_be_at_least_one(parts):
 
 @pytest.mark.parametrize("size", [60, 8, 4096])
 def test_sizes_the_model_cannot_take(parts, size):
-    with pytest.raises(PhospheneError, match=f"--size {size}: this model takes multiples of 16"):
+    with pytest.raises(PhospheneError, match=f"--size {size}: this model takes sides in multiples of 16"):
         Img2Img(parts, GeneratorConfig(size=size))
 
 
