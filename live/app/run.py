@@ -24,6 +24,7 @@ from live.app.stats import RunStats, write_json
 from live.audio.fileinput import FileInput
 from live.core.defaults import SAMPLE_RATE
 from live.core.errors import PhospheneError
+from live.core.units import parse_size
 
 log = logging.getLogger("phosphene")
 
@@ -287,6 +288,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
                 thread.join(timeout=0.4)  # a UNet call in flight is not waited for: the threads are daemons
         summary = stats.summary(source, worker, generator)
         summary["engine"] = "diffusion" if parts.generator is not None else "shader"
+        summary["size"], summary["display_fps"] = list(parse_size(profile.size)), profile.display_fps
         if parts.generator is not None:  # the generator's own split of its time
             per_frame = parts.generator.timer.per_frame_ms(max(1, generator.frames))
             summary["unet_ms_mean"], summary["vae_ms_mean"] = per_frame.get("unet", 0.0), per_frame.get("vae", 0.0)

@@ -265,3 +265,45 @@ print(d.actions, d.quit_requested)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split("]")[0] + "]" == "['half_beat', 'tap', 'release_tap', 'next_prompt']" and r.stdout.strip().endswith("True")
+
+
+def test_fallback_tiny_plays_with_random_weights(house_music, tmp_path):
+    """`run --fallback tiny` stopped with the missing-model error; it plays with random weights, as render does."""
+    stats_file = tmp_path / "stats.json"
+    env = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty")}
+    args = ["--input", house_music, "--windowed", "--profile", "laptop", "--compute", "cpu", "--duration", 4, "--stats-json", stats_file]
+    r = run_cli(*args, "--fallback", "tiny", env_extra=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "playing with --models tiny instead" in r.stderr
+    assert json.loads(stats_file.read_text())["engine"] == "diffusion"
+    r = run_cli(*args, "--fallback", "none", env_extra=env, timeout=120)
+    assert r.returncode == 2 and "no weights here for encoder" in r.stderr
+
+
+def test_hud_is_off_fullscreen_and_on_in_a_window_and_fits():
+    code = """
+import numpy as np
+from live.draw.display import Display
+full, window = Display(headless=True), Display(windowed=True, size=(160, 96), headless=True)
+forced = Display(headless=True, hud=True)
+window.open()
+hud = dict(fps=24.0, latency_ms=[100.0], level=0.1, encoder_ms=1.0, unet_ms=2.0, overflows=0, dropped=0,
+           input_lost=False, reconnects=0, tempo=120.0)
+window.present(np.zeros((96, 160, 3), np.uint8), hud)
+font = window._font_to_fit(["x" * 200])
+print(full.hud_on, window.hud_on, forced.hud_on, font.size("x" * 200)[0] <= 160 - 16 or font.get_height() <= 12)
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "False True True True"
+
+
+def test_run_flags_override_the_profile(house_music, tmp_path):
+    stats_file = tmp_path / "stats.json"
+    r = run_cli("--input", house_music, "--engine", "shader", "--profile", "laptop", "--size", "320x192", "--display-fps", "20",
+                "--duration", 2, "--stats-json", stats_file, "--windowed")
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(stats_file.read_text())
+    assert (stats["engine"], stats["size"], stats["display_fps"]) == ("shader", [320, 192], 20)
+    assert 25 <= stats["frames"] <= 45  # 20 Hz for 2 s, not the profile's 24

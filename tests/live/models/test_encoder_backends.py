@@ -52,3 +52,11 @@ def test_refusals_at_start_up(folders):
     onnx_enc = load_encoder(str(folders["export"]), backend="onnx")
     with pytest.raises(PhospheneError, match="gives 32-wide tokens.*takes 1024"):
         check_width(onnx_enc, "stabilityai/sd-turbo", 1024)
+
+
+def test_an_export_folder_runs_the_export_by_default(folders, caplog):
+    """`--encoder EXPORT_DIR` with no backend used to load the export's source checkpoint with torch."""
+    with caplog.at_level("INFO", logger="phosphene"):
+        encoder = load_encoder(str(folders["export"]))
+    assert isinstance(encoder, OnnxEncoder) and "ONNX Runtime on" in caplog.text and "model.onnx" in caplog.text
+    assert isinstance(load_encoder(str(folders["ckpt"])), TorchEncoder)  # a checkpoint still runs in torch
