@@ -235,6 +235,14 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--input", default=None, metavar="FILE", help="play a file into the live path at real time instead of a device (rehearsal, tests)"
     )
+    p.add_argument(
+        "--monitor",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DEVICE",
+        help="with --input: also play the file out loud (default output, or DEVICE) to judge the sync by ear",
+    )
     from live.core.profiles import DEFAULT_PROFILE
 
     p.add_argument(
@@ -315,11 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     from live.lab.beat_train import add_train_beats_args
 
     add_train_beats_args(sub)
-    sub.add_parser(
+    devices = sub.add_parser(
         "devices",
         help="list audio inputs (index, name, host API, channels, default rate)",
-        description="List the audio inputs PortAudio sees.",
+        description="List the audio inputs PortAudio sees (--outputs: the outputs, for run --monitor).",
     )
+    devices.add_argument("--outputs", action="store_true", help="list the outputs instead (for --monitor)")
     bench = sub.add_parser("bench", help="benchmarks that print tables", description="Benchmarks: programs that print tables, not tests.")
     bench_sub = bench.add_subparsers(dest="bench", metavar="what")
     bench_render = bench_sub.add_parser("render", help="per-stage ms per frame and peak memory, 1-minute vs 60-minute input")
@@ -519,13 +528,13 @@ def cmd_run(args) -> int:
 
 
 def cmd_devices(args) -> int:
-    from live.audio.capture import list_inputs
+    from live.audio.capture import list_inputs, list_outputs
 
-    inputs = [d for d in list_inputs() if d.channels > 0]
+    inputs = [d for d in (list_outputs() if args.outputs else list_inputs()) if d.channels > 0]
     if not inputs:
-        print("no audio inputs found (is an audio server running? is libportaudio2 installed?)")
+        print(f"no audio {'outputs' if args.outputs else 'inputs'} found (is an audio server running? is libportaudio2 installed?)")
         return 1
-    print(f"{'index':>5}  {'name':<40} {'host API':<28} {'in ch':>5} {'rate':>7}")
+    print(f"{'index':>5}  {'name':<40} {'host API':<28} {'out ch' if args.outputs else 'in ch':>5} {'rate':>7}")
     for d in inputs:
         print(f"{d.index:>5}  {d.name:<40} {d.hostapi:<28} {d.channels:>5} {d.default_sr:>7g}")
     return 0

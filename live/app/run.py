@@ -22,6 +22,7 @@ import numpy as np
 
 from live.app.stats import RunStats, write_json
 from live.audio.fileinput import FileInput
+from live.audio.monitor import Monitor
 from live.core.defaults import SAMPLE_RATE
 from live.core.errors import PhospheneError
 from live.core.units import parse_size
@@ -191,7 +192,8 @@ def run_live(args, profile, pipeline_factory) -> dict:
         display=args.display, windowed=args.windowed, size=profile.size, headless=args.headless, hud=args.hud
     )  # fails first: no display
     if args.input:
-        source = FileInput(args.input, block_size=profile.block_size)
+        monitor = Monitor(args.input, args.monitor or None) if args.monitor is not None else None  # fails here, before the models
+        source = FileInput(args.input, block_size=profile.block_size, monitor=monitor)
     else:
         from live.audio.capture import LiveInput
 
@@ -202,7 +204,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
         parts = pipeline_factory()
     except BaseException:
         display.close()
-        if hasattr(source, "_shm"):
+        if hasattr(source, "_shm") or isinstance(source, FileInput):  # the capture child, the monitor child
             source.stop()
         raise
     lock = threading.Lock()
@@ -333,3 +335,5 @@ class Controls:
 def check_run_args(args) -> None:
     if args.duration is not None and args.duration <= 0:
         raise PhospheneError(f"--duration {args.duration}: give a positive number of seconds")
+    if args.monitor is not None and not args.input:
+        raise PhospheneError("--monitor plays the --input file out loud: give --input FILE (a device input is already audible)")

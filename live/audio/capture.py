@@ -42,6 +42,17 @@ def list_inputs() -> list[InputDevice]:
     ]
 
 
+def list_outputs() -> list[InputDevice]:
+    """The same records for outputs (`channels`: output channels): `devices --outputs`, `--monitor`."""
+    import sounddevice as sd
+
+    apis = sd.query_hostapis()
+    return [
+        InputDevice(i, d["name"], apis[d["hostapi"]]["name"], d["max_output_channels"], d["default_samplerate"])
+        for i, d in enumerate(sd.query_devices())
+    ]
+
+
 def find_input(spec: str | None) -> InputDevice:
     """A device by index, exact name, or unique part of a name; None = the default input."""
     import sounddevice as sd

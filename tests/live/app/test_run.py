@@ -301,9 +301,46 @@ print(full.hud_on, window.hud_on, forced.hud_on, font.size("x" * 200)[0] <= 160 
 
 def test_run_flags_override_the_profile(house_music, tmp_path):
     stats_file = tmp_path / "stats.json"
-    r = run_cli("--input", house_music, "--engine", "shader", "--profile", "laptop", "--size", "320x192", "--display-fps", "20",
-                "--duration", 2, "--stats-json", stats_file, "--windowed")
+    r = run_cli(
+        "--input",
+        house_music,
+        "--engine",
+        "shader",
+        "--profile",
+        "laptop",
+        "--size",
+        "320x192",
+        "--display-fps",
+        "20",
+        "--duration",
+        2,
+        "--stats-json",
+        stats_file,
+        "--windowed",
+    )
     assert r.returncode == 0, r.stderr
     stats = json.loads(stats_file.read_text())
     assert (stats["engine"], stats["size"], stats["display_fps"]) == ("shader", [320, 192], 20)
     assert 25 <= stats["frames"] <= 45  # 20 Hz for 2 s, not the profile's 24
+
+
+@needs_jack
+def test_monitor_plays_the_rehearsal_file_out_loud(jack, house_music, tmp_path):
+    """--monitor: the --input file also plays to an output (here the JACK dummy's), from the moment
+    the input starts; an output that cannot open is one line before anything else."""
+    before = set(ports("output"))
+    stats_file = tmp_path / "stats.json"
+    proc = run_live(
+        "--input", house_music, "--monitor", "system", "--engine", "shader", "--windowed", "--duration", 6, "--stats-json", stats_file
+    )
+    deadline, monitor_ports = time.monotonic() + 20, []
+    while time.monotonic() < deadline and not monitor_ports and proc.poll() is None:
+        monitor_ports = [p for p in ports("output") if p not in before]
+        time.sleep(0.2)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert monitor_ports, "no output port appeared for the monitor"
+    assert [p for p in ports("output") if p not in before] == []  # the monitor child went with the run
+    r = run_cli("--input", house_music, "--monitor", "nonesuch", "--engine", "shader", "--duration", 2)
+    assert_one_line_error(r, "--monitor nonesuch")
+    assert_one_line_error(run_cli("--device", "system", "--monitor", "--engine", "shader"), "--monitor plays the --input file")
