@@ -45,6 +45,9 @@ PLAYER = textwrap.dedent(
 )
 
 
+STARTED: list[subprocess.Popen] = []  # every server this process started: a test's teardown stops them all, even after a failure
+
+
 def private_name() -> str:
     return f"phosphene-{os.getpid()}"
 
@@ -67,6 +70,7 @@ def start_server(name: str | None = None) -> subprocess.Popen:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and proc.poll() is None:
             if server_up():
+                STARTED.append(proc)
                 return proc
             time.sleep(0.1)
         stop_server(proc)

@@ -62,7 +62,9 @@ def missing_models(models: Models) -> list[str]:
     Face cache, while the hub cannot be reached. Checked for all of them at once, before any loads,
     so one line can name every missing model."""
     named = [("encoder", models.encoder), ("diffusion", models.diffusion), ("vae", models.vae)]
-    candidates = [(what, name) for what, name in named if name not in (TINY, "full") and not Path(name).expanduser().exists()]
+    candidates = [
+        (what, name) for what, name in named if name not in (TINY, "full") and not looks_like_path(name) and not Path(name).exists()
+    ]
     if not candidates or hub_reachable():
         return []
     from huggingface_hub import snapshot_download
@@ -93,14 +95,18 @@ def hub_reachable(host: str = "huggingface.co", timeout_s: float = 3.0) -> bool:
         return False
 
 
+def looks_like_path(name: str) -> bool:
+    """A folder or file someone meant (./x, /x, ~/x, a/b/c, x.onnx), not a hub id (owner/name)."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).suffix != ""
+
+
 def resolve_folder(name: str, what: str, allow_patterns: list[str] | None = None) -> Path:
     """A local folder holding model `name` (a folder path or a hub id), or a PhospheneError saying
     what was tried and how to get the model."""
     path = Path(name).expanduser()
     if path.is_dir():
         return path
-    looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1 or path.suffix != ""
-    if looks_like_path or path.exists():
+    if looks_like_path(name) or path.exists():
         raise PhospheneError(f"{what} '{name}': no such folder; give a model folder, a hub id, or 'tiny'")
 
     from huggingface_hub import snapshot_download
