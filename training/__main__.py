@@ -44,6 +44,10 @@ the batch size is per process and negatives are gathered from every process.
 """
 
 
+# how each command asks for seeded random weights: the advice when a model cannot be found
+TINY_ADVICE = {"fit": "--encoder tiny", "eval": "--encoder tiny", "info": "tiny as the encoder", "bench": "--models tiny"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m training", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -130,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     from live.core.errors import run_main
 
     commands = {"fit": cmd_fit, "eval": cmd_eval, "bench": cmd_bench, "init": cmd_init, "info": cmd_info}
-    return run_main(commands, args, interrupted="the newest complete checkpoint stays; --resume continues from it")
+    interrupted = "the newest complete checkpoint stays; --resume continues from it"
+    return run_main(commands, args, interrupted=interrupted, tiny=TINY_ADVICE.get(args.command))
 
 
 def cmd_fit(args) -> int:

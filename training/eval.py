@@ -59,7 +59,8 @@ def evaluate(
     try:
         text_model, tokenizer = load_text_encoder(text_name, device=device)
     except ModelNotFound as e:
-        raise PhospheneError(f"{e} (the encoder's targets came from '{meta.text_encoder}'; --text-encoder picks another)") from None
+        note = f"the encoder's targets came from '{meta.text_encoder}'; --text-encoder picks another"
+        raise ModelNotFound(f"{e.problem} ({note})", e.tiny) from None
     if int(text_model.config.hidden_size) != meta.width:
         raise PhospheneError(
             f"text encoder '{text_name}' is {text_model.config.hidden_size} wide but encoder '{encoder_name}' gives {meta.width}-wide tokens"

@@ -122,7 +122,8 @@ def resolve_folder(name: str, what: str, allow_patterns: list[str] | None = None
         raise ModelNotFound(
             f"{what} '{name}' is not a local folder, not in the Hugging Face cache ({HF_HUB_CACHE}), "
             f"and the hub cannot be reached: on a connected machine run `hf download {name}` and copy "
-            f"the cache (or the folder, then pass its path), or use --models tiny for a smoke run"
+            f"the cache (or the folder, then pass its path)",
+            tiny="--models tiny",  # the live CLI's; run_main gives each command its own
         )
     log.info("downloading %s '%s' from the Hugging Face hub", what, name)
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from live.core.errors import PhospheneError, run_main
+from live.core.errors import ModelNotFound, PhospheneError, run_main
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -29,8 +29,23 @@ def test_run_main_maps_errors_to_exit_codes(capsys):
     assert capsys.readouterr().err == "error: --size 7: must be a multiple of 64\n"
     assert run_main({"go": fails(KeyboardInterrupt())}, args, interrupted="the newest checkpoint stays") == 130
     assert capsys.readouterr().err == "interrupted: the newest checkpoint stays\n"
+    assert run_main({"go": fails(KeyboardInterrupt("stopped at step 40"))}, args, interrupted="the newest checkpoint stays") == 130
+    assert capsys.readouterr().err == "interrupted: stopped at step 40\n"  # a command that knows where it stopped says so
     with pytest.raises(ZeroDivisionError):  # a bug keeps its traceback
         run_main({"go": fails(ZeroDivisionError())}, args)
+
+
+def test_a_missing_model_advises_the_commands_own_tiny_flag(capsys):
+    args = Namespace(command="go")
+    missing = fails(ModelNotFound("encoder 'a/b' is not cached", tiny="--models tiny"))
+    assert run_main({"go": missing}, args) == 2
+    assert capsys.readouterr().err == "error: encoder 'a/b' is not cached, or use --models tiny for a smoke run\n"  # live's
+    assert run_main({"go": missing}, args, tiny="--encoder tiny") == 2
+    assert capsys.readouterr().err == "error: encoder 'a/b' is not cached, or use --encoder tiny for a smoke run\n"
+    assert run_main({"go": missing}, args, tiny=None) == 2  # a command with no tiny option gives no such advice
+    assert capsys.readouterr().err == "error: encoder 'a/b' is not cached\n"
+    assert run_main({"go": fails(ModelNotFound("download failed"))}, args, tiny="--encoder tiny") == 2
+    assert capsys.readouterr().err == "error: download failed\n"  # no advice where a smoke run would not help
 
 
 def test_sigterm_is_handled_like_ctrl_c(capsys):
