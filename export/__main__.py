@@ -22,9 +22,14 @@ commands:
 examples:
   python -m export onnx --encoder youzarsif/wav2vec2bert_2_diffusion -o exports/audio2img
   python -m export verify exports/audio2img
-  python -m export trt --onnx exports/audio2img --profile stage -o exports/audio2img/stage.engine
+  python -m export trt --onnx exports/audio2img --profile stage      # writes exports/audio2img/stage.engine
   python -m live render song.mp3 -o song.mp4 --encoder exports/audio2img --encoder-backend onnx
+  python -m live run --encoder exports/audio2img --encoder-backend auto --profile stage  # TensorRT when built
 """
+
+
+# how each command asks for seeded random weights: the advice when a model cannot be found
+TINY_ADVICE = {"shapes": "--encoder tiny", "onnx": "--encoder tiny", "bench": "--models tiny"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     trt = sub.add_parser("trt", help="build a TensorRT engine (CUDA)", description="Build a fp16 TensorRT engine from an ONNX export.")
     trt.add_argument("--onnx", required=True, metavar="DIR", help="a folder written by `python -m export onnx`")
     trt.add_argument("--profile", required=True, metavar="NAME", help="latency profile (stage, balanced, laptop, or a .toml file)")
-    trt.add_argument("-o", "--output", required=True, metavar="ENGINE", help="the engine file to write (ENGINE.json is written beside it)")
+    trt.add_argument(
+        "-o",
+        "--output",
+        metavar="ENGINE",
+        help="the engine file to write, ENGINE.json beside it (default: DIR/PROFILE.engine, where --encoder-backend auto finds it)",
+    )
     trt.add_argument("--timing-cache", default=None, metavar="FILE", help="TensorRT timing cache (default: timing.cache beside the engine)")
 
     bench = sub.add_parser("bench", help="time every backend", description="Milliseconds per window for every backend available here.")
@@ -71,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     from live.core.errors import run_main
 
     commands = {"shapes": cmd_shapes, "onnx": cmd_onnx, "verify": cmd_verify, "trt": cmd_trt, "bench": cmd_bench}
-    return run_main(commands, args)
+    return run_main(commands, args, tiny=TINY_ADVICE.get(args.command))
 
 
 def cmd_shapes(args) -> int:
@@ -113,14 +123,17 @@ def cmd_verify(args) -> int:
 
 
 def cmd_trt(args) -> int:
-    from export.trt import build_engine, check_can_build
+    from pathlib import Path
+
+    from export.trt import build_engine, check_can_build, default_engine
     from live.core.profiles import load_profile
     from live.models.runtimes import read_export
 
     read_export(args.onnx)  # a bad folder or profile is named before the TensorRT check
-    load_profile(args.profile)
+    profile = load_profile(args.profile)
     check_can_build()
-    print(build_engine(args.onnx, args.profile, args.output, timing_cache=args.timing_cache))
+    out = Path(args.output) if args.output else default_engine(args.onnx, profile)
+    print(build_engine(args.onnx, args.profile, out, timing_cache=args.timing_cache))
     return 0
 
 

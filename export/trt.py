@@ -1,6 +1,10 @@
 """`python -m export trt`: a TensorRT engine from an ONNX export, for one latency profile.
 
-    python -m export trt --onnx DIR --profile stage -o stage.engine
+    python -m export trt --onnx DIR --profile stage       # writes DIR/stage.engine and DIR/stage.engine.json
+
+The engine goes into the export folder unless -o says otherwise: that is where `--encoder DIR
+--encoder-backend auto` (live.models.runtimes.find_engine) looks for one; an engine written elsewhere
+is used by naming the file itself as the encoder.
 
 fp16, one optimisation profile whose batch and sample axes cover the latency profile's encoder
 windows (min, opt = the live window, max), a timing cache file reused across builds (a rebuild
@@ -49,6 +53,11 @@ def engine_meta(onnx_dir: Path, info: dict, profile, shapes: dict, *, engine_byt
         "export": {k: info[k] for k in ("sample_rate", "window_s", "tokens", "width", "prepend_bos", "text_encoder", "source")},
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
+
+
+def default_engine(onnx_dir, profile) -> Path:
+    """DIR/PROFILE.engine: inside the export folder, where find_engine looks."""
+    return Path(onnx_dir) / f"{profile.name}.engine"
 
 
 def check_can_build() -> None:

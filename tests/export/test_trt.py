@@ -6,12 +6,12 @@ import json
 import pytest
 
 from export.__main__ import main
-from export.trt import engine_meta, profile_shapes
+from export.trt import default_engine, engine_meta, profile_shapes
 from live.core.errors import PhospheneError
 from live.core.profiles import load_profile
 from live.models.encoder import load_encoder
 from live.models.hashing import export_sha256
-from live.models.runtimes import read_engine_meta, read_export
+from live.models.runtimes import find_engine, read_engine_meta, read_export
 
 needs_no_trt = pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="tensorrt is installed here")
 
@@ -32,6 +32,20 @@ def test_trt_refuses_without_tensorrt_in_one_line(exports, tmp_path, capsys):
     assert "no such preset; choose one of balanced, laptop, stage" in capsys.readouterr().err
     with pytest.raises(PhospheneError, match="needs the `tensorrt` package and a CUDA GPU"):
         load_encoder(str(exports["own_onnx"]), backend="tensorrt")
+
+
+def test_default_engine_goes_where_auto_looks(exports, tmp_path, capsys):
+    folder = exports["own_onnx"]
+    engine = default_engine(folder, load_profile("stage"))
+    assert engine == folder / "stage.engine"
+    engine.write_bytes(b"\x00" * 100)  # a stand-in: only where it lies is tested here
+    try:
+        assert find_engine(str(folder)) == engine  # what `--encoder DIR --encoder-backend auto` runs
+    finally:
+        engine.unlink()
+    if importlib.util.find_spec("tensorrt") is None:  # -o may be left out: past the parser to the TensorRT check
+        assert main(["trt", "--onnx", str(folder), "--profile", "stage"]) == 2
+        assert "`tensorrt` is not installed" in capsys.readouterr().err
 
 
 def test_engine_metadata_ties_engine_to_its_export(exports, tmp_path):
