@@ -283,6 +283,18 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
         help="write the run's figures: frames, fps, latency p50/p95/p99, overflows, dropped frames, reconnects",
     )
     p.add_argument("--no-shaders", action="store_true", help="diffusion engine only: plain img2img feedback, without the shader stage")
+    c = p.add_argument_group("control (see `python -m live osc` and `python -m live midi`)")
+    c.add_argument(
+        "--midi", metavar="NAME|INDEX", help="a MIDI controller: CCs set parameters, notes fire actions, its clock drives the beat"
+    )
+    c.add_argument(
+        "--midi-api", choices=["auto", "alsa", "jack"], default="auto", help="MIDI system (default: ALSA where it exists, else JACK)"
+    )
+    c.add_argument("--midi-map", metavar="FILE.toml", help="which CC sets which parameter and which note fires which action")
+    c.add_argument("--osc-port", type=int, metavar="N", help="listen for OSC on this UDP port (0: one the OS picks, said in the log)")
+    c.add_argument(
+        "--osc-host", default="127.0.0.1", metavar="ADDR", help="OSC address to listen on (default: %(default)s; 0.0.0.0 opens it)"
+    )
     add_engine_args(p)
     add_model_args(p)
 
@@ -323,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
     from live.lab.beat_train import add_train_beats_args
 
     add_train_beats_args(sub)
+    midi = sub.add_parser("midi", help="list MIDI inputs and the controls they can reach", description="List MIDI inputs (for --midi).")
+    midi.add_argument(
+        "--midi-api", choices=["auto", "alsa", "jack"], default="auto", help="MIDI system (default: ALSA where it exists, else JACK)"
+    )
+    sub.add_parser("osc", help="the OSC address space", description="Print the OSC addresses `run --osc-port N` answers.")
     devices = sub.add_parser(
         "devices",
         help="list audio inputs (index, name, host API, channels, default rate)",
@@ -540,6 +557,28 @@ def cmd_devices(args) -> int:
     return 0
 
 
+def cmd_midi(args) -> int:
+    from live.control.midi import DEFAULT_CC, DEFAULT_NOTES, input_names, pick_api
+
+    names = input_names(args.midi_api)
+    print(f"MIDI inputs ({pick_api(args.midi_api)}):" if names else f"no MIDI inputs ({pick_api(args.midi_api)})")
+    for i, name in enumerate(names):
+        print(f"  {i:>3}  {name}")
+    print("default map (--midi-map FILE.toml to change it):")
+    print("  " + "  ".join(f"CC{n}={p}" for n, p in DEFAULT_CC.items()))
+    print("  " + "  ".join(f"note{n}={a}" for n, a in DEFAULT_NOTES.items()))
+    return 0
+
+
+def cmd_osc(args) -> int:
+    from live.control import osc
+    from live.control.surface import describe_surface
+
+    print(osc.__doc__.split("\n\n")[1])
+    print(describe_surface())
+    return 0
+
+
 def cmd_bench(args) -> int:
     if args.bench == "features":
         from live.lab.bench_engine import bench_features
@@ -604,6 +643,8 @@ def main(argv: list[str] | None = None) -> int:
         "beats": cmd_beats,
         "run": cmd_run,
         "train-beats": cmd_train_beats,
+        "midi": cmd_midi,
+        "osc": cmd_osc,
     }
     return run_main(commands, args, quiet=getattr(args, "quiet", False))
 

@@ -12,7 +12,7 @@ torch is imported here (the diffusion engine needs it); the shader engine's path
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -104,6 +104,17 @@ class DiffusionHooks:
         return self.engine.post_frame(rgb, drive)
 
 
+class LookBox:
+    """The look the live engines draw with, changed by controls on the loop's thread and read by the
+    generator thread each frame (one reference swap: no lock needed)."""
+
+    def __init__(self, look: ShaderLook | None = None):
+        self.look = look or ShaderLook()
+
+    def set(self, name: str, value: float) -> None:
+        self.look = replace(self.look, **{name: float(value)})
+
+
 @dataclass
 class LiveParts:
     """What the loop runs: the encoder side (None for the shader engine) and a factory, called on
@@ -114,6 +125,8 @@ class LiveParts:
     generator: object | None
     prompts: list
     make_engine: object
+    look: LookBox = field(default_factory=LookBox)
+    encode_prompt: object = None  # text -> (77, D) prompt embeddings; None for the shader engine
 
 
 def build_live_pipeline(models, profile, *, device: str, prompts: list[str], shaders: bool = True) -> LiveParts:
@@ -129,7 +142,8 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
     bos = start_token(side)
     prompt_embeds = [(text, encode_text(parts, text)) for text in prompts]  # (77, D) each
     prompt = prompt_embeds[0][1] if prompt_embeds else None
-    weight = 0.5 if prompt is not None else 1.0
+    weight = ConditioningConfig.default_audio_weight(prompt is not None)
+    look = LookBox()
     conditioner = Conditioner(ConditioningConfig(profile.attack_s, profile.release_s, weight), bos=bos, prompt=prompt)
 
     def make_engine(lock):
@@ -147,6 +161,8 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
                 if not conditioner.timeline.entries:
                     return None
                 embeds, sample_index = conditioner.at(now, level, dt_s)
+            if hooks is not None:
+                hooks.engine.look = look.look  # what the controls set, from this frame on
             init = hooks.init_image(previous, drive) if hooks is not None and previous is not None else None
             image = generator(embeds, init_image=init)
             previous = image
@@ -155,18 +171,21 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
 
         return frame
 
-    return LiveParts(encoder, conditioner, generator, prompt_embeds, make_engine)
+    return LiveParts(encoder, conditioner, generator, prompt_embeds, make_engine, look, lambda text: encode_text(parts, text))
 
 
 def build_shader_pipeline(profile) -> LiveParts:
     """`--engine shader`: the shaders alone, driven by the features. No weights, no torch."""
 
+    look = LookBox()
+
     def make_engine(lock):
         engine = ShaderEngine(*parse_size(profile.size), fps=profile.display_fps)
 
         def frame(drive, level, dt_s, now, newest_index):
+            engine.look = look.look  # what the controls set, from this frame on
             return engine.frame(drive), newest_index  # the features went up to the newest sample
 
         return frame
 
-    return LiveParts(None, None, None, [], make_engine)
+    return LiveParts(None, None, None, [], make_engine, look)

@@ -17,12 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import asdict
 
 import numpy as np
 
 from live.app.stats import RunStats, write_json
 from live.audio.fileinput import FileInput
 from live.audio.monitor import Monitor
+from live.control.surface import Control, Inbox
 from live.core.defaults import SAMPLE_RATE
 from live.core.errors import PhospheneError
 from live.core.units import parse_size
@@ -191,6 +193,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
     display = Display(
         display=args.display, windowed=args.windowed, size=profile.size, headless=args.headless, hud=args.hud
     )  # fails first: no display
+    inbox, inputs = open_controls(args)  # then a MIDI or OSC port that is missing or taken, before audio and models
     if args.input:
         monitor = Monitor(args.input, args.monitor or None) if args.monitor is not None else None  # fails here, before the models
         source = FileInput(args.input, block_size=profile.block_size, monitor=monitor)
@@ -204,6 +207,8 @@ def run_live(args, profile, pipeline_factory) -> dict:
         parts = pipeline_factory()
     except BaseException:
         display.close()
+        for control_input in inputs:
+            control_input.stop()
         if hasattr(source, "_shm") or isinstance(source, FileInput):  # the capture child, the monitor child
             source.stop()
         raise
@@ -221,7 +226,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
     generator.start()
     stats = RunStats()
     frame_s = 1.0 / profile.display_fps
-    controls = Controls(parts.conditioner, parts.generator, parts.prompts)
+    controls = Controls(parts.conditioner, parts.generator, parts.prompts, parts.look, parts.encode_prompt)
     resumed_at = 0  # sample index from which frames count towards latency: 0, or the first after an outage
     try:
         display.open()
@@ -229,14 +234,9 @@ def run_live(args, profile, pipeline_factory) -> dict:
             t0 = time.monotonic()
             display.handle_events()
             while display.actions:
-                action = display.actions.pop(0)
-                if action in ("tap", "release_tap"):
-                    generator.taps.append(t0 if action == "tap" else None)
-                elif action == "half_beat":
-                    generator.half_beat = not generator.half_beat
-                else:
-                    with lock:
-                        controls.apply(action)
+                inbox.put(Control("action", display.actions.pop(0), None, "keys"))
+            for control in inbox.drain():  # keys, MIDI and OSC: one table, applied between frames
+                apply_control(control, t0=t0, display=display, generator=generator, controls=controls, lock=lock)
             newer = None
             if not (display.frozen and stats.frames):  # frozen: the same picture stays up
                 older, newer = slot.latest()
@@ -260,6 +260,9 @@ def run_live(args, profile, pipeline_factory) -> dict:
                     "audio_weight": parts.conditioner.config.audio_weight if parts.conditioner else 0.0,
                     "tempo": generator.drive.tempo_bpm if generator.drive else 0.0,
                     "half_beat": generator.half_beat,
+                    "control": inbox.last,
+                    "control_ignored": sum(inbox.ignored.values()),
+                    "control_lost": [i.name for i in inputs if getattr(i, "lost", False)],
                 },
             )
             shown = time.monotonic()
@@ -294,6 +297,10 @@ def run_live(args, profile, pipeline_factory) -> dict:
         if parts.generator is not None:  # the generator's own split of its time
             per_frame = parts.generator.timer.per_frame_ms(max(1, generator.frames))
             summary["unet_ms_mean"], summary["vae_ms_mean"] = per_frame.get("unet", 0.0), per_frame.get("vae", 0.0)
+        summary["controls"] = inbox.summary()
+        summary["params"] = {"strength": controls.strength, "audio_weight": controls.audio_weight, **asdict(parts.look.look)}
+        for control_input in inputs:
+            control_input.stop()
         source.stop()
         display.close()
     if args.stats_json:
@@ -302,18 +309,56 @@ def run_live(args, profile, pipeline_factory) -> dict:
 
 
 class Controls:
-    """The VJ's keys, applied between frames: prompt choice, strength, audio weight."""
+    """The diffusion engine's live settings, changed between frames: prompt choice, strength, audio
+    weight; and the look every engine draws with (`look`: shared with the generator thread)."""
 
     STRENGTH_STEP = 0.05
     WEIGHT_STEP = 0.1
 
-    def __init__(self, conditioner, generator, prompts: list[tuple[str, object]]):
+    def __init__(self, conditioner, generator, prompts: list[tuple[str, object]], look=None, encode_prompt=None):
         self.conditioner, self.generator, self.prompts = conditioner, generator, prompts  # [(text, (77, D))]
+        self.look = look  # engines.LookBox
+        self.encode_prompt = encode_prompt  # text -> (77, D), for prompts sent live (OSC)
         self.index = 0
 
     @property
     def prompt_name(self) -> str:
         return self.prompts[self.index][0] if self.prompts else ""
+
+    @property
+    def strength(self) -> float | None:
+        return self.generator.config.strength if self.generator else None
+
+    @property
+    def audio_weight(self) -> float | None:
+        return self.conditioner.config.audio_weight if self.conditioner else None
+
+    def set(self, name: str, value: float) -> None:
+        """A parameter of the surface (live.control.surface.PARAMS), already within its range."""
+        from dataclasses import replace
+
+        if name == "strength":
+            if self.generator is not None:
+                self.generator.set_strength(value)
+        elif name == "audio_weight":
+            if self.conditioner is not None and self.prompts:
+                self.conditioner.config = replace(self.conditioner.config, audio_weight=value)
+        elif self.look is not None:
+            self.look.set(name, value)
+
+    def add_prompt(self, text: str) -> None:
+        """A prompt sent live: encoded, added to the list and shown from the next frame."""
+        if self.encode_prompt is None or self.conditioner is None:
+            return
+        from dataclasses import replace
+
+        from live.models.settings import ConditioningConfig
+
+        self.prompts.append((text, self.encode_prompt(text)))
+        self.index = len(self.prompts) - 1
+        self.conditioner.prompt = self.prompts[self.index][1]
+        if self.conditioner.config.audio_weight >= 1.0:  # audio only so far: a prompt sent means "mix it in"
+            self.conditioner.config = replace(self.conditioner.config, audio_weight=ConditioningConfig.default_audio_weight(True))
 
     def apply(self, action: str) -> None:
         from dataclasses import replace
@@ -330,6 +375,55 @@ class Controls:
             step = self.WEIGHT_STEP if action == "weight_up" else -self.WEIGHT_STEP
             weight = min(1.0, max(0.0, self.conditioner.config.audio_weight + step))
             self.conditioner.config = replace(self.conditioner.config, audio_weight=weight)
+
+
+DISPLAY_ACTIONS = ("blackout", "freeze", "hud", "fullscreen", "quit")
+
+
+def apply_control(control: Control, *, t0: float, display, generator, controls: Controls, lock) -> None:
+    """One control from the surface, whatever sent it."""
+    if control.kind == "action":
+        name = control.name
+        if name in DISPLAY_ACTIONS:
+            display.apply(name)
+        elif name == "tap":
+            generator.taps.append(control.value if isinstance(control.value, float) else t0)  # MIDI clock: the tick's own time
+        elif name == "release_tap":
+            generator.taps.append(None)
+        elif name == "half_beat":
+            generator.half_beat = not generator.half_beat
+        else:
+            with lock:
+                controls.apply(name)
+    elif control.kind == "param":
+        with lock:
+            controls.set(control.name, control.value)
+    elif control.kind == "prompt":
+        with lock:
+            controls.add_prompt(control.value)
+    elif control.kind == "tempo":  # a tempo from the rig: four taps one period apart, ending now
+        period = 60.0 / control.value
+        generator.taps.extend(t0 - k * period for k in (3, 2, 1, 0))
+
+
+def open_controls(args):
+    """The inbox, and the MIDI and OSC inputs asked for; each fails here, in one line, if it cannot open."""
+    inbox, inputs = Inbox(), []
+    try:
+        if getattr(args, "osc_port", None) is not None:
+            from live.control.osc import OscListener
+
+            inputs.append(OscListener(inbox, host=args.osc_host, port=args.osc_port))
+        if getattr(args, "midi", None):
+            from live.control.midi import MidiInput, MidiMap
+
+            mapping = MidiMap.load(args.midi_map) if args.midi_map else None
+            inputs.append(MidiInput(inbox, args.midi, api=args.midi_api, mapping=mapping))
+    except BaseException:
+        for control_input in inputs:
+            control_input.stop()
+        raise
+    return inbox, inputs
 
 
 def check_run_args(args) -> None:

@@ -127,6 +127,21 @@ class Display:
                     if action:
                         self.actions.append(action)
 
+    def apply(self, action: str) -> None:
+        """The display's own actions, from MIDI or OSC as from its keys."""
+        if action == "quit":
+            self.quit_requested = True
+        elif action == "fullscreen":
+            self.windowed = not self.windowed
+            if self.screen is not None:
+                self._set_mode()
+        elif action == "hud":
+            self.hud_on = not self.hud_on
+        elif action == "blackout":
+            self.blackout = not self.blackout
+        elif action == "freeze":
+            self.frozen = not self.frozen
+
     def present(self, rgb: np.ndarray | None, hud: dict) -> None:
         pg = _pygame()
         screen = self.screen
@@ -157,11 +172,16 @@ class Display:
             lines.append(f"encoder error: {hud['error'][:80]}")
         if hud.get("prompt"):
             lines.append(f"prompt: {hud['prompt'][:60]}   strength {hud['strength']:.2f}  audio weight {hud['audio_weight']:.2f}")
+        if hud.get("control"):
+            source, what, _ = hud["control"]
+            lines.append(f"control: {what} ({source})   ignored {hud.get('control_ignored', 0)}")
+        for name in hud.get("control_lost", []):
+            lines.append(f"CONTROLLER LOST: {name}, reconnecting...")
         lines.append(KEYS_HELP)
         font = self._font_to_fit(lines)
         y, step = 8, font.get_linesize()
         for line in lines:
-            colour = (255, 80, 80) if line.startswith(("INPUT LOST", "encoder error")) else (235, 235, 235)
+            colour = (255, 80, 80) if line.startswith(("INPUT LOST", "encoder error", "CONTROLLER LOST")) else (235, 235, 235)
             self.screen.blit(font.render(line, True, colour, (0, 0, 0)), (8, y))
             y += step
         # level meter: RMS in dBFS from -60 to 0, the bar the tests read back through the stats

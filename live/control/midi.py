@@ -1,0 +1,225 @@
+"""MIDI in: `--midi NAME|INDEX` (`python -m live midi` lists the ports) with mido + python-rtmidi,
+on ALSA (desktops) or JACK (`--midi-api jack`; `auto` takes ALSA where its sequencer exists).
+
+    CC n   -> a parameter: absolute (0..127 across its range) or a relative encoder (1..63 up, 65..127 down)
+    note n -> an action (note on, velocity > 0)
+    clock  -> 24 ticks per quarter note: each quarter is a tap at its tick's time, so the beat clock
+              follows the DJ's clock (Start and Continue restart the count, Stop pauses it)
+
+The mapping comes from `--midi-map FILE.toml` or the default below:
+
+    [cc]
+    1 = "strength"
+    21 = { param = "zoom_bass", mode = "relative" }
+    [note]
+    36 = "blackout"
+
+A controller unplugged mid-set is shown on the HUD and reopened by name when it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from live.control.surface import ACTIONS, PARAMS, Control, Inbox
+from live.core.errors import PhospheneError
+
+log = logging.getLogger("phosphene")
+
+DEFAULT_CC = {
+    1: "strength",
+    2: "audio_weight",
+    3: "zoom_bass",
+    4: "rotate_mid",
+    5: "structure_onset",
+    6: "flash",
+    7: "saturation",
+    8: "decay",
+}
+DEFAULT_NOTES = {
+    36: "next_prompt",
+    37: "previous_prompt",
+    38: "blackout",
+    39: "freeze",
+    40: "tap",
+    41: "release_tap",
+    42: "half_beat",
+    43: "hud",
+}
+CLOCKS_PER_BEAT = 24
+POLL_S = 1.0  # how often a lost controller is looked for
+
+
+@dataclass
+class MidiMap:
+    cc: dict[int, tuple[str, str]] = field(default_factory=lambda: {n: (p, "absolute") for n, p in DEFAULT_CC.items()})
+    notes: dict[int, str] = field(default_factory=lambda: dict(DEFAULT_NOTES))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> MidiMap:
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text())
+        except OSError as e:
+            raise PhospheneError(f"--midi-map {path}: cannot read it ({e.strerror})") from None
+        except tomllib.TOMLDecodeError as e:
+            raise PhospheneError(f"--midi-map {path}: not valid TOML ({e})") from None
+        if unknown := set(raw) - {"cc", "note"}:
+            raise PhospheneError(f"--midi-map {path}: unknown table(s) {', '.join(sorted(unknown))}; the tables are [cc] and [note]")
+        cc, notes = {}, {}
+        for key, target in raw.get("cc", {}).items():
+            number = _number(path, "cc", key)
+            param, mode = (target, "absolute") if isinstance(target, str) else (target.get("param"), target.get("mode", "absolute"))
+            if param not in PARAMS or mode not in ("absolute", "relative"):
+                raise PhospheneError(
+                    f"--midi-map {path}: cc {key} = {target!r}: give a parameter ({', '.join(PARAMS)}) and mode absolute or relative"
+                )
+            cc[number] = (param, mode)
+        for key, action in raw.get("note", {}).items():
+            if action not in ACTIONS:
+                raise PhospheneError(f"--midi-map {path}: note {key} = {action!r}: choose an action ({', '.join(ACTIONS)})")
+            notes[_number(path, "note", key)] = action
+        return cls(cc, notes)
+
+
+def _number(path: Path, table: str, key: str) -> int:
+    if not key.isdigit() or not 0 <= int(key) <= 127:
+        raise PhospheneError(f"--midi-map {path}: [{table}] {key}: numbers are 0..127")
+    return int(key)
+
+
+def pick_api(api: str) -> str:
+    """auto: ALSA where its sequencer exists (desktops), else JACK (containers, JACK rigs)."""
+    if api == "auto":
+        return "alsa" if os.path.exists("/dev/snd/seq") else "jack"
+    if api not in ("alsa", "jack"):
+        raise PhospheneError(f"--midi-api {api}: choose auto, alsa or jack")
+    return api
+
+
+def backend(api: str):
+    import mido
+
+    return mido.Backend({"alsa": "mido.backends.rtmidi/LINUX_ALSA", "jack": "mido.backends.rtmidi/UNIX_JACK"}[pick_api(api)])
+
+
+def input_names(api: str = "auto") -> list[str]:
+    try:
+        return backend(api).get_input_names()
+    except Exception as e:  # rtmidi raises its own errors when the API has no server (no JACK running)
+        raise PhospheneError(f"MIDI ({pick_api(api)}): cannot list ports ({e}); is the audio/MIDI server running?") from None
+
+
+def find_port(spec: str, names: list[str]) -> str:
+    if spec.isdigit() and int(spec) < len(names):
+        return names[int(spec)]
+    matches = [n for n in names if n == spec] or [n for n in names if spec.lower() in n.lower()]
+    if len(matches) != 1:
+        listed = ", ".join(f"{i}: {n}" for i, n in enumerate(names)) or "none"
+        what = "matches several ports" if matches else "is not a MIDI input here"
+        raise PhospheneError(f"--midi {spec} {what} (inputs: {listed}); see `python -m live midi`")
+    return matches[0]
+
+
+class MidiInput:
+    """One controller, mapped into the inbox; reopened by name when it comes back."""
+
+    def __init__(self, inbox: Inbox, spec: str, *, api: str = "auto", mapping: MidiMap | None = None):
+        self.inbox, self.api, self.mapping = inbox, pick_api(api), mapping or MidiMap()
+        self.name = find_port(spec, input_names(self.api))  # fails at start-up, in one line
+        self.values = {param: None for param, _ in self.mapping.cc.values()}  # for relative encoders
+        self.lost, self.reconnects = False, 0
+        self.clocks, self.running = 0, True  # MIDI clock: ticks since the last beat; Stop pauses
+        self._port = self._open()
+        self._stop = threading.Event()
+        self._watch = threading.Thread(target=self._watch_port, name="phosphene-midi-watch", daemon=True)
+        self._watch.start()
+
+    def _open(self):
+        try:
+            port = backend(self.api).open_input(self.name, callback=self._on_message)
+        except Exception as e:
+            raise PhospheneError(f"--midi {self.name}: cannot open it ({e})") from None
+        if hasattr(port, "_rt"):
+            port._rt.ignore_types(sysex=True, timing=False, active_sense=True)  # rtmidi drops clock unless told not to
+        log.info("MIDI: %s (%s)", self.name, self.api)
+        return port
+
+    def _on_message(self, message) -> None:
+        """rtmidi's thread: map and hand over; never raises."""
+        try:
+            self._map(message)
+        except Exception as e:
+            self.inbox.ignore("midi", type(e).__name__)
+
+    def _map(self, message) -> None:
+        kind = message.type
+        if kind == "control_change":
+            target = self.mapping.cc.get(message.control)
+            if target is None:
+                self.inbox.ignore("midi", "unmapped")
+                return
+            param, mode = target
+            spec = PARAMS[param]
+            if mode == "absolute":
+                value = spec.from_unit(message.value / 127)
+            else:  # two's complement steps: 1..63 up, 65..127 down, each 1/127 of the range
+                steps = message.value if message.value < 64 else message.value - 128
+                current = self.values.get(param)
+                current = spec.from_unit(0.5) if current is None else current
+                value = min(spec.hi, max(spec.lo, current + steps * (spec.hi - spec.lo) / 127))
+            self.values[param] = value
+            self.inbox.put(Control("param", param, value, "midi"))
+        elif kind == "note_on" and message.velocity > 0:
+            action = self.mapping.notes.get(message.note)
+            if action is None:
+                self.inbox.ignore("midi", "unmapped")
+                return
+            self.inbox.put(Control("action", action, None, "midi"))
+        elif kind == "clock":
+            if self.running:
+                self.clocks += 1
+                if self.clocks >= CLOCKS_PER_BEAT:
+                    self.clocks = 0
+                    self.inbox.put(Control("action", "tap", time.monotonic(), "midi clock"))
+        elif kind in ("start", "continue"):
+            self.running, self.clocks = True, 0
+            if kind == "start":
+                self.inbox.put(Control("action", "tap", time.monotonic(), "midi clock"))
+        elif kind == "stop":
+            self.running = False
+
+    def _watch_port(self) -> None:
+        while not self._stop.wait(POLL_S):
+            try:
+                present = self.name in backend(self.api).get_input_names()
+            except Exception:
+                present = False
+            if not present and not self.lost:
+                self.lost = True
+                log.warning("MIDI: %s is gone; reconnecting when it returns", self.name)
+                self._close_port()
+            elif present and self.lost:
+                try:
+                    self._port = self._open()
+                except PhospheneError:
+                    continue
+                self.lost, self.reconnects = False, self.reconnects + 1
+
+    def _close_port(self) -> None:
+        try:
+            if self._port is not None:
+                self._port.close()
+        except Exception:
+            pass
+        self._port = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._close_port()
