@@ -298,6 +298,8 @@ def run_live(args, profile, pipeline_factory) -> dict:
             per_frame = parts.generator.timer.per_frame_ms(max(1, generator.frames))
             summary["unet_ms_mean"], summary["vae_ms_mean"] = per_frame.get("unet", 0.0), per_frame.get("vae", 0.0)
         summary["controls"] = inbox.summary()
+        summary["controllers"] = {i.name: {"lost": i.lost, "reconnects": i.reconnects} for i in inputs if hasattr(i, "reconnects")}
+        summary["tempo_bpm"] = generator.drive.tempo_bpm if generator.drive else None  # the beat clock's, at the end
         summary["params"] = {"strength": controls.strength, "audio_weight": controls.audio_weight, **asdict(parts.look.look)}
         for control_input in inputs:
             control_input.stop()

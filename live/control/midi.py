@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 import tomllib
@@ -116,6 +117,14 @@ def input_names(api: str = "auto") -> list[str]:
         raise PhospheneError(f"MIDI ({pick_api(api)}): cannot list ports ({e}); is the audio/MIDI server running?") from None
 
 
+def base_name(port: str) -> str:
+    """A port's name without what changes when a controller is plugged in again: ALSA's client:port
+    numbers ("nanoKONTROL2 MIDI 1 28:0") and JACK's client suffix ("phosphene-test-01:ctl")."""
+    port = re.sub(r"\s+\d+:\d+$", "", port)
+    client, sep, rest = port.partition(":")
+    return re.sub(r"-\d\d$", "", client) + sep + rest
+
+
 def find_port(spec: str, names: list[str]) -> str:
     if spec.isdigit() and int(spec) < len(names):
         return names[int(spec)]
@@ -196,11 +205,18 @@ class MidiInput:
             self.running = False
 
     def _watch_port(self) -> None:
+        import rtmidi
+
+        # one client for looking, kept open: opening a JACK client per look costs a good part of a second
+        lister = rtmidi.MidiIn({"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK}[self.api], name="phosphene-watch")
         while not self._stop.wait(POLL_S):
             try:
-                present = self.name in backend(self.api).get_input_names()
+                again = [port for port in lister.get_ports() if base_name(port) == base_name(self.name)]
             except Exception:
-                present = False
+                again = []
+            present = self.name in again or (self.lost and bool(again))
+            if self.lost and again and self.name not in again:
+                self.name = again[0]  # the same controller under its new numbers
             if not present and not self.lost:
                 self.lost = True
                 log.warning("MIDI: %s is gone; reconnecting when it returns", self.name)

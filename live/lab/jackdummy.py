@@ -1,7 +1,7 @@
 """A JACK dummy server and a file player on it: real audio callbacks without sound hardware, for
 rehearsal, the tests and `bench live`. Needs Debian's jackd2 (jackd, jack_lsp, jack_connect).
 
-    server = start_server()          # jackd -n phosphene-<pid>, dummy backend, 48 kHz
+    server = start_server()          # jackd -n phosphene-dummy, dummy backend, 48 kHz
     player = play("song.mp3")        # a JACK client looping the file on its output port
     connect(new_output_port, ports("input"))   # into whatever reads from JACK
     stop_server(server)              # that process only
@@ -49,7 +49,9 @@ STARTED: list[subprocess.Popen] = []  # every server this process started: a tes
 
 
 def private_name() -> str:
-    return f"phosphene-{os.getpid()}"
+    """One fixed name, not one per process: JACK's registry holds 8 servers, and the entry of a server
+    that died is reclaimed only by a new server of the same name (PHOSPHENE_JACK_NAME overrides it)."""
+    return os.environ.get("PHOSPHENE_JACK_NAME", "phosphene-dummy")
 
 
 def server_up() -> bool:
@@ -58,7 +60,7 @@ def server_up() -> bool:
 
 
 def start_server(name: str | None = None) -> subprocess.Popen:
-    """Start jackd under `name` (default: phosphene-<pid>) and point this process's JACK clients,
+    """Start jackd under `name` (default: phosphene-dummy) and point this process's JACK clients,
     and its children's, at it. A server of that name killed a moment ago can still hold its socket:
     retry a few times."""
     name = name or private_name()
@@ -79,9 +81,15 @@ def start_server(name: str | None = None) -> subprocess.Popen:
 
 
 def stop_server(proc: subprocess.Popen) -> None:
-    """Stop the server this module started, by its process: nothing else is touched."""
+    """Stop the server this module started, by its process: nothing else is touched. SIGTERM first:
+    a server killed outright leaves its entry in JACK's shared registry, and after a handful of those
+    no new server starts ("Too many servers already active")."""
     if proc.poll() is None:
-        proc.kill()
+        proc.terminate()
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
     proc.wait(timeout=5)
 
 

@@ -228,3 +228,120 @@ def test_gradient_accumulation_and_bf16_autocast_run_on_the_cpu(tmp_path, sounds
     assert [line["step"] for line in lines] == [1, 2] and all(np.isfinite(line["loss"]) for line in lines)
     position = json.loads((out / "checkpoints" / "step-000002" / "trainer.json").read_text())
     assert position["samples"] == 2 * 2 * 8  # two micro-batches of 8 per optimiser step
+
+
+def refusal(*args) -> tuple[int, str, bool]:
+    """`training fit ARGS` run in a fresh interpreter: (exit status, stderr, whether torch was imported by then)."""
+    probe = f"import sys; from training.__main__ import main; rc = main({list(map(str, args))!r}); print(rc, 'torch' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    rc, torch_loaded = r.stdout.split()
+    return int(rc), r.stderr, torch_loaded == "True"
+
+
+def test_bad_settings_and_a_used_folder_are_refused_before_anything_loads(tmp_path, sounds, cache):
+    cases = {
+        ("--tokens", 0): "--tokens must be positive, got 0",
+        ("--tokens", 78): "--tokens 78: SD text encoders take 1 to 77",
+        ("--head-layers", 0): "--head-layers must be positive",
+        ("--head-heads", -2): "--head-heads must be positive",
+        ("--lr", 0.0): "--lr must be positive",
+        ("--num-workers", -1): "--num-workers must be 0 or more",
+        ("--warmup-steps", -5): "--warmup-steps must be 0 or more",
+        ("--keep-checkpoints", -1): "--keep-checkpoints must be 0 or more",
+    }
+    for (flag, value), expected in cases.items():
+        rc, err, torch_loaded = refusal("fit", "--manifest", sounds, "--output", tmp_path / "out", "--encoder", "tiny", flag, value)
+        assert rc == 2 and err.startswith("error: ") and expected in err and len(err.splitlines()) == 1, err
+        assert not torch_loaded and not (tmp_path / "out").exists()
+
+    used = tmp_path / "used"
+    assert run("training", "fit", "--manifest", sounds, "--output", used, *TINY, "--max-steps", 1, "--cache-dir", cache).returncode == 0
+    rc, err, torch_loaded = refusal("fit", "--manifest", sounds, "--output", used, "--encoder", "tiny")
+    assert rc == 2 and "holds a run already: add --resume" in err and not torch_loaded  # said before any model is built
+
+
+def test_tiny_backbone_trains_into_the_text_space_it_names(tmp_path, sounds, cache):
+    from live.models.diffusion import save_tiny_diffusion
+
+    text_space = save_tiny_diffusion(tmp_path / "tiny-sd")  # a diffusion folder: a text encoder other than `tiny`
+    out = tmp_path / "run"
+    r = run("training", "fit", "--manifest", sounds, "--output", out, *TINY, "--text-encoder", text_space, "--max-steps", 1,
+            "--cache-dir", cache)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    recorded = json.loads((out / "fit.json").read_text())
+    trained = json.loads((out / "encoder" / "phosphene.json").read_text())
+    assert recorded["text_encoder"] == trained["text_encoder"] == str(text_space)  # the explicit flag is honoured, and said
+    assert (recorded["head_layers"], recorded["head_heads"]) == (1, 2)  # tiny's head, recorded as trained
+
+
+def test_clips_that_can_never_give_audio_stop_the_run(tmp_path, sounds, cache):
+    import csv
+
+    rows = list(csv.DictReader(open(sounds)))
+    past = tmp_path / "past.csv"
+    with open(past, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows([rows[0], {**rows[0], "start": 30.0, "end": 31.0}])  # the file is 0.54 s long
+    r = run("training", "fit", "--manifest", past, "--output", tmp_path / "a", *TINY, "--cache-dir", cache, timeout=120)
+    assert r.returncode == 2 and f"manifest {past} row 2: start 30 s lies past the end of" in r.stderr, r.stderr[-3000:]
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "a").exists()
+
+    gone = tmp_path / "gone.csv"
+    gone.write_text("audio,caption\n" + "".join(f"{tmp_path}/missing-{k}.wav,Sound {k}\n" for k in range(20)))
+    out = tmp_path / "b"
+    r = run("training", "fit", "--manifest", gone, "--output", out, *TINY, "--batch-size", 4, "--cache-dir", cache, timeout=120)
+    assert r.returncode == 2, r.stderr[-3000:]
+    assert r.stderr.rstrip().splitlines()[-1].startswith("error: no batch of a whole epoch had enough readable clips")
+    assert "Traceback" not in r.stderr and f"{tmp_path}/missing-7.wav" in r.stderr  # the skipped files are listed
+    assert len((out / "skipped.txt").read_text().splitlines()) == 20
+
+
+def test_ctrl_c_says_the_step_the_checkpoint_and_resume(tmp_path, sounds, cache):
+    out = tmp_path / "run"
+    args = ["-m", "training", "fit", "--manifest", sounds, "--output", out, *TINY, "--max-steps", 3000, "--save-every", 5,
+            "--cache-dir", cache]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, *map(str, args)], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (out / "checkpoints" / "step-000010").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole process group, decoding workers too
+    err = process.stderr.read()
+    assert process.wait() == 130, err[-3000:]
+    assert "Traceback" not in err
+    said = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("interrupted: ")]
+    assert len(said) == 1 and said[0].startswith("interrupted: stopped at step "), err[-3000:]
+    step = int(said[0].split("stopped at step ")[1].split(";")[0])
+    newest = sorted((out / "checkpoints").glob("step-*"))[-1]
+    assert step >= 10 and f"the newest checkpoint is {newest};" in said[0] and f"--output {out} --resume" in said[0]
+
+
+def test_manifest_paths_say_what_is_wrong_and_where_they_looked(tmp_path, sounds, cache):
+    r = run("training", "fit", "--manifest", tmp_path, "--output", tmp_path / "a", "--encoder", "tiny")
+    assert r.returncode == 2 and f"manifest {tmp_path} is a folder" in r.stderr and "--dataset" in r.stderr
+
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "clips.csv").write_text(sounds.read_text())  # its audio paths are absolute
+    config = folder / "run.toml"
+    config.write_text('manifest = "clips.csv"\nencoder = "tiny"\nbatch_size = 16\nwindow_s = 0.5\nmax_steps = 1\n')
+    out = tmp_path / "run"
+    r = run("training", "fit", "--config", config, "--output", out, "--cache-dir", cache)  # run from the checkout, not configs/
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((out / "fit.json").read_text())["manifest"] == str(folder / "clips.csv")
+
+    config.write_text('manifest = "nope.csv"\nencoder = "tiny"\n')
+    r = run("training", "fit", "--config", config, "--output", tmp_path / "b")
+    assert r.returncode == 2 and f"manifest {folder / 'nope.csv'} does not exist" in r.stderr
+    r = run("training", "fit", "--manifest", "nope.csv", "--output", tmp_path / "b", "--encoder", "tiny")
+    assert r.returncode == 2 and f"manifest nope.csv does not exist (looked for {ROOT / 'nope.csv'})" in r.stderr
+
+
+def test_missing_models_advise_the_training_flag(tmp_path, sounds):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}  # not cached, hub unreachable: the advice is given
+    for args in (["eval", "--encoder", "nobody/no-such-encoder", "--manifest", sounds],
+                 ["fit", "--manifest", sounds, "--output", tmp_path / "a", "--backbone", "nobody/no-such-backbone"]):  # fmt: skip
+        r = subprocess.run([sys.executable, "-m", "training", *map(str, args)], capture_output=True, text=True, env=env, cwd=ROOT)
+        assert r.returncode == 2 and "or use --encoder tiny for a smoke run" in r.stderr and "--models" not in r.stderr, r.stderr

@@ -1,0 +1,115 @@
+"""MIDI through real JACK MIDI ports on a private dummy server: a sender (this test, a virtual
+output port of python-rtmidi's JACK API) moves CCs, hits notes and sends 24-ppqn clock; the live
+run's stats show the parameter moved, the action fired and the tempo locked to the clock."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from live.control.midi import MidiMap
+from live.core.errors import PhospheneError
+
+ROOT = Path(__file__).resolve().parents[3]
+needs_jack = pytest.mark.skipif(shutil.which("jackd") is None, reason="jackd (Debian jackd2) is not installed")
+PORT = "phosphene-test:ctl"
+
+
+def start_run(house_music, stats_file, *extra, seconds=9):
+    cmd = [sys.executable, "-m", "live", "run", "--headless", "--windowed", "--input", str(house_music), "--engine", "shader"]
+    cmd += ["--profile", "laptop", "--size", "128", "--duration", str(seconds), "--stats-json", str(stats_file), *map(str, extra)]
+    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
+
+
+@needs_jack
+def test_ccs_notes_and_clock_drive_the_run(jack, house_music, tmp_path):
+    import rtmidi
+
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="phosphene-test")
+    out.open_virtual_port("ctl")
+    try:
+        stats_file = tmp_path / "stats.json"
+        proc = start_run(house_music, stats_file, "--midi", PORT, "--midi-api", "jack")
+        for line in proc.stderr:
+            if "MIDI: phosphene-test:ctl" in line:
+                break
+        time.sleep(0.5)  # the run's port is connected to ours when it opens
+        out.send_message([0xB0, 6, 127])  # CC 6 -> flash, to the top of its range
+        out.send_message([0xB0, 7, 0])  # CC 7 -> saturation, to the bottom
+        out.send_message([0xB0, 99, 10])  # unmapped: counted
+        out.send_message([0x90, 43, 100])  # note 43 -> hud
+        out.send_message([0xFA])  # Start
+        period = 60.0 / 100.0 / 24  # 100 BPM, 24 ticks a beat
+        next_tick = time.monotonic()
+        for _ in range(24 * 8):  # eight beats
+            next_tick += period
+            time.sleep(max(0.0, next_tick - time.monotonic()))
+            out.send_message([0xF8])
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    finally:
+        out.close_port()
+        del out
+    stats = json.loads(stats_file.read_text())
+    assert stats["params"]["flash"] == pytest.approx(3.0) and stats["params"]["saturation"] == pytest.approx(0.0)
+    assert stats["controls"]["received"]["midi"] == 3 and stats["controls"]["ignored"]["midi:unmapped"] == 1
+    assert stats["controls"]["received"]["midi clock"] >= 8
+    assert abs(stats["tempo_bpm"] - 100.0) < 1.0, stats["tempo_bpm"]  # the beat clock follows the DJ's clock
+
+
+@needs_jack
+def test_a_controller_unplugged_mid_set_comes_back(jack, house_music, tmp_path):
+    import rtmidi
+
+    stats_file = tmp_path / "stats.json"
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="phosphene-test")
+    out.open_virtual_port("ctl")
+    proc = start_run(house_music, stats_file, "--midi", PORT, "--midi-api", "jack", seconds=10)
+    for line in proc.stderr:
+        if "MIDI: phosphene-test:ctl" in line:
+            break
+    time.sleep(0.5)
+    out.close_port()  # unplugged
+    del out
+    time.sleep(2.5)
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="phosphene-test")
+    out.open_virtual_port("ctl")  # plugged back in
+    time.sleep(2.5)
+    out.send_message([0xB0, 6, 0])  # CC 6 -> flash, to the bottom: heard after the reconnect
+    _, err = proc.communicate(timeout=60)
+    out.close_port()
+    del out
+    assert proc.returncode == 0, err
+    stats = json.loads(stats_file.read_text())
+    assert list(stats["controllers"].values()) == [{"lost": False, "reconnects": 1}] and "is gone" in err
+    assert stats["params"]["flash"] == pytest.approx(0.0)
+
+
+@needs_jack
+def test_a_missing_port_is_one_line(jack, house_music, tmp_path):
+    r = start_run(house_music, tmp_path / "s.json", "--midi", "nonesuch", "--midi-api", "jack")
+    _, err = r.communicate(timeout=60)
+    assert r.returncode == 2 and err.strip().startswith("error: --midi nonesuch is not a MIDI input here"), err
+
+
+def test_map_files(tmp_path):
+    good = tmp_path / "map.toml"
+    good.write_text('[cc]\n1 = "flash"\n21 = { param = "zoom_bass", mode = "relative" }\n[note]\n36 = "blackout"\n')
+    mapping = MidiMap.load(good)
+    assert mapping.cc == {1: ("flash", "absolute"), 21: ("zoom_bass", "relative")} and mapping.notes == {36: "blackout"}
+    for text, needle in (
+        ('[cc]\n1 = "volume"\n', "cc 1 = 'volume'"),
+        ('[note]\n36 = "explode"\n', "note 36 = 'explode'"),
+        ('[cc]\n300 = "flash"\n', "numbers are 0..127"),
+        ("[knobs]\n", "unknown table"),
+        ("[cc\n", "not valid TOML"),
+    ):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        with pytest.raises(PhospheneError, match=needle):
+            MidiMap.load(bad)
