@@ -295,6 +295,11 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     c.add_argument(
         "--osc-host", default="127.0.0.1", metavar="ADDR", help="OSC address to listen on (default: %(default)s; 0.0.0.0 opens it)"
     )
+    p.add_argument(
+        "--stream",
+        metavar="URL",
+        help="also send the picture as low-latency H.264: udp://HOST:PORT or srt://HOST:PORT (MPEG-TS), rtmp://HOST/APP/KEY",
+    )
     add_engine_args(p)
     add_model_args(p)
 

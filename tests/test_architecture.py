@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LINT = Path(sys.executable).with_name("lint-imports")
-PARTS = ("core", "audio", "analysis", "models", "draw", "app", "lab")
+PARTS = ("core", "audio", "analysis", "models", "draw", "control", "app", "lab")
 
 
 def lint(root: Path) -> subprocess.CompletedProcess:

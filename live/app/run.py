@@ -194,6 +194,17 @@ def run_live(args, profile, pipeline_factory) -> dict:
         display=args.display, windowed=args.windowed, size=profile.size, headless=args.headless, hud=args.hud
     )  # fails first: no display
     inbox, inputs = open_controls(args)  # then a MIDI or OSC port that is missing or taken, before audio and models
+    if getattr(args, "stream", None):
+        from live.draw.stream import StreamOut
+
+        width, height = parse_size(profile.size)
+        try:
+            inputs.append(StreamOut(args.stream, width=width, height=height, fps=profile.display_fps))  # stopped with the inputs
+        except BaseException:
+            for control_input in inputs:
+                control_input.stop()
+            raise
+    stream = next((i for i in inputs if hasattr(i, "send")), None)
     if args.input:
         monitor = Monitor(args.input, args.monitor or None) if args.monitor is not None else None  # fails here, before the models
         source = FileInput(args.input, block_size=profile.block_size, monitor=monitor)
@@ -265,6 +276,8 @@ def run_live(args, profile, pipeline_factory) -> dict:
                     "control_lost": [i.name for i in inputs if getattr(i, "lost", False)],
                 },
             )
+            if stream is not None:  # handed over, never waited for
+                stream.send(np.zeros_like(shown_rgb) if display.blackout and shown_rgb is not None else shown_rgb)
             shown = time.monotonic()
             stats.frames += 1
             latency = None
@@ -302,7 +315,9 @@ def run_live(args, profile, pipeline_factory) -> dict:
         summary["tempo_bpm"] = generator.drive.tempo_bpm if generator.drive else None  # the beat clock's, at the end
         summary["params"] = {"strength": controls.strength, "audio_weight": controls.audio_weight, **asdict(parts.look.look)}
         for control_input in inputs:
-            control_input.stop()
+            result = control_input.stop()
+            if isinstance(result, dict):
+                summary["stream"] = result
         source.stop()
         display.close()
     if args.stats_json:

@@ -82,6 +82,28 @@ def test_missing_column_empty_manifest_and_captionless_row_are_one_line_errors(t
 # --- windows --------------------------------------------------------------------------------------
 
 
+def test_a_row_starting_past_the_end_of_its_file_is_refused_by_row(tmp_path, music_formats, bad_audio):
+    rows = [{"audio": str(music_formats["flac"]), "caption": "house", "start": 6.5, "end": 9.0}]  # 7.1 s: ends early, still audio
+    rows += [{"audio": str(bad_audio["missing"]), "caption": "gone", "start": 99, "end": ""}]  # left to ClipDataset to skip
+    rows += [{"audio": str(music_formats["mp3"]), "caption": "house", "start": 5.0, "end": ""}]
+    columns = ("audio", "caption", "start", "end")
+    assert len(read_manifest(write_csv(tmp_path / "ok.csv", rows, columns))) == 3
+    for kind in ("wav", "flac", "ogg"):  # formats that state their length
+        late = write_csv(tmp_path / f"late-{kind}.csv", [*rows, {**rows[0], "audio": str(music_formats[kind]), "start": 7.2}], columns)
+        with pytest.raises(
+            PhospheneError, match=rf"late-{kind}.csv row 4: start 7.2 s lies past the end of .*house.{kind} \(7.10 s long\)"
+        ):
+            read_manifest(late)
+
+
+def test_a_folder_or_a_missing_manifest_says_which_and_where(tmp_path, monkeypatch):
+    with pytest.raises(PhospheneError, match="is a folder: give a .csv or .jsonl file, or pass .* as --dataset"):
+        read_manifest(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PhospheneError, match=rf"manifest clips.csv does not exist \(looked for {tmp_path}/clips.csv\)"):
+        read_manifest("clips.csv")
+
+
 def test_random_crop_is_seeded_exact_and_not_only_the_start(house_music):
     full = decoded(house_music)  # (113678,)
     assert len(full) == HOUSE_SAMPLES_16K
