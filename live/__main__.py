@@ -290,6 +290,13 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     c.add_argument(
         "--midi-api", choices=["auto", "alsa", "jack"], default="auto", help="MIDI system (default: ALSA where it exists, else JACK)"
     )
+    c.add_argument(
+        "--tempo-source",
+        choices=["auto", "audio", "tap", "midi"],
+        default="auto",
+        help="what drives the beat: audio (the tracker), tap (T key, OSC tempo), midi (the controller's clock); "
+        "auto: the audio until a tap or a clock speaks (default: %(default)s; the HUD says which)",
+    )
     c.add_argument("--midi-map", metavar="FILE.toml", help="which CC sets which parameter and which note fires which action")
     c.add_argument("--osc-port", type=int, metavar="N", help="listen for OSC on this UDP port (0: one the OS picks, said in the log)")
     c.add_argument(

@@ -116,6 +116,8 @@ class GeneratorWorker(threading.Thread):
         self.source, self.channels, self.slot, self.make_engine = source, channels, slot, make_engine
         self.stop_event = threading.Event()
         self.taps: list[float | None] = []  # tap times from the keys; None releases tap tempo
+        self.tempo_source = "auto"  # --tempo-source: which source may drive the beat (auto: the latest to speak)
+        self.tempo_driver = "audio"  # which one does now: audio (the tracker), tap, or midi (the controller's clock)
         self.half_beat = False  # the O key: the beat moved by half a period
         self.frames, self.errors, self.last_ms, self.total_ms = 0, 0, 0.0, 0.0
         self.last_error = ""
@@ -234,6 +236,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
     slot = FrameSlot()
     generator = GeneratorWorker(source, channels, slot, lambda: parts.make_engine(lock), min_interval_s=1.0 / profile.display_fps)
     generator.half_beat = args.half_beat  # the O key toggles it
+    generator.tempo_source = getattr(args, "tempo_source", "auto")
     generator.start()
     stats = RunStats()
     frame_s = 1.0 / profile.display_fps
@@ -271,6 +274,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
                     "audio_weight": parts.conditioner.config.audio_weight if parts.conditioner else 0.0,
                     "tempo": generator.drive.tempo_bpm if generator.drive else 0.0,
                     "half_beat": generator.half_beat,
+                    "tempo_source": generator.tempo_driver,
                     "control": inbox.last,
                     "control_ignored": sum(inbox.ignored.values()),
                     "control_lost": [i.name for i in inputs if getattr(i, "lost", False)],
@@ -313,6 +317,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
         summary["controls"] = inbox.summary()
         summary["controllers"] = {i.name: {"lost": i.lost, "reconnects": i.reconnects} for i in inputs if hasattr(i, "reconnects")}
         summary["tempo_bpm"] = generator.drive.tempo_bpm if generator.drive else None  # the beat clock's, at the end
+        summary["tempo_source"] = generator.tempo_driver
         summary["params"] = {"strength": controls.strength, "audio_weight": controls.audio_weight, **asdict(parts.look.look)}
         for control_input in inputs:
             result = control_input.stop()
@@ -404,9 +409,14 @@ def apply_control(control: Control, *, t0: float, display, generator, controls: 
         if name in DISPLAY_ACTIONS:
             display.apply(name)
         elif name == "tap":
+            source = "midi" if control.source == "midi clock" else "tap"
+            if generator.tempo_source not in ("auto", source):
+                return  # --tempo-source says another source drives the beat
+            generator.tempo_driver = source
             generator.taps.append(control.value if isinstance(control.value, float) else t0)  # MIDI clock: the tick's own time
         elif name == "release_tap":
             generator.taps.append(None)
+            generator.tempo_driver = "audio"
         elif name == "half_beat":
             generator.half_beat = not generator.half_beat
         else:
@@ -419,6 +429,9 @@ def apply_control(control: Control, *, t0: float, display, generator, controls: 
         with lock:
             controls.add_prompt(control.value)
     elif control.kind == "tempo":  # a tempo from the rig: four taps one period apart, ending now
+        if generator.tempo_source not in ("auto", "tap"):
+            return
+        generator.tempo_driver = "tap"
         period = 60.0 / control.value
         generator.taps.extend(t0 - k * period for k in (3, 2, 1, 0))
 

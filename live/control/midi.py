@@ -3,8 +3,9 @@ on ALSA (desktops) or JACK (`--midi-api jack`; `auto` takes ALSA where its seque
 
     CC n   -> a parameter: absolute (0..127 across its range) or a relative encoder (1..63 up, 65..127 down)
     note n -> an action (note on, velocity > 0)
-    clock  -> 24 ticks per quarter note: each quarter is a tap at its tick's time, so the beat clock
-              follows the DJ's clock (Start and Continue restart the count, Stop pauses it)
+    clock  -> 24 ticks per quarter note: each quarter is a tap, timed by a line through the last four
+              beats' ticks, so the beat clock follows the DJ's clock (Start and Continue restart the
+              count, Stop pauses it); `--tempo-source` chooses whether it, the taps or the audio drive
 
 The mapping comes from `--midi-map FILE.toml` or the default below:
 
@@ -25,6 +26,7 @@ import re
 import threading
 import time
 import tomllib
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,6 +147,7 @@ class MidiInput:
         self.values = {param: None for param, _ in self.mapping.cc.values()}  # for relative encoders
         self.lost, self.reconnects = False, 0
         self.clocks, self.running = 0, True  # MIDI clock: ticks since the last beat; Stop pauses
+        self._ticks: deque[float] = deque(maxlen=4 * CLOCKS_PER_BEAT)  # arrival times of the last four beats' ticks
         self._port = self._open()
         self._stop = threading.Event()
         self._watch = threading.Thread(target=self._watch_port, name="phosphene-midi-watch", daemon=True)
@@ -152,19 +155,21 @@ class MidiInput:
 
     def _open(self):
         try:
-            port = backend(self.api).open_input(self.name, callback=self._on_message)
+            port = backend(self.api).open_input(self.name)
         except Exception as e:
             raise PhospheneError(f"--midi {self.name}: cannot open it ({e})") from None
-        if hasattr(port, "_rt"):
-            port._rt.ignore_types(sysex=True, timing=False, active_sense=True)  # rtmidi drops clock unless told not to
+        port._rt.ignore_types(sysex=True, timing=False, active_sense=True)  # rtmidi drops clock unless told not to
+        port._rt.set_callback(self._on_raw)
         log.info("MIDI: %s (%s)", self.name, self.api)
         return port
 
-    def _on_message(self, message) -> None:
-        """rtmidi's thread: map and hand over; never raises."""
+    def _on_raw(self, event, _data=None) -> None:
+        """rtmidi's thread: (bytes, delta) -> mapped and handed over; never raises."""
+        import mido
+
         try:
-            self._map(message)
-        except Exception as e:
+            self._map(mido.Message.from_bytes(event[0]))
+        except Exception as e:  # a malformed message, a map mistake: counted
             self.inbox.ignore("midi", type(e).__name__)
 
     def _map(self, message) -> None:
@@ -193,16 +198,28 @@ class MidiInput:
             self.inbox.put(Control("action", action, None, "midi"))
         elif kind == "clock":
             if self.running:
+                self._ticks.append(time.monotonic())
                 self.clocks += 1
                 if self.clocks >= CLOCKS_PER_BEAT:
                     self.clocks = 0
-                    self.inbox.put(Control("action", "tap", time.monotonic(), "midi clock"))
+                    self.inbox.put(Control("action", "tap", self.beat_time(), "midi clock"))
         elif kind in ("start", "continue"):
             self.running, self.clocks = True, 0
-            if kind == "start":
-                self.inbox.put(Control("action", "tap", time.monotonic(), "midi clock"))
+            self._ticks.clear()
         elif kind == "stop":
             self.running = False
+
+    def beat_time(self) -> float:
+        """The time of the tick that just arrived, from a straight line through the last four beats'
+        ticks: a busy machine hands several ticks over at once, and their arrival times alone would
+        make a tempo of thousands of BPM (rtmidi's own stamps are no better on JACK's dummy driver)."""
+        ticks = self._ticks
+        n = len(ticks)
+        if n < CLOCKS_PER_BEAT:
+            return ticks[-1]
+        mean_i, mean_t = (n - 1) / 2, sum(ticks) / n
+        slope = sum((i - mean_i) * (t - mean_t) for i, t in enumerate(ticks)) / sum((i - mean_i) ** 2 for i in range(n))
+        return mean_t + slope * (n - 1 - mean_i)
 
     def _watch_port(self) -> None:
         import rtmidi

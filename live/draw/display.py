@@ -163,6 +163,7 @@ class Display:
         lines = [
             f"{hud['fps']:5.1f} fps   latency p50 {p50:4.0f} ms  p95 {p95:4.0f} ms",
             f"encoder {hud['encoder_ms']:5.1f} ms   unet {hud['unet_ms']:5.1f} ms   tempo {hud.get('tempo', 0.0):5.1f} BPM"
+            + f" ({hud.get('tempo_source', 'audio')})"
             + ("  (beat moved half a beat: O)" if hud.get("half_beat") else ""),
             f"overflows {hud['overflows']}   dropped {hud['dropped']}   reconnects {hud['reconnects']}",
         ]

@@ -60,6 +60,7 @@ def test_ccs_notes_and_clock_drive_the_run(jack, house_music, tmp_path):
     assert stats["controls"]["received"]["midi"] == 3 and stats["controls"]["ignored"]["midi:unmapped"] == 1
     assert stats["controls"]["received"]["midi clock"] >= 8
     assert abs(stats["tempo_bpm"] - 100.0) < 1.0, stats["tempo_bpm"]  # the beat clock follows the DJ's clock
+    assert stats["tempo_source"] == "midi"
 
 
 @needs_jack
@@ -113,3 +114,18 @@ def test_map_files(tmp_path):
         bad.write_text(text)
         with pytest.raises(PhospheneError, match=needle):
             MidiMap.load(bad)
+
+
+@pytest.mark.parametrize("chosen, accepted", [("auto", {"tap", "midi"}), ("audio", set()), ("midi", {"midi"}), ("tap", {"tap"})])
+def test_tempo_source_decides_which_taps_drive_the_beat(chosen, accepted):
+    """apply_control on the loop's side: the generator worker's tap list is what the beat clock reads."""
+    from live.app.run import GeneratorWorker, apply_control
+    from live.control.surface import Control
+
+    worker = GeneratorWorker(source=None, channels=None, slot=None, make_engine=None)  # a real worker, not started
+    worker.tempo_source = chosen
+    for source, kind in (("keys", "tap"), ("midi clock", "midi")):
+        before = len(worker.taps)
+        apply_control(Control("action", "tap", 12.5, source), t0=13.0, display=None, generator=worker, controls=None, lock=None)
+        assert (len(worker.taps) > before) == (kind in accepted)
+    assert worker.tempo_driver == ("midi" if "midi" in accepted else "tap" if accepted else "audio")
