@@ -91,12 +91,14 @@ def add_fit(sub) -> None:
     from training.config import FitConfig
 
     fit = sub.add_parser("fit", help="train an encoder", description=FIT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    fit.add_argument("--config", metavar="FILE.toml", help="settings file; flags override it")
+    fit.add_argument("--config", metavar="FILE.toml", help="settings file (paths in it are relative to its folder); flags override it")
     fit.add_argument("--resume", action="store_true", help="continue the run in --output from its newest checkpoint")
-    defaults = FitConfig()
+    defaults, tiny = FitConfig(), FitConfig(encoder="tiny")
     for f in dataclasses.fields(FitConfig):
         flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
         shown = f" (default: {default})" if default not in (None, "") else ""
+        if f.name != "encoder" and getattr(tiny, f.name) != default:
+            shown = f" (default: {default}; {getattr(tiny, f.name)} with --encoder tiny)"
         if isinstance(default, bool):
             fit.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f.metadata["help"] + shown)
         else:
@@ -134,8 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     from live.core.errors import run_main
 
     commands = {"fit": cmd_fit, "eval": cmd_eval, "bench": cmd_bench, "init": cmd_init, "info": cmd_info}
-    interrupted = "the newest complete checkpoint stays; --resume continues from it"
-    return run_main(commands, args, interrupted=interrupted, tiny=TINY_ADVICE.get(args.command))
+    return run_main(commands, args, tiny=TINY_ADVICE.get(args.command))  # fit says itself where Ctrl-C stopped it
 
 
 def cmd_fit(args) -> int:
@@ -143,7 +144,7 @@ def cmd_fit(args) -> int:
     from pathlib import Path
 
     from live.core.errors import PhospheneError
-    from training.config import FitConfig
+    from training.config import FitConfig, check_new_output
 
     flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(FitConfig) if getattr(args, f.name) is not None}
     if args.resume:
@@ -156,6 +157,9 @@ def cmd_fit(args) -> int:
         config = FitConfig.from_toml(args.config, overrides=flags)
     else:
         config = FitConfig.from_dict(flags, "flags")
+    config.check()  # the settings and the output folder, before torch and the models load
+    if not args.resume:
+        check_new_output(Path(config.output))
     from training.fit import fit
 
     encoder = fit(config, resume=args.resume)
@@ -208,12 +212,13 @@ def cmd_init(args) -> int:
     from pathlib import Path
 
     from live.core.errors import PhospheneError
+    from training.config import MAX_TOKENS
 
     out = Path(args.output)
     if out.exists():
         raise PhospheneError(f"{out} already exists: give a new folder for the checkpoint")
-    if not 1 <= args.tokens <= 77:
-        raise PhospheneError(f"--tokens {args.tokens}: SD text encoders take 1 to 77 positions")
+    if not 1 <= args.tokens <= MAX_TOKENS:
+        raise PhospheneError(f"--tokens {args.tokens}: SD text encoders take 1 to {MAX_TOKENS} positions")
     from live.models.audio_prompt import save_encoder
     from live.models.encoder import tiny_own_encoder
 

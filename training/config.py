@@ -18,6 +18,8 @@ from live.core.defaults import DEFAULT_DIFFUSION, TINY
 from live.core.errors import PhospheneError
 
 CONFIG_FILE = "fit.json"  # the resolved settings of a run, in its output folder
+MAX_TOKENS = 77  # positions of the SD text encoders (CLIP): a whole prompt
+PATH_SETTINGS = ("output", "manifest", "dataset", "cache_dir")  # in a --config file, relative to the file's folder
 
 
 def default_cache() -> Path:
@@ -46,10 +48,11 @@ class FitConfig:
         "pretrained", "backbone weights: pretrained | random (full size, for timing) | tiny (tests: tiny text encoder too)"
     )
     backbone: str = setting("w2v-bert-2.0", "w2v-bert-2.0, wav2vec2, hubert, wavlm, or a hub id / folder of one of those")
-    text_encoder: str = setting(DEFAULT_DIFFUSION, "diffusion model whose text encoder gives the targets (recorded in the checkpoint)")
-    tokens: int = setting(77, "L, tokens per window: 77 is a whole SD prompt")
-    head_layers: int = setting(2, "cross-attention blocks in the token head")
-    head_heads: int = setting(8, "attention heads in the token head (must divide the text width)")
+    # text_encoder, head_layers, head_heads: None takes the default for --encoder (see __post_init__)
+    text_encoder: str | None = setting(None, "diffusion model whose text encoder gives the targets, recorded in the checkpoint")
+    tokens: int = setting(MAX_TOKENS, "L, tokens per window, 1 to 77: 77 is a whole SD prompt")
+    head_layers: int | None = setting(None, "cross-attention blocks in the token head")
+    head_heads: int | None = setting(None, "attention heads in the token head (must divide the text width)")
     freeze_feature_projection: bool = setting(False, "freeze the backbone's feature encoder / projection")
     freeze_layers: int = setting(0, "freeze the backbone's first N layers")
     gradient_checkpointing: bool = setting(False, "recompute activations in the backward pass: less memory, ~30%% slower")
@@ -77,7 +80,18 @@ class FitConfig:
     log_every: int = setting(10, "steps between log lines (TensorBoard, log.jsonl)")
     seed: int = setting(0, "seeds crops, order, augmentation and initialisation")
 
+    def __post_init__(self):
+        # --encoder tiny trains in the tiny text space with a head to match, unless told otherwise
+        tiny = self.encoder == TINY
+        if self.text_encoder is None:
+            self.text_encoder = TINY if tiny else DEFAULT_DIFFUSION
+        if self.head_layers is None:
+            self.head_layers = 1 if tiny else 2
+        if self.head_heads is None:
+            self.head_heads = 2 if tiny else 8
+
     def check(self) -> None:
+        """Every setting a run can be refused for without reading a file or loading a model."""
         if not self.output:
             raise PhospheneError("no output folder: give --output DIR")
         if (self.manifest is None) == (self.dataset is None):
@@ -86,10 +100,18 @@ class FitConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise PhospheneError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: choose one of {', '.join(allowed)}")
-        positive = ("window_s", "batch_size", "grad_accum", "max_steps", "save_every", "log_every", "temperature")
+        positive = ("window_s", "tokens", "head_layers", "head_heads", "batch_size", "grad_accum", "max_steps", "lr", "head_lr",
+                    "temperature", "save_every", "log_every")  # fmt: skip
         for name in positive:
             if not getattr(self, name) > 0:
                 raise PhospheneError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        at_least_0 = ("num_workers", "freeze_layers", "weight_decay", "warmup_steps", "audio2img_weight", "clap_weight",
+                      "token_weight", "keep_checkpoints", "seed")  # fmt: skip
+        for name in at_least_0:
+            if not getattr(self, name) >= 0:
+                raise PhospheneError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
+        if self.tokens > MAX_TOKENS:
+            raise PhospheneError(f"--tokens {self.tokens}: SD text encoders take 1 to {MAX_TOKENS} positions")
         if self.audio2img_weight + self.clap_weight + self.token_weight <= 0:
             raise PhospheneError("every loss weight is 0: set --audio2img-weight, --clap-weight or --token-weight")
         if self.batch_size < 2 and self.audio2img_weight + self.clap_weight > 0:
@@ -113,12 +135,27 @@ class FitConfig:
 
     @classmethod
     def from_toml(cls, path, overrides: dict | None = None) -> FitConfig:
-        """Settings from a TOML file (top level or a [fit] table), then `overrides` on top."""
+        """Settings from a TOML file (top level or a [fit] table), then `overrides` on top. Relative
+        paths in the file (PATH_SETTINGS) are taken from the file's folder, as a manifest's audio paths are."""
+        path = Path(path).expanduser()
         try:
-            values = tomllib.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise PhospheneError(f"config '{path}' does not exist") from None
+            values = tomllib.loads(path.read_text())
+        except (FileNotFoundError, IsADirectoryError):
+            raise PhospheneError(f"config '{path}' is not a file: give a .toml file of settings") from None
         except tomllib.TOMLDecodeError as e:
             raise PhospheneError(f"config '{path}' is not valid TOML: {e}") from None
-        values = values.get("fit", values)
+        values = {k.replace("-", "_"): v for k, v in values.get("fit", values).items()}
+        for name in PATH_SETTINGS:
+            if isinstance(values.get(name), str):
+                values[name] = str(path.parent / Path(values[name]).expanduser())  # an absolute path stays itself
         return cls.from_dict({**values, **(overrides or {})}, str(path))
+
+
+def check_new_output(out: Path) -> None:
+    """Refuse an --output that cannot take a new run: before anything heavy is loaded."""
+    if out.exists() and not out.is_dir():
+        raise PhospheneError(f"--output {out} is a file: give a folder for the run")
+    if out.is_dir() and any(out.iterdir()):
+        if (out / CONFIG_FILE).exists():
+            raise PhospheneError(f"{out} holds a run already: add --resume to continue it, or give a new --output")
+        raise PhospheneError(f"{out} exists and is not empty: give a new --output folder")

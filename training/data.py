@@ -15,8 +15,9 @@ mask is False there. An unreadable or empty file never stops training: it is ski
 listed in `ClipDataset.skipped` ({path: reason}); with DataLoader workers each worker holds its own
 list, so `Batch.skipped` also counts the drops batch by batch for the main process.
 
-Manifest errors are different: a missing column, an empty manifest or a caption-less row is a mistake
-in the input that the user must fix, so it raises PhospheneError with the file, the row and the fix.
+Manifest errors are different: a missing column, an empty manifest, a caption-less row or a row whose
+start lies past the end of its file is a mistake in the input that the user must fix, so it raises
+PhospheneError with the file, the row and the fix.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from live.audio.decode import AudioError, open_segment, stream
+from live.audio.decode import STATED_LENGTH_FORMATS, AudioError, open_segment, stream
 from live.core.defaults import SAMPLE_RATE
 from live.core.errors import PhospheneError
 
@@ -85,9 +86,14 @@ class Batch:
 
 def read_manifest(path, split: str | None = None) -> list[Clip]:
     """Read a CSV or JSONL manifest (by extension); keep only rows of `split` when given."""
-    path = Path(path)
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise PhospheneError(
+            f"manifest {path} is a folder: give a .csv or .jsonl file, or pass a Hugging Face `datasets` folder as --dataset"
+        )
     if not path.is_file():
-        raise PhospheneError(f"manifest {path} does not exist: give a .csv or .jsonl file")
+        looked = "" if path.is_absolute() else f" (looked for {path.resolve()})"
+        raise PhospheneError(f"manifest {path} does not exist{looked}: give a .csv or .jsonl file")
     if path.suffix.lower() == ".csv":
         rows = _csv_rows(path)
     elif path.suffix.lower() in (".jsonl", ".json"):
@@ -95,6 +101,7 @@ def read_manifest(path, split: str | None = None) -> list[Clip]:
     else:
         raise PhospheneError(f"manifest {path} is neither .csv nor .jsonl: rename it or convert it to one of them")
     clips = [_clip_of(row, number, path) for number, row in rows]
+    _check_starts(clips, [number for number, _ in rows], path)
     if not clips:
         raise PhospheneError(f"manifest {path} has no rows: add one row per audio file (columns audio, caption)")
     if split is not None:
@@ -158,6 +165,38 @@ def _clip_of(row: dict, number: int, path: Path) -> Clip:
         label=_text_or_none(row.get("label")),
         split=_text_or_none(row.get("split")),
     )
+
+
+def _check_starts(clips: list[Clip], numbers: list[int], path: Path) -> None:
+    """Refuse a row that starts at or past the end of its file: it can never give a sample.
+
+    Each file's length is read once from its header, where the format states it; a file that cannot
+    be opened, or does not state its length (mp3), is left to ClipDataset, which skips it if unusable.
+    """
+    lengths: dict[Path, float | None] = {}
+    for number, clip in zip(numbers, clips, strict=True):
+        if clip.start_s > 0 and clip.audio not in lengths:
+            lengths[clip.audio] = _stated_length_s(clip.audio)
+        length_s = lengths.get(clip.audio)
+        if length_s is not None and clip.start_s >= length_s:
+            raise PhospheneError(
+                f"manifest {path} row {number}: start {clip.start_s:g} s lies past the end of {clip.audio} "
+                f"({length_s:.2f} s long): fix the row's start and end, or remove the row"
+            )
+
+
+def _stated_length_s(audio: Path) -> float | None:
+    """An audio file's length in seconds as its header states it, or None (unreadable, or not stated)."""
+    import av  # PyAV, as live.audio.decode
+
+    try:
+        with av.open(str(audio)) as container:
+            stream = container.streams.audio[0]
+            if container.format.name not in STATED_LENGTH_FORMATS or stream.duration is None:
+                return None
+            return float(stream.duration * stream.time_base)
+    except (av.error.FFmpegError, OSError, IndexError):  # no such file, not media, no audio stream
+        return None
 
 
 def _seconds(value, name: str, number: int, path: Path) -> float | None:

@@ -31,7 +31,10 @@ import json
 import logging
 import os
 import shutil
+import signal
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,9 +42,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from live.core.defaults import TINY
 from live.core.errors import PhospheneError
-from training.config import CONFIG_FILE, FitConfig, default_cache
+from training.config import CONFIG_FILE, FitConfig, check_new_output, default_cache
 
 log = logging.getLogger("phosphene")
 
@@ -75,20 +77,24 @@ def build(config: FitConfig):
     from live.models.fbank import fbank_for
     from training.model import build_encoder, freeze
 
-    tiny = config.encoder == TINY
-    text_name = TINY if tiny else config.text_encoder
-    text_encoder, tokenizer = load_text_encoder(text_name)
+    text_encoder, tokenizer = load_text_encoder(config.text_encoder)
     width = int(text_encoder.config.hidden_size)
-    head = {"head_layers": 1, "head_heads": 2} if tiny else {"head_layers": config.head_layers, "head_heads": config.head_heads}
-    if width % head["head_heads"]:
-        raise PhospheneError(f"--head-heads {head['head_heads']} must divide the text width {width}")
-    encoder, fe = build_encoder(config.backbone, tokens=config.tokens, width=width, weights=config.encoder, **head)
+    if width % config.head_heads:
+        raise PhospheneError(f"--head-heads {config.head_heads} must divide the text width {width} of '{config.text_encoder}'")
+    encoder, fe = build_encoder(
+        config.backbone,
+        tokens=config.tokens,
+        width=width,
+        weights=config.encoder,
+        head_layers=config.head_layers,
+        head_heads=config.head_heads,
+    )
     trainable = freeze(encoder, feature_projection=config.freeze_feature_projection, layers=config.freeze_layers)
     if config.gradient_checkpointing:
         encoder.activation_checkpointing_enable()
     log.info("encoder: %.2f M parameters, %.2f M trainable", sum(p.numel() for p in encoder.parameters()) / 1e6, trainable / 1e6)
     fbank = fbank_for(fe) if type(fe).__name__ == "SeamlessM4TFeatureExtractor" else None
-    meta = EncoderMeta(text_encoder=text_name, tokens=config.tokens, width=width, window_s=config.window_s)
+    meta = EncoderMeta(text_encoder=config.text_encoder, tokens=config.tokens, width=width, window_s=config.window_s)
     return Trainee(encoder, clap=config.clap_weight > 0), fe, fbank, text_encoder, tokenizer, meta
 
 
@@ -185,6 +191,9 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
 
     config.check()
     out = Path(config.output)
+    if not resume:
+        check_new_output(out)
+    clips = read_clips(config)
     accelerator = Accelerator(
         mixed_precision=config.mixed_precision,
         gradient_accumulation_steps=config.grad_accum,
@@ -194,7 +203,6 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
     )
     main = accelerator.is_main_process
     set_seed(config.seed)
-    clips = read_clips(config)
     trainee, fe, fbank, text_encoder, tokenizer, meta = build(config)
     cache = TargetCache(
         text_encoder.to(accelerator.device),
@@ -238,68 +246,77 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
     bar = tqdm(total=config.max_steps, initial=position.step, desc="fit", unit="step", disable=not main, dynamic_ncols=True)
     logged, tic, tic_samples = {}, time.perf_counter(), position.samples
     skipped: dict[str, str] = {}  # file -> why, for the report at the end
+    least = 2 if config.audio2img_weight + config.clap_weight > 0 else 1  # clips a batch needs: contrastive losses need negatives
+    unusable = 0  # micro-batches in a row with fewer readable clips than that: a whole epoch of them means none ever will be
     trainee.train()
-    while position.step < config.max_steps:
-        # accelerate's loader sets the epoch of its sampler and dataset from its own count of passes
-        # when a pass starts; a resumed run's count starts at 0, so the loader is told the epoch (and
-        # the sampler directly: a skipping loader wraps it in a sampler without set_epoch)
-        epoch_loader = accelerator.skip_first_batches(loader, position.batch) if position.batch else loader
-        epoch_loader.set_epoch(position.epoch)
-        batches.set_epoch(position.epoch)
-        dataset.set_epoch(position.epoch)
-        for batch in epoch_loader:
-            position.batch += 1
-            position.skipped += batch.skipped
-            skipped.update({str(f.audio): f.reason for f in batch.skipped_files})
-            if len(batch) < 2:  # every file of this batch was unreadable: nothing to contrast
+    with bar, stop_on_request(lambda: _stopped(out, position)) as stop:
+        while position.step < config.max_steps:
+            # accelerate's loader sets the epoch of its sampler and dataset from its own count of passes
+            # when a pass starts; a resumed run's count starts at 0, so the loader is told the epoch (and
+            # the sampler directly: a skipping loader wraps it in a sampler without set_epoch)
+            epoch_loader = accelerator.skip_first_batches(loader, position.batch) if position.batch else loader
+            epoch_loader.set_epoch(position.epoch)
+            batches.set_epoch(position.epoch)
+            dataset.set_epoch(position.epoch)
+            for batch in epoch_loader:
+                if stop.requested:
+                    break
+                position.batch += 1
+                position.skipped += batch.skipped
+                skipped.update({str(f.audio): f.reason for f in batch.skipped_files})
+                if len(batch) < least:  # (nearly) every file of this batch was unreadable
+                    unusable += 1
+                    if unusable >= len(loader):
+                        bar.close()  # before the list is logged
+                        raise _nothing_readable(out, skipped, position, report=main)
+                    continue
+                unusable = 0
+                # Every random draw of this micro-batch (augmentation, dropout) is seeded by the data position,
+                # so a resumed run draws exactly what the unstopped run drew, whatever else used the RNGs.
+                key = [config.seed, position.epoch, position.batch, accelerator.process_index]
+                augmenter.rng = np.random.default_rng(key)
+                torch.manual_seed(int(np.random.SeedSequence(key).generate_state(1)[0]))
+                waveforms, masks, captions = augmenter(batch.waveforms, batch.masks, batch.captions)
+                inputs = {
+                    k: v.to(accelerator.device) for k, v in model_inputs(fe, waveforms, masks, fbank=fbank, frame_multiple=multiple).items()
+                }
+                targets = cache.get(captions).to(accelerator.device)
+                with accelerator.accumulate(trainee):
+                    pred = trainee(**inputs)
+                    losses = compute_losses(
+                        pred, targets, caption_ids(captions).to(accelerator.device), accelerator.unwrap_model(trainee), config
+                    )
+                    accelerator.backward(losses["loss"])
+                    if accelerator.sync_gradients:
+                        accelerator.clip_grad_norm_(trainee.parameters(), 1.0)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+                position.samples += len(batch) * accelerator.num_processes
+                for k, v in losses.items():
+                    logged.setdefault(k, []).append(float(v.detach()))
+                if not accelerator.sync_gradients:
+                    continue
+                position.step += 1
+                bar.update(1)
+                if position.step % config.log_every == 0 or position.step == config.max_steps:
+                    rate = (position.samples - tic_samples) / max(time.perf_counter() - tic, 1e-9)
+                    record = {k: float(np.mean(v)) for k, v in logged.items()} | {"lr": scheduler.get_last_lr()[-1], "samples_per_s": rate}
+                    if scale := accelerator.unwrap_model(trainee).logit_scale:
+                        record["logit_scale"] = float(scale().detach())
+                    accelerator.log(record, step=position.step)
+                    if main:
+                        _append_log(out, {"step": position.step, "epoch": position.epoch, **record})
+                        bar.set_postfix(loss=f"{record['loss']:.4f}")
+                    logged, tic, tic_samples = {}, time.perf_counter(), position.samples
+                if position.step % config.save_every == 0 or position.step == config.max_steps:
+                    _save(accelerator, trainee, out, position, fe, meta, config.keep_checkpoints)
+                if position.step >= config.max_steps:
+                    break
+            else:
+                position.epoch, position.batch = position.epoch + 1, 0
                 continue
-            # Every random draw of this micro-batch (augmentation, dropout) is seeded by the data position,
-            # so a resumed run draws exactly what the unstopped run drew, whatever else used the RNGs.
-            key = [config.seed, position.epoch, position.batch, accelerator.process_index]
-            augmenter.rng = np.random.default_rng(key)
-            torch.manual_seed(int(np.random.SeedSequence(key).generate_state(1)[0]))
-            waveforms, masks, captions = augmenter(batch.waveforms, batch.masks, batch.captions)
-            inputs = {
-                k: v.to(accelerator.device) for k, v in model_inputs(fe, waveforms, masks, fbank=fbank, frame_multiple=multiple).items()
-            }
-            targets = cache.get(captions).to(accelerator.device)
-            with accelerator.accumulate(trainee):
-                pred = trainee(**inputs)
-                losses = compute_losses(
-                    pred, targets, caption_ids(captions).to(accelerator.device), accelerator.unwrap_model(trainee), config
-                )
-                accelerator.backward(losses["loss"])
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(trainee.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            position.samples += len(batch) * accelerator.num_processes
-            for k, v in losses.items():
-                logged.setdefault(k, []).append(float(v.detach()))
-            if not accelerator.sync_gradients:
-                continue
-            position.step += 1
-            bar.update(1)
-            if position.step % config.log_every == 0 or position.step == config.max_steps:
-                rate = (position.samples - tic_samples) / max(time.perf_counter() - tic, 1e-9)
-                record = {k: float(np.mean(v)) for k, v in logged.items()} | {"lr": scheduler.get_last_lr()[-1], "samples_per_s": rate}
-                if scale := accelerator.unwrap_model(trainee).logit_scale:
-                    record["logit_scale"] = float(scale().detach())
-                accelerator.log(record, step=position.step)
-                if main:
-                    _append_log(out, {"step": position.step, "epoch": position.epoch, **record})
-                    bar.set_postfix(loss=f"{record['loss']:.4f}")
-                logged, tic, tic_samples = {}, time.perf_counter(), position.samples
-            if position.step % config.save_every == 0 or position.step == config.max_steps:
-                _save(accelerator, trainee, out, position, fe, meta, config.keep_checkpoints)
-            if position.step >= config.max_steps:
-                break
-        else:
-            position.epoch, position.batch = position.epoch + 1, 0
-            continue
-        break
-    bar.close()
+            break
     accelerator.end_training()
     if main and skipped:
         report_skipped(out, skipped, position.skipped)
@@ -314,11 +331,59 @@ def report_skipped(out: Path, skipped: dict[str, str], examples: int) -> None:
         log.warning("  %s: %s", path, why)
 
 
+class StopRequest:
+    """Set by the first Ctrl-C (SIGINT) or SIGTERM; a second one stops at once."""
+
+    requested = False
+
+    def __call__(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+
+@contextmanager
+def stop_on_request(stopped: Callable[[], str]):
+    """Ctrl-C or SIGTERM in the loop stops it at the next batch, then raises KeyboardInterrupt(stopped()).
+
+    A KeyboardInterrupt raised wherever the signal lands can be swallowed by a fork hook while the
+    loader starts its decoding workers (which get Ctrl-C too and die of it): a traceback about a
+    worker that "exited unexpectedly", or a hang. Here the signal only sets a flag, and workers
+    forked meanwhile inherit the handler, so they note the request and go on until the loop lets
+    them go.
+    """
+    stop = StopRequest()
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+        if stop.requested:
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(stopped()) from None
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _nothing_readable(out: Path, skipped: dict[str, str], position: Position, *, report: bool) -> PhospheneError:
+    """A whole epoch's batches in a row had too few readable clips: list the files and stop, rather than loop forever."""
+    if report:  # the main process writes the list
+        report_skipped(out, skipped, position.skipped)
+    return PhospheneError(
+        f"no batch of a whole epoch had enough readable clips to train on: {len(skipped)} files could not be used "
+        f"(listed above and in {out / 'skipped.txt'}); fix or remove their rows, then add --resume to start the run again"
+    )
+
+
+def _stopped(out: Path, position: Position) -> str:
+    """What Ctrl-C says: the step the run stopped at, the checkpoint it keeps, and how to go on."""
+    checkpoint = latest_checkpoint(out)
+    kept = f"the newest checkpoint is {checkpoint}" if checkpoint else "no checkpoint was written yet"
+    return f"stopped at step {position.step}; {kept}; `python -m training fit --output {out} --resume` continues from it"
+
+
 def _start(out: Path, config: FitConfig) -> None:
-    if out.exists() and any(out.iterdir()):
-        if (out / CONFIG_FILE).exists():
-            raise PhospheneError(f"{out} holds a run already: add --resume to continue it, or give a new --output")
-        raise PhospheneError(f"{out} exists and is not empty: give a new --output folder")
+    """The run's folder and its settings (OUT/fit.json): what --resume continues with. fit() checked the folder first."""
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
 
