@@ -24,6 +24,7 @@ commands:
 
   python -m training fit --manifest clips.csv --output runs/a            # w2v-bert-2.0 into sd-turbo's text space
   python -m training fit --config run.toml --output runs/a --resume      # continue after a crash or a kill
+  python -m training fit --init-from youzarsif/wav2vec2bert_2_diffusion --manifest clips.csv --output runs/b   # from audio2img
   python -m training eval --encoder runs/a/encoder --manifest clips.csv --split test
   accelerate launch -m training fit --config run.toml --output runs/a    # several GPUs or machines
 """
@@ -38,14 +39,16 @@ OUT/encoder is the newest checkpoint as an encoder for `python -m live render --
 and `python -m export onnx --encoder OUT/encoder`; OUT/checkpoints holds the resumable states,
 OUT/logs the TensorBoard logs, OUT/log.jsonl the same figures as lines.
 
---encoder tiny trains a 2-layer backbone against a seeded tiny text encoder: a smoke run or a test,
-not a model. Several GPUs: `accelerate launch -m training fit ...` (or torchrun -m training fit);
+A new encoder is --backbone with --weights on it and a new token head; --init-from DIR|HUB_ID
+goes on from an encoder that exists (own or audio2img format): its backbone, and its token head
+when L, D and the head sizes match (the log says which). --weights tiny trains a 2-layer backbone
+against a seeded tiny text encoder: a smoke run or a test, not a model. Several GPUs: `accelerate launch -m training fit ...` (or torchrun -m training fit);
 the batch size is per process and negatives are gathered from every process.
 """
 
 
 # how each command asks for seeded random weights: the advice when a model cannot be found
-TINY_ADVICE = {"fit": "--encoder tiny", "eval": "--encoder tiny", "info": "tiny as the encoder", "bench": "--models tiny"}
+TINY_ADVICE = {"fit": "--weights tiny", "eval": "--encoder tiny", "info": "tiny as the encoder", "bench": "--models tiny"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,12 +96,13 @@ def add_fit(sub) -> None:
     fit = sub.add_parser("fit", help="train an encoder", description=FIT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     fit.add_argument("--config", metavar="FILE.toml", help="settings file (paths in it are relative to its folder); flags override it")
     fit.add_argument("--resume", action="store_true", help="continue the run in --output from its newest checkpoint")
-    defaults, tiny = FitConfig(), FitConfig(encoder="tiny")
+    fit.add_argument("--encoder", dest="old_encoder", help=argparse.SUPPRESS)  # renamed: --weights, or --init-from
+    defaults, tiny = FitConfig(), FitConfig(weights="tiny")
     for f in dataclasses.fields(FitConfig):
         flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
         shown = f" (default: {default})" if default not in (None, "") else ""
-        if f.name != "encoder" and getattr(tiny, f.name) != default:
-            shown = f" (default: {default}; {getattr(tiny, f.name)} with --encoder tiny)"
+        if f.name != "weights" and getattr(tiny, f.name) != default:
+            shown = f" (default: {default}; {getattr(tiny, f.name)} with --weights tiny)"
         if isinstance(default, bool):
             fit.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f.metadata["help"] + shown)
         else:
@@ -144,12 +148,12 @@ def cmd_fit(args) -> int:
     from pathlib import Path
 
     from live.core.errors import PhospheneError
-    from training.config import FitConfig, check_new_output
+    from training.config import FitConfig, check_new_output, load_run_config, renamed_encoder
 
+    if args.old_encoder is not None:
+        raise PhospheneError(f"fit --encoder {args.old_encoder}: {renamed_encoder(args.old_encoder, flags=True)}")
     flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(FitConfig) if getattr(args, f.name) is not None}
     if args.resume:
-        from training.fit import load_run_config
-
         if not args.output:
             raise PhospheneError("--resume needs --output: the folder of the run to continue")
         config = FitConfig.from_dict({**load_run_config(Path(args.output)), **flags}, f"{args.output}/fit.json")

@@ -5,7 +5,7 @@ timed optimiser steps of the real training step (fbank or waveform inputs from r
 the default loss mix, backward, AdamW). The targets are random tensors of the text width: the
 frozen text encoder runs once per caption and is cached, so it is no part of a step's cost.
 
-    tiny            the `--encoder tiny` model (2-layer w2v-bert, 32 wide) in the tiny text space
+    tiny            the `fit --weights tiny` model (2-layer w2v-bert, 32 wide) in the tiny text space
     w2v-bert-2.0    full size (580 M + adapter + head, random weights) into a 1024-wide text space
     wav2vec2 / hubert / wavlm   their base sizes, random weights
 

@@ -9,6 +9,7 @@ Only the standard library (and live's light modules) is imported here, so `pytho
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -43,12 +44,17 @@ class FitConfig:
     random_crop: bool = setting(True, "crop windows anywhere in a clip (false: always its first window_s, as audio2img)")
     num_workers: int = setting(2, "decoding processes feeding the loop (0: decode in the training process)")
     cache_dir: str | None = setting(None, "where text-encoder targets are cached (default: ~/.cache/phosphene/targets)")
-    # model
-    encoder: str = setting(
-        "pretrained", "backbone weights: pretrained | random (full size, for timing) | tiny (tests: tiny text encoder too)"
+    # model: a new encoder (--weights on a --backbone), or an existing one to go on from (--init-from)
+    weights: str | None = setting(
+        None, "a new encoder's backbone weights: pretrained | random (full size, for timing) | tiny (tests: the tiny text space too)"
     )
-    backbone: str = setting("w2v-bert-2.0", "w2v-bert-2.0, wav2vec2, hubert, wavlm, or a hub id / folder of one of those")
-    # text_encoder, head_layers, head_heads: None takes the default for --encoder (see __post_init__)
+    backbone: str | None = setting(None, "a new encoder's backbone: w2v-bert-2.0, wav2vec2, hubert, wavlm, or a hub id / folder of one")
+    init_from: str | None = setting(
+        None,
+        "start from this encoder instead (own or audio2img format: a folder, hub id, run's OUT/encoder, or tiny): "
+        "its backbone, and its token head when L, D and the head sizes match",
+    )
+    # text_encoder, head_layers, head_heads: None takes the default for --weights (see __post_init__), or --init-from's
     text_encoder: str | None = setting(None, "diffusion model whose text encoder gives the targets, recorded in the checkpoint")
     tokens: int = setting(MAX_TOKENS, "L, tokens per window, 1 to 77: 77 is a whole SD prompt")
     head_layers: int | None = setting(None, "cross-attention blocks in the token head")
@@ -81,14 +87,29 @@ class FitConfig:
     seed: int = setting(0, "seeds crops, order, augmentation and initialisation")
 
     def __post_init__(self):
-        # --encoder tiny trains in the tiny text space with a head to match, unless told otherwise
-        tiny = self.encoder == TINY
+        # A new encoder's defaults: --weights tiny trains in the tiny text space with a head to match.
+        # With --init-from, fit.build takes what is not given from the checkpoint (and records it).
+        if self.init_from is not None:
+            return
+        self.weights = self.weights or "pretrained"
+        self.backbone = self.backbone or "w2v-bert-2.0"
         if self.text_encoder is None:
-            self.text_encoder = TINY if tiny else DEFAULT_DIFFUSION
-        if self.head_layers is None:
-            self.head_layers = 1 if tiny else 2
-        if self.head_heads is None:
-            self.head_heads = 2 if tiny else 8
+            self.text_encoder = TINY if self.weights == TINY else DEFAULT_DIFFUSION
+        self.head_layers, self.head_heads = self.new_head()
+
+    def new_head(self) -> tuple[int, int]:
+        """(layers, attention heads) of a new token head, where not given: 1 x 2 in the tiny text space, else 2 x 8."""
+        layers, heads = (1, 2) if TINY in (self.weights, self.text_encoder) else (2, 8)
+        return (layers if self.head_layers is None else self.head_layers, heads if self.head_heads is None else self.head_heads)
+
+    def starting_from(self, text_encoder: str, head: tuple[int, int] | None) -> FitConfig:
+        """These settings for an --init-from run, which fit.json records: the checkpoint's text space,
+        and its head's (layers, heads) when it has one, where none are given."""
+        config = dataclasses.replace(self, text_encoder=self.text_encoder or text_encoder)
+        if head is not None and (config.head_layers, config.head_heads) == (None, None):
+            config.head_layers, config.head_heads = head
+        config.head_layers, config.head_heads = config.new_head()
+        return config
 
     def check(self) -> None:
         """Every setting a run can be refused for without reading a file or loading a model."""
@@ -96,14 +117,16 @@ class FitConfig:
             raise PhospheneError("no output folder: give --output DIR")
         if (self.manifest is None) == (self.dataset is None):
             raise PhospheneError("give exactly one of --manifest FILE and --dataset DIR")
-        choices = {"encoder": ("pretrained", "random", TINY), "mixed_precision": ("no", "fp16", "bf16"), "token_loss": ("cosine", "mse")}
+        if self.init_from is not None and (self.weights, self.backbone) != (None, None):
+            raise PhospheneError(f"--init-from {self.init_from} brings its own backbone and weights: drop --weights and --backbone")
+        choices = {"weights": ("pretrained", "random", TINY), "mixed_precision": ("no", "fp16", "bf16"), "token_loss": ("cosine", "mse")}
         for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
+            if getattr(self, name) not in (*allowed, None):
                 raise PhospheneError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: choose one of {', '.join(allowed)}")
         positive = ("window_s", "tokens", "head_layers", "head_heads", "batch_size", "grad_accum", "max_steps", "lr", "head_lr",
                     "temperature", "save_every", "log_every")  # fmt: skip
         for name in positive:
-            if not getattr(self, name) > 0:
+            if getattr(self, name) is not None and not getattr(self, name) > 0:  # None: head sizes taken from --init-from
                 raise PhospheneError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
         at_least_0 = ("num_workers", "freeze_layers", "weight_decay", "warmup_steps", "audio2img_weight", "clap_weight",
                       "token_weight", "keep_checkpoints", "seed")  # fmt: skip
@@ -121,6 +144,8 @@ class FitConfig:
     def from_dict(cls, values: dict, source: str) -> FitConfig:
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k.replace("-", "_"): v for k, v in values.items()}
+        if "encoder" in values:  # its old name
+            raise PhospheneError(f"{source}: encoder = {values['encoder']!r}: {renamed_encoder(values['encoder'], flags=False)}")
         unknown = sorted(set(values) - fields)
         if unknown:
             raise PhospheneError(f"{source}: unknown setting(s) {', '.join(unknown)}; see `python -m training fit --help`")
@@ -149,6 +174,27 @@ class FitConfig:
             if isinstance(values.get(name), str):
                 values[name] = str(path.parent / Path(values[name]).expanduser())  # an absolute path stays itself
         return cls.from_dict({**values, **(overrides or {})}, str(path))
+
+
+def load_run_config(out: Path) -> dict:
+    path = Path(out) / CONFIG_FILE
+    if not path.exists():
+        raise PhospheneError(f"--resume: {out} holds no run ({CONFIG_FILE} missing); start one without --resume")
+    values = json.loads(path.read_text())
+    if "encoder" in values:  # a run started before `encoder` was renamed `weights`
+        values["weights"] = values.pop("encoder")
+    return values
+
+
+def renamed_encoder(value, *, flags: bool) -> str:
+    """The error for fit's old `encoder` setting (it named the backbone's weights), as flags or as TOML keys."""
+    weights, init = ("--weights", "--init-from") if flags else ("weights", "init_from")
+    key = weights if value in ("pretrained", "random", TINY) else init
+    fix = f"{key} {value}" if flags else f"{key} = {json.dumps(value)}"
+    return (
+        f"fit's encoder setting is now {weights} (pretrained, random or tiny: a new encoder's backbone weights), "
+        f"and {init} names an encoder to start from: write {fix}"
+    )
 
 
 def check_new_output(out: Path) -> None:

@@ -1,6 +1,6 @@
 """`python -m training fit`: train the audio encoder into a diffusion model's text space.
 
-    config = FitConfig(manifest="clips.csv", output="runs/a", encoder="tiny", max_steps=200)
+    config = FitConfig(manifest="clips.csv", output="runs/a", weights="tiny", max_steps=200)
     fit(config)                 # or fit(config, resume=True) after a crash or a kill
 
 One optimiser step: a batch of windows (random crops, padding masks) is augmented, turned into the
@@ -71,31 +71,40 @@ class Trainee(nn.Module):
 
 
 def build(config: FitConfig):
-    """(trainee, feature extractor, fbank or None, text encoder, tokenizer, EncoderMeta) for a config."""
+    """(config as used, trainee, feature extractor, fbank or None, text encoder, tokenizer, EncoderMeta) for a config.
+
+    A new encoder is --weights on --backbone; --init-from starts from an encoder's backbone (and its
+    head, when the sizes match), and gives the text space and head sizes not given; the config as
+    used, which fit.json records, names them.
+    """
     from live.models.audio_prompt import EncoderMeta
     from live.models.diffusion import load_text_encoder
+    from live.models.encoder import load_torch_encoder
     from live.models.fbank import fbank_for
-    from training.model import build_encoder, freeze
+    from training.model import build_encoder, continue_encoder, freeze
 
+    start = load_torch_encoder(config.init_from) if config.init_from is not None else None
+    if start is not None:
+        own = start.model.config if hasattr(start.model.config, "num_tokens") else None  # audio2img has no head
+        config = config.starting_from(start.meta.text_encoder, (own.head_layers, own.head_heads) if own else None)
     text_encoder, tokenizer = load_text_encoder(config.text_encoder)
     width = int(text_encoder.config.hidden_size)
     if width % config.head_heads:
         raise PhospheneError(f"--head-heads {config.head_heads} must divide the text width {width} of '{config.text_encoder}'")
-    encoder, fe = build_encoder(
-        config.backbone,
-        tokens=config.tokens,
-        width=width,
-        weights=config.encoder,
-        head_layers=config.head_layers,
-        head_heads=config.head_heads,
-    )
+    head = {"tokens": config.tokens, "width": width, "head_layers": config.head_layers, "head_heads": config.head_heads}
+    if start is None:
+        encoder, fe = build_encoder(config.backbone, weights=config.weights, **head)
+    else:
+        encoder, fe, why = continue_encoder(start, **head)
+        said = f"and a new token head ({why}; this run trains L={config.tokens} x D={width})" if why else "and its token head"
+        log.info("--init-from %s: its backbone %s", config.init_from, said)
     trainable = freeze(encoder, feature_projection=config.freeze_feature_projection, layers=config.freeze_layers)
     if config.gradient_checkpointing:
         encoder.activation_checkpointing_enable()
     log.info("encoder: %.2f M parameters, %.2f M trainable", sum(p.numel() for p in encoder.parameters()) / 1e6, trainable / 1e6)
     fbank = fbank_for(fe) if type(fe).__name__ == "SeamlessM4TFeatureExtractor" else None
     meta = EncoderMeta(text_encoder=config.text_encoder, tokens=config.tokens, width=width, window_s=config.window_s)
-    return Trainee(encoder, clap=config.clap_weight > 0), fe, fbank, text_encoder, tokenizer, meta
+    return config, Trainee(encoder, clap=config.clap_weight > 0), fe, fbank, text_encoder, tokenizer, meta
 
 
 def caption_ids(captions: list[str]) -> torch.Tensor:
@@ -203,7 +212,7 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
     )
     main = accelerator.is_main_process
     set_seed(config.seed)
-    trainee, fe, fbank, text_encoder, tokenizer, meta = build(config)
+    config, trainee, fe, fbank, text_encoder, tokenizer, meta = build(config)  # config: with what --init-from gave
     cache = TargetCache(
         text_encoder.to(accelerator.device),
         tokenizer,
@@ -386,13 +395,6 @@ def _start(out: Path, config: FitConfig) -> None:
     """The run's folder and its settings (OUT/fit.json): what --resume continues with. fit() checked the folder first."""
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG_FILE).write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
-
-
-def load_run_config(out: Path) -> dict:
-    path = Path(out) / CONFIG_FILE
-    if not path.exists():
-        raise PhospheneError(f"--resume: {out} holds no run ({CONFIG_FILE} missing); start one without --resume")
-    return json.loads(path.read_text())
 
 
 def latest_checkpoint(out: Path) -> Path | None:

@@ -89,6 +89,28 @@ def build_encoder(
     return model, fe
 
 
+def continue_encoder(start, *, tokens: int, width: int, head_layers: int, head_heads: int):
+    """An AudioPromptEncoder that starts from a loaded encoder (live.models.encoder.TorchEncoder, own or
+    audio2img format): its backbone, and its token head when that gives `tokens` x `width` with
+    `head_layers` x `head_heads`. Returns (encoder, feature extractor, why the head is new, or None).
+    """
+    model = start.model
+    if isinstance(model, AudioPromptEncoder):
+        c = model.config
+        if (c.num_tokens, c.width, c.head_layers, c.head_heads) == (tokens, width, head_layers, head_heads):
+            return model, start.feature_extractor, None
+        backbone, why = model.backbone, f"it gives L={c.num_tokens} x D={c.width} from a {c.head_layers} x {c.head_heads} head"
+    else:  # audio2img: a Wav2Vec2BertModel (adapter included) whose frames are the tokens
+        backbone, why = model, "an audio2img checkpoint has none"
+    torch.manual_seed(0)
+    config = AudioPromptConfig(
+        backbone=backbone.config.to_dict(), num_tokens=tokens, width=width, head_layers=head_layers, head_heads=head_heads
+    )
+    encoder = AudioPromptEncoder(config)
+    encoder.backbone.load_state_dict(backbone.state_dict())
+    return encoder, start.feature_extractor, why
+
+
 def freeze(model: AudioPromptEncoder, *, feature_projection: bool = False, layers: int = 0) -> int:
     """Stop gradients into the backbone's feature encoder/projection and its first `layers` layers;
     returns how many parameters stay trainable."""

@@ -19,7 +19,7 @@ from tests.training.sounds import write_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 # the recipe the tests train with: a random tiny backbone needs a far higher learning rate than a pretrained one
-TINY = ["--encoder", "tiny", "--batch-size", "16", "--window-s", "0.5", "--lr", "3e-3", "--head-lr", "3e-3", "--warmup-steps", "10"]
+TINY = ["--weights", "tiny", "--batch-size", "16", "--window-s", "0.5", "--lr", "3e-3", "--head-lr", "3e-3", "--warmup-steps", "10"]
 
 
 def run(module: str, *args, timeout=600) -> subprocess.CompletedProcess:
@@ -139,7 +139,7 @@ def test_manifest_mistakes_are_one_line_errors(tmp_path, sounds):
         manifest = tmp_path / name
         manifest.write_text(text)
         out = tmp_path / f"out-{name}"
-        r = run("training", "fit", "--manifest", manifest, "--output", out, "--encoder", "tiny", "--max-steps", 1)
+        r = run("training", "fit", "--manifest", manifest, "--output", out, "--weights", "tiny", "--max-steps", 1)
         assert r.returncode == 2, r.stderr
         assert r.stderr.startswith("error: ") and expected in r.stderr and "Traceback" not in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
@@ -166,7 +166,7 @@ def test_unreadable_files_are_skipped_and_listed(tmp_path, sounds, cache, bad_au
 
 def test_config_file_flags_and_resume_mistakes(tmp_path, sounds, cache):
     config = tmp_path / "run.toml"
-    config.write_text(f'[fit]\nmanifest = "{sounds}"\nencoder = "tiny"\nmax-steps = 2\nbatch_size = 4\nwindow_s = 0.5\nsave_every = 100\n')
+    config.write_text(f'[fit]\nmanifest = "{sounds}"\nweights = "tiny"\nmax-steps = 2\nbatch_size = 4\nwindow_s = 0.5\nsave_every = 100\n')
     out = tmp_path / "run"
     r = run("training", "fit", "--config", config, "--output", out, "--max-steps", 3, "--cache-dir", cache, "--no-mix")
     assert r.returncode == 0, r.stderr[-3000:]
@@ -250,13 +250,13 @@ def test_bad_settings_and_a_used_folder_are_refused_before_anything_loads(tmp_pa
         ("--keep-checkpoints", -1): "--keep-checkpoints must be 0 or more",
     }
     for (flag, value), expected in cases.items():
-        rc, err, torch_loaded = refusal("fit", "--manifest", sounds, "--output", tmp_path / "out", "--encoder", "tiny", flag, value)
+        rc, err, torch_loaded = refusal("fit", "--manifest", sounds, "--output", tmp_path / "out", "--weights", "tiny", flag, value)
         assert rc == 2 and err.startswith("error: ") and expected in err and len(err.splitlines()) == 1, err
         assert not torch_loaded and not (tmp_path / "out").exists()
 
     used = tmp_path / "used"
     assert run("training", "fit", "--manifest", sounds, "--output", used, *TINY, "--max-steps", 1, "--cache-dir", cache).returncode == 0
-    rc, err, torch_loaded = refusal("fit", "--manifest", sounds, "--output", used, "--encoder", "tiny")
+    rc, err, torch_loaded = refusal("fit", "--manifest", sounds, "--output", used, "--weights", "tiny")
     assert rc == 2 and "holds a run already: add --resume" in err and not torch_loaded  # said before any model is built
 
 
@@ -319,29 +319,93 @@ def test_ctrl_c_says_the_step_the_checkpoint_and_resume(tmp_path, sounds, cache)
 
 
 def test_manifest_paths_say_what_is_wrong_and_where_they_looked(tmp_path, sounds, cache):
-    r = run("training", "fit", "--manifest", tmp_path, "--output", tmp_path / "a", "--encoder", "tiny")
+    r = run("training", "fit", "--manifest", tmp_path, "--output", tmp_path / "a", "--weights", "tiny")
     assert r.returncode == 2 and f"manifest {tmp_path} is a folder" in r.stderr and "--dataset" in r.stderr
 
     folder = tmp_path / "configs"
     folder.mkdir()
     (folder / "clips.csv").write_text(sounds.read_text())  # its audio paths are absolute
     config = folder / "run.toml"
-    config.write_text('manifest = "clips.csv"\nencoder = "tiny"\nbatch_size = 16\nwindow_s = 0.5\nmax_steps = 1\n')
+    config.write_text('manifest = "clips.csv"\nweights = "tiny"\nbatch_size = 16\nwindow_s = 0.5\nmax_steps = 1\n')
     out = tmp_path / "run"
     r = run("training", "fit", "--config", config, "--output", out, "--cache-dir", cache)  # run from the checkout, not configs/
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads((out / "fit.json").read_text())["manifest"] == str(folder / "clips.csv")
 
-    config.write_text('manifest = "nope.csv"\nencoder = "tiny"\n')
+    config.write_text('manifest = "nope.csv"\nweights = "tiny"\n')
     r = run("training", "fit", "--config", config, "--output", tmp_path / "b")
     assert r.returncode == 2 and f"manifest {folder / 'nope.csv'} does not exist" in r.stderr
-    r = run("training", "fit", "--manifest", "nope.csv", "--output", tmp_path / "b", "--encoder", "tiny")
+    r = run("training", "fit", "--manifest", "nope.csv", "--output", tmp_path / "b", "--weights", "tiny")
     assert r.returncode == 2 and f"manifest nope.csv does not exist (looked for {ROOT / 'nope.csv'})" in r.stderr
 
 
-def test_missing_models_advise_the_training_flag(tmp_path, sounds):
+def test_missing_models_advise_the_commands_own_flag(tmp_path, sounds):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}  # not cached, hub unreachable: the advice is given
-    for args in (["eval", "--encoder", "nobody/no-such-encoder", "--manifest", sounds],
-                 ["fit", "--manifest", sounds, "--output", tmp_path / "a", "--backbone", "nobody/no-such-backbone"]):  # fmt: skip
+    cases = {"--encoder tiny": ["eval", "--encoder", "nobody/no-such-encoder", "--manifest", sounds],
+             "--weights tiny": ["fit", "--manifest", sounds, "--output", tmp_path / "a", "--backbone", "nobody/no-such-backbone"]}  # fmt: skip
+    for advice, args in cases.items():
         r = subprocess.run([sys.executable, "-m", "training", *map(str, args)], capture_output=True, text=True, env=env, cwd=ROOT)
-        assert r.returncode == 2 and "or use --encoder tiny for a smoke run" in r.stderr and "--models" not in r.stderr, r.stderr
+        assert r.returncode == 2 and f"or use {advice} for a smoke run" in r.stderr and "--models" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("kind, tokens", [("own", 77), ("own", 16), ("audio2img", 77)])
+def test_init_from_starts_from_the_checkpoints_weights(kind, tokens, tmp_path, sounds, cache):
+    import torch
+    from safetensors.torch import load_file
+
+    from live.models.audio_prompt import save_encoder
+    from live.models.encoder import tiny_audio2img_encoder, tiny_own_encoder
+
+    model, fe, meta = tiny_own_encoder() if kind == "own" else tiny_audio2img_encoder()
+    torch.manual_seed(1)
+    with torch.no_grad():  # weights no fresh initialisation has: what the run must start from
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    start = tmp_path / kind
+    if kind == "own":
+        save_encoder(model, fe, meta, start)
+    else:  # audio2img's layout: no phosphene.json, no token head
+        model.save_pretrained(start)
+        fe.save_pretrained(start)
+    given = load_file(start / "model.safetensors")
+
+    out = tmp_path / "run"
+    text = [] if kind == "own" else ["--text-encoder", "tiny"]  # own: the text space its phosphene.json names
+    r = run("training", "fit", "--manifest", sounds, "--output", out, "--init-from", start, *text, "--tokens", tokens,
+            "--batch-size", 16, "--window-s", 0.5, "--lr", 1e-9, "--head-lr", 1e-9, "--warmup-steps", 0, "--max-steps", 1,
+            "--cache-dir", cache)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    said = {("own", 77): f"--init-from {start}: its backbone and its token head",
+            ("own", 16): f"--init-from {start}: its backbone and a new token head (it gives L=77 x D=32 from a 1 x 2 head; "
+                         "this run trains L=16 x D=32)",
+            ("audio2img", 77): f"--init-from {start}: its backbone and a new token head (an audio2img checkpoint has none"}  # fmt: skip
+    assert said[kind, tokens] in r.stderr
+
+    trained = load_file(out / "encoder" / "model.safetensors")
+    prefix = "" if kind == "own" else "backbone."
+    backbone = [k for k in given if k.startswith("backbone.") or kind == "audio2img"]
+    assert len(backbone) > 20 and max(float((trained[prefix + k] - given[k]).abs().max()) for k in backbone) < 1e-4
+    if (kind, tokens) == ("own", 77):
+        assert torch.allclose(trained["head.queries"], given["head.queries"], atol=1e-4)  # the head too
+    assert trained["head.queries"].shape == (tokens, 32)
+    recorded = json.loads((out / "fit.json").read_text())
+    assert recorded["init_from"] == str(start) and recorded["weights"] is None and recorded["backbone"] is None
+    assert (recorded["text_encoder"], recorded["head_layers"], recorded["head_heads"]) == ("tiny", 1, 2)  # as trained
+    assert json.loads((out / "encoder" / "phosphene.json").read_text())["tokens"] == tokens
+
+
+def test_fits_old_encoder_setting_says_its_new_names(tmp_path, sounds):
+    common = ["--manifest", sounds, "--output", tmp_path / "out"]
+    cases = {
+        ("--encoder", "tiny"): "fit's encoder setting is now --weights (pretrained, random or tiny: a new encoder's backbone weights), "
+        "and --init-from names an encoder to start from: write --weights tiny",
+        ("--encoder", "runs/a/encoder"): "write --init-from runs/a/encoder",
+        ("--init-from", "runs/a/encoder", "--weights", "tiny"): "--init-from runs/a/encoder brings its own backbone and weights",
+    }
+    for args, expected in cases.items():
+        rc, err, torch_loaded = refusal("fit", *common, *args)
+        assert rc == 2 and expected in err and len(err.splitlines()) == 1 and not torch_loaded, err
+    config = tmp_path / "old.toml"
+    config.write_text('encoder = "tiny"\n')
+    rc, err, _ = refusal("fit", "--config", config, "--output", tmp_path / "out")
+    assert rc == 2 and f"{config}: encoder = 'tiny': fit's encoder setting is now weights" in err and 'write weights = "tiny"' in err
