@@ -175,9 +175,12 @@ def cmd_eval(args) -> int:
     import json
     from pathlib import Path
 
+    from live.core.paths import check_output_file
     from training.data import read_manifest
     from training.eval import evaluate, format_report, to_json
 
+    if args.json:  # checked before the evaluation, not after it
+        check_output_file(args.json, flag="--json")
     if args.manifest:
         clips = read_manifest(args.manifest, split=args.split)
     else:
@@ -196,7 +199,9 @@ def cmd_eval(args) -> int:
     )
     print(format_report(report))
     if args.json:
-        Path(args.json).write_text(json.dumps(to_json(report), indent=2) + "\n")
+        partial = Path(args.json).with_name(f".{Path(args.json).name}.partial")
+        partial.write_text(json.dumps(to_json(report), indent=2) + "\n")
+        partial.replace(args.json)  # whole or not at all
     return 0
 
 

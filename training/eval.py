@@ -28,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from live.core.errors import ModelNotFound, PhospheneError
+from live.core.progress import bar_output
 from training.model import MIN_SAMPLES
 
 log = logging.getLogger("phosphene")
@@ -73,7 +74,7 @@ def evaluate(
     dataset = ClipDataset(clips, window_s=window_s or meta.window_s, random_crop=False)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, collate_fn=collate, num_workers=num_workers)
     preds, captions, labels, skipped = [], [], [], 0
-    for batch in tqdm(loader, desc="eval", unit="batch", disable=None):
+    for batch in tqdm(loader, desc="eval", unit="batch", disable=None, **bar_output()):
         skipped += batch.skipped
         if len(batch):
             preds.append(_encode(encoder, batch.waveforms, batch.masks)[:, compared])

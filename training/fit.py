@@ -193,6 +193,7 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
     from tqdm import tqdm
     from transformers import get_cosine_schedule_with_warmup
 
+    from live.core.progress import bar_output
     from training.augment import AugmentConfig, Augmenter
     from training.data import ClipDataset, collate
     from training.model import frame_multiple, model_inputs
@@ -252,7 +253,7 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
             "fit", config={k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in dataclasses.asdict(config).items()}
         )
 
-    bar = tqdm(total=config.max_steps, initial=position.step, desc="fit", unit="step", disable=not main, dynamic_ncols=True)
+    bar = tqdm(total=config.max_steps, initial=position.step, desc="fit", unit="step", disable=not main, **bar_output())
     logged, tic, tic_samples = {}, time.perf_counter(), position.samples
     skipped: dict[str, str] = {}  # file -> why, for the report at the end
     least = 2 if config.audio2img_weight + config.clap_weight > 0 else 1  # clips a batch needs: contrastive losses need negatives

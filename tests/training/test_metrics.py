@@ -134,3 +134,20 @@ def test_mean_token_cosine_over_masked_tokens():
     assert mean_token_cosine(pred, target, torch.tensor([[True, False, False]])) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="must both be"):
         mean_token_cosine(pred, target[:, :2])
+
+
+def test_eval_json_into_a_missing_folder_fails_before_the_work():
+    """`--json` into a missing folder used to fail with a traceback after the whole evaluation."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run(
+        [sys.executable, "-m", "training", "eval", "--encoder", "tiny", "--manifest", "/no/such.csv", "--json", "/no/such/dir/r.json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and r.stderr.strip().startswith("error: --json") and "Traceback" not in r.stderr, r.stderr
