@@ -172,6 +172,7 @@ def test_config_file_flags_and_resume_mistakes(tmp_path, sounds, cache):
     assert r.returncode == 0, r.stderr[-3000:]
     saved = json.loads((out / "fit.json").read_text())
     assert saved["max_steps"] == 3 and saved["batch_size"] == 4 and saved["mix"] is False  # flags override the file
+    assert saved["text_encoder"] == "tiny" and (saved["head_layers"], saved["head_heads"]) == (1, 2)  # what --weights tiny trained
     assert [line["step"] for line in log_lines(out)] == [3]
 
     r = run("training", "fit", "--config", config, "--output", out)
