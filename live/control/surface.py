@@ -17,8 +17,6 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from live.core.errors import PhospheneError
-
 
 @dataclass(frozen=True)
 class Param:
@@ -70,7 +68,6 @@ ACTIONS: dict[str, str] = {
     "fullscreen": "fullscreen on/off",
     "quit": "quit (the set ends)",
 }
-OTHER = ("prompt", "tempo")  # prompt text (OSC), tempo in BPM (OSC)
 
 
 @dataclass(frozen=True)
@@ -147,8 +144,3 @@ def describe_surface() -> str:
     lines += ["actions:"] + [f"  {name:<16} {text}" for name, text in ACTIONS.items()]
     return "\n".join(lines)
 
-
-def require_param(name: str) -> Param:
-    if name not in PARAMS:
-        raise PhospheneError(f"unknown parameter '{name}': choose one of {', '.join(PARAMS)}")
-    return PARAMS[name]
