@@ -3,18 +3,23 @@ models at the laptop profile, in a real (SDL dummy) window, while the test sampl
 resident memory from /proc. It checks that nothing drifts: memory, latency, frame rate.
 `python -m live bench live --minutes N` runs the long one on every profile.
 
-Why each bound can fail (numbers from a 2-core CPU box; laptop profile, 256 px, ~16 fps, the loop's
-RSS ~525 MiB with 1-12 MiB single-sample spikes from the allocator, third medians within 0.2 MiB):
+Why each bound can fail (numbers from a 2-core CPU box; laptop profile, 256 px, ~23 fps):
 
-- Memory: the last third's median RSS against the middle third's. The first third is left out:
-  it holds the model load (RSS climbs ~0 -> 520 MiB over ~5 s) and the first calls' allocator
-  growth, which is not drift. Medians, because single samples jump by up to 12 MiB. The input's
-  30 s ring buffer (48 kHz float32, 5.5 MiB) is paged in as it first fills, 0.18 MiB/s until the
-  loop's 30th second: up to ~2.4 MiB between these thirds' medians, seen. Hence 4 MiB, not 10%:
-  10% of ~525 MiB is 52 MiB and would miss even a leak of every frame (16 fps x 192 KiB = 3 MiB/s
-  -> 40 MiB over the 13 s between the thirds). Leaking one 256 x 256 float32 RGB frame per second
-  (768 KiB/s) moves the median by 13.3 s x 0.75 MiB/s = 10 MiB: caught; a uint8 one (2.5 MiB) is
-  not, while the ring's first fill overlaps the window (a ring paged in up front would allow 2 MiB).
+- Memory: the child runs with glibc's mmap threshold fixed (MALLOC_MMAP_THRESHOLD_). By default
+  glibc raises that threshold each time a large mmapped block is freed, so the frame-sized buffers
+  move into the heap arenas one step at a time over the first ~20 s of the loop (steps of 2-20 MiB,
+  ending at a moment that depends on the machine's speed: ~615 -> 636 MiB here, and a 5 MiB step
+  between the thirds on CI). That is the allocator settling, not drift. With the threshold fixed,
+  large buffers are always mmapped and unmapped on free, RSS is flat from the loop's start (~590 MiB
+  with single-sample spikes of up to 12 MiB, third medians within 1 MiB), and a leak still shows:
+  leaked blocks stay resident whichever way they were allocated. The input's ring buffer is paged
+  in up front (fileinput fills it), so it does not grow either.
+  The last third's median RSS is compared against the middle third's. The first third is left out:
+  it holds the model load (RSS climbs ~0 -> 590 MiB over ~5 s). Medians, because single samples
+  jump. Hence 4 MiB, not 10%: 10% of ~590 MiB is 59 MiB and would miss even a leak of every frame
+  (23 fps x 192 KiB = 4 MiB/s -> 55 MiB over the 13 s between the thirds). Leaking one 256 x 256
+  float32 RGB frame per second (768 KiB/s) moves the median by 13.3 s x 0.75 MiB/s = 10 MiB: caught;
+  a uint8 one (192 KiB/s, 2.5 MiB) is not.
 - Latency: the median of the last third against the first third, both after 10 s of warm-up,
   within 10%. Frames land at any point of the encoder's 0.5 s hop, so single latencies spread
   ~90-560 ms; the median of ~160 frames moves by ~5%. A queue that grows by one 42 ms display
@@ -37,7 +42,8 @@ from live.lab.bench_live import rss_mib
 ROOT = Path(__file__).resolve().parents[3]
 DURATION_S = 40  # the loop's own time; model load (~5 s) and shutdown come on top: ~47 s in all
 WARMUP_S = 10.0  # first encoder calls, allocator growth, latency settling (~10 s seen): not in the latency/fps comparison
-RSS_TOLERANCE_MIB = 4.0  # ring first-fill (<= 2.4 MiB) + noise; a float32 frame/s leak adds 10 MiB: see above
+RSS_TOLERANCE_MIB = 4.0  # flat medians move < 1 MiB; a float32 frame/s leak adds 10 MiB: see above
+MMAP_THRESHOLD = 256 * 1024  # bytes; glibc's default start (128 KiB) fixed near it, so it never climbs: see above
 SAMPLE_S = 0.25  # RSS sampling period: ~50 samples per third
 
 
@@ -49,7 +55,7 @@ def thirds(t: np.ndarray, start: float, end: float) -> list[np.ndarray]:
 
 def test_live_run_does_not_drift(house_music, tmp_path):
     stats_file = tmp_path / "stats.json"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy", "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD)}
     cmd = [sys.executable, "-m", "live", "run", "--headless", "--input", str(house_music), "--models", "tiny", "--compute", "cpu"]
     cmd += ["--profile", "laptop", "--windowed", "--duration", str(DURATION_S), "--stats-json", str(stats_file)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -26,9 +26,12 @@ def test_a_receiver_decodes_the_stream(house_music, tmp_path):
 
     def receive():
         with av.open(f"udp://127.0.0.1:{port}?timeout=8000000", format="mpegts", timeout=10) as container:
-            for frame in container.decode(video=0):
-                received[0] += 1
-                sizes.add((frame.width, frame.height))
+            try:
+                for frame in container.decode(video=0):
+                    received[0] += 1
+                    sizes.add((frame.width, frame.height))
+            except av.error.OSError:  # UDP has no end of stream: 8 s without a packet reads as EIO
+                pass
 
     receiver = threading.Thread(target=receive, daemon=True)
     receiver.start()
