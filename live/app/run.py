@@ -196,17 +196,13 @@ def run_live(args, profile, pipeline_factory) -> dict:
         display=args.display, windowed=args.windowed, size=profile.size, headless=args.headless, hud=args.hud
     )  # fails first: no display
     inbox, inputs = open_controls(args)  # then a MIDI or OSC port that is missing or taken, before audio and models
-    if getattr(args, "stream", None):
-        from live.draw.stream import StreamOut
-
-        width, height = parse_size(profile.size)
-        try:
-            inputs.append(StreamOut(args.stream, width=width, height=height, fps=profile.display_fps))  # stopped with the inputs
-        except BaseException:
-            for control_input in inputs:
-                control_input.stop()
-            raise
-    stream = next((i for i in inputs if hasattr(i, "send")), None)
+    try:
+        outputs = open_outputs(args, profile)  # a stream URL, NDI name or camera that cannot open: here, in one line
+    except BaseException:
+        for control_input in inputs:
+            control_input.stop()
+        raise
+    inputs += outputs  # stopped with the inputs
     if args.input:
         monitor = Monitor(args.input, args.monitor or None) if args.monitor is not None else None  # fails here, before the models
         source = FileInput(args.input, block_size=profile.block_size, monitor=monitor)
@@ -280,8 +276,10 @@ def run_live(args, profile, pipeline_factory) -> dict:
                     "control_lost": [i.name for i in inputs if getattr(i, "lost", False)],
                 },
             )
-            if stream is not None:  # handed over, never waited for
-                stream.send(np.zeros_like(shown_rgb) if display.blackout and shown_rgb is not None else shown_rgb)
+            if outputs:  # handed over, never waited for
+                out_rgb = np.zeros_like(shown_rgb) if display.blackout and shown_rgb is not None else shown_rgb
+                for output in outputs:
+                    output.send(out_rgb)
             shown = time.monotonic()
             stats.frames += 1
             latency = None
@@ -321,8 +319,8 @@ def run_live(args, profile, pipeline_factory) -> dict:
         summary["params"] = {"strength": controls.strength, "audio_weight": controls.audio_weight, **asdict(parts.look.look)}
         for control_input in inputs:
             result = control_input.stop()
-            if isinstance(result, dict):
-                summary["stream"] = result
+            if control_input in outputs:
+                summary[control_input.kind] = result
         source.stop()
         display.close()
     if args.stats_json:
@@ -454,6 +452,23 @@ def open_controls(args):
             control_input.stop()
         raise
     return inbox, inputs
+
+
+def open_outputs(args, profile) -> list:
+    """The video outputs asked for besides the window (stream, NDI, virtual camera), each opened
+    here so that one that cannot open fails in one line before audio and models."""
+    from live.draw.stream import StreamOut
+
+    width, height = parse_size(profile.size)
+    outputs = []
+    try:
+        if getattr(args, "stream", None):
+            outputs.append(StreamOut(args.stream, width=width, height=height, fps=profile.display_fps))
+    except BaseException:
+        for output in outputs:
+            output.stop()
+        raise
+    return outputs
 
 
 def check_run_args(args) -> None:
