@@ -125,6 +125,17 @@ def add_eval(sub) -> None:
     ev.add_argument("--split", help="only clips of this split (default: every clip)")
     ev.add_argument("--text-encoder", help="targets from this diffusion model's text encoder (default: the one the checkpoint names)")
     ev.add_argument("--window-s", type=float, help="seconds per clip (default: the window the encoder was trained on)")
+    ev.add_argument(
+        "--window-at",
+        choices=["active", "start"],
+        default="active",
+        help="which window of a longer clip: its most active (default) or its first (audio2img's)",
+    )
+    ev.add_argument(
+        "--baseline-manifest",
+        metavar="FILE",
+        help="labelled clips that fit the nearest-centroid baseline (default: the manifest's train split)",
+    )
     ev.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
     ev.add_argument("--num-workers", type=int, default=2, help="decoding processes (default: %(default)s)")
     ev.add_argument("--cache-dir", help="target cache (default: ~/.cache/phosphene/targets)")
@@ -181,15 +192,24 @@ def cmd_eval(args) -> int:
 
     if args.json:  # checked before the evaluation, not after it
         check_output_file(args.json, flag="--json")
+    from training.data import read_hf_dataset
+
     if args.manifest:
         clips = read_manifest(args.manifest, split=args.split)
     else:
-        from training.data import read_hf_dataset
-
         clips = read_hf_dataset(args.dataset, split=args.split)
+    if args.baseline_manifest:
+        baseline, source = read_manifest(args.baseline_manifest), args.baseline_manifest
+    elif args.manifest:
+        baseline, source = [c for c in read_manifest(args.manifest) if c.split == "train"], "the manifest's train split"
+    else:
+        baseline, source = [c for c in read_hf_dataset(args.dataset) if c.split == "train"], "the dataset's train split"
     report = evaluate(
         args.encoder,
         clips,
+        window_at=args.window_at,
+        baseline_clips=baseline,
+        baseline_source=source,
         text_encoder=args.text_encoder,
         window_s=args.window_s,
         batch_size=args.batch_size,

@@ -4,7 +4,7 @@
     peak_power_db(x, sr)                      -> dB      A-weighted peak power of a clip (frame by frame)
     mix_weight(x1, x2, sr)                    -> p       TANGO: 1 / (1 + 10 ** ((G1 - G2) / 20))
     tango_mix(x1, x2, caption1, caption2, sr) -> (mix, caption, p)
-    Augmenter(AugmentConfig(), seed)(waveforms, masks, captions) -> the same, augmented   (B, S) tensors
+    Augmenter(AugmentConfig(), seed)(waveforms, masks, captions, labels) -> the same, augmented   (B, S) tensors
 
 The mix is TANGO's (from BC learning, Tokozume et al. 2018): each clip's loudness is its A-weighted
 peak power G in dB, and the louder clip gets the smaller weight p so that both stay audible,
@@ -72,6 +72,13 @@ def join_captions(caption1: str, caption2: str) -> str:
     return f"{first} and {second}"
 
 
+def label_prompt(label: str) -> str:
+    """The zero-shot prompt of eval (training.metrics.ZERO_SHOT_PROMPT) for a class label."""
+    from training.metrics import ZERO_SHOT_PROMPT
+
+    return ZERO_SHOT_PROMPT.format(label=label)
+
+
 def add_noise(x: np.ndarray, snr_db: float, rng: np.random.Generator, mask: np.ndarray | None = None) -> np.ndarray:
     """Add white noise at exactly `snr_db` below the signal's mean power (over real samples only)."""
     valid = np.ones(len(x), bool) if mask is None else np.asarray(mask, bool)
@@ -103,6 +110,7 @@ class AugmentConfig:
     noise_snr_db: tuple[float, float] = (10.0, 40.0)  # uniform range: from audible hiss to barely there
     shift: bool = True  # live windows start anywhere relative to the beat
     shift_max_s: float = 1.0  # largest roll either way
+    label_prompts: float = 0.0  # share of batches whose labelled clips are captioned "This is a sound of {label}" instead
 
 
 class Augmenter:
@@ -112,9 +120,14 @@ class Augmenter:
         self.config, self.sr = config, sr
         self.rng = np.random.default_rng(seed)
 
-    def __call__(self, waveforms: torch.Tensor, masks: torch.Tensor, captions: list[str]):
-        """waveforms (B, S) float32, masks (B, S) bool, captions -> the same, augmented (new tensors)."""
+    def __call__(self, waveforms: torch.Tensor, masks: torch.Tensor, captions: list[str], labels: list | None = None):
+        """waveforms (B, S) float32, masks (B, S) bool, captions (and labels) -> the same, augmented (new tensors).
+
+        Label prompts are drawn per batch, not per clip: two clips of one class then have one caption,
+        so the contrastive losses never count them as each other's negatives."""
         c, rng = self.config, self.rng
+        if c.label_prompts > 0 and labels is not None and rng.random() < c.label_prompts:
+            captions = [label_prompt(label) if label else caption for caption, label in zip(captions, labels, strict=True)]
         x, m, originals, captions = waveforms.numpy().copy(), masks.numpy().copy(), list(captions), list(captions)
         batch = len(x)
         if c.mix and batch > 1:

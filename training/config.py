@@ -31,6 +31,29 @@ def setting(default, help: str):
     return field(default=default, metadata={"help": help})
 
 
+# Recipe defaults that differ between a full-size encoder (a pretrained backbone into a real text
+# space) and a tiny one (--weights tiny, or a run in the tiny text space): None in FitConfig takes these.
+# Measured for tiny on rendered General MIDI phrases and the sound-icons set (README, "Tiny and full size").
+RECIPES = {
+    "full": {
+        "window_s": 4.0,  # audio2img's ~3.76 s; live and render windows are 2-4 s
+        "batch_size": 8,  # audio2img's per-device batch; accumulate for more negatives
+        "lr": 5e-5,  # fine-tuning a pretrained backbone: a larger step forgets what it knows
+        "head_lr": 5e-4,  # the head starts from scratch
+        "warmup_steps": 500,
+        "label_prompts": 0.0,  # a real text space already puts a caption near its class's prompt
+    },
+    "tiny": {
+        "window_s": 4.0,
+        "batch_size": 8,
+        "lr": 5e-5,
+        "head_lr": 5e-4,
+        "warmup_steps": 500,
+        "label_prompts": 0.0,
+    },
+}
+
+
 @dataclass
 class FitConfig:
     """Every setting of a run; TOML keys and command-line flags have these names (flags with dashes)."""
@@ -40,8 +63,13 @@ class FitConfig:
     manifest: str | None = setting(None, "CSV or JSONL with columns audio, caption [, start, end, label, split]")
     dataset: str | None = setting(None, "a Hugging Face `datasets` folder (save_to_disk or audiofolder) instead of a manifest")
     split: str = setting("train", "train on rows of this split, and on rows with no split")
-    window_s: float = setting(4.0, "seconds per training window; live and render windows are 2-4 s")
-    random_crop: bool = setting(True, "crop windows anywhere in a clip (false: always its first window_s, as audio2img)")
+    window_s: float | None = setting(None, "seconds per training window; live and render windows are 2-4 s")
+    random_crop: bool = setting(True, "crop windows anywhere in a clip (false: always the same one, as audio2img)")
+    active_crop: bool = setting(
+        True,
+        "prefer windows where the clip sounds: random among those at least half as active as the most active (clips up to 60 s); "
+        "false: anywhere (with --no-random-crop: the clip's first window_s, as audio2img)",
+    )
     num_workers: int = setting(2, "decoding processes feeding the loop (0: decode in the training process)")
     cache_dir: str | None = setting(None, "where text-encoder targets are cached (default: ~/.cache/phosphene/targets)")
     # model: a new encoder (--weights on a --backbone), or an existing one to go on from (--init-from)
@@ -63,13 +91,13 @@ class FitConfig:
     freeze_layers: int = setting(0, "freeze the backbone's first N layers")
     gradient_checkpointing: bool = setting(False, "recompute activations in the backward pass: less memory, ~30%% slower")
     # recipe
-    batch_size: int = setting(8, "clips per process per micro-batch; each clip's negatives are the rest of the global batch")
+    batch_size: int | None = setting(None, "clips per process per micro-batch; each clip's negatives are the rest of the global batch")
     grad_accum: int = setting(1, "micro-batches per optimiser step")
     max_steps: int = setting(10_000, "optimiser steps to train for (a resumed run continues to this)")
-    lr: float = setting(5e-5, "learning rate of the backbone")
-    head_lr: float = setting(5e-4, "learning rate of the token head and logit scale (they start from scratch)")
+    lr: float | None = setting(None, "learning rate of the backbone")
+    head_lr: float | None = setting(None, "learning rate of the token head and logit scale (they start from scratch)")
     weight_decay: float = setting(0.01, "AdamW weight decay")
-    warmup_steps: int = setting(500, "linear warm-up steps before the cosine decay (at most a tenth of max_steps)")
+    warmup_steps: int | None = setting(None, "linear warm-up steps before the cosine decay (at most a tenth of max_steps)")
     mixed_precision: str = setting("no", "no | fp16 | bf16 (accelerate's autocast)")
     audio2img_weight: float = setting(1.0, "weight of audio2img's per-token contrastive loss")
     temperature: float = setting(0.15, "temperature of the per-token contrastive loss (audio2img: 0.15)")
@@ -80,6 +108,9 @@ class FitConfig:
     gain: bool = setting(True, "random gain, -6 to +6 dB")
     noise: bool = setting(True, "white noise at 10-40 dB SNR on some clips")
     shift: bool = setting(True, "circular time shift of up to 1 s")
+    label_prompts: float | None = setting(
+        None, "share of batches whose labelled clips are captioned 'This is a sound of {label}' (eval's zero-shot prompt) instead"
+    )
     # bookkeeping
     save_every: int = setting(500, "write a checkpoint every N steps (and at the end)")
     keep_checkpoints: int = setting(3, "checkpoints kept on disk (0: all)")
@@ -96,10 +127,21 @@ class FitConfig:
         if self.text_encoder is None:
             self.text_encoder = TINY if self.weights == TINY else DEFAULT_DIFFUSION
         self.head_layers, self.head_heads = self.new_head()
+        self.take_recipe()
+
+    @property
+    def tiny(self) -> bool:
+        return TINY in (self.weights, self.text_encoder)
+
+    def take_recipe(self) -> None:
+        """Recipe settings not given take the defaults of their size (RECIPES)."""
+        for name, value in RECIPES["tiny" if self.tiny else "full"].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
 
     def new_head(self) -> tuple[int, int]:
         """(layers, attention heads) of a new token head, where not given: 1 x 2 in the tiny text space, else 2 x 8."""
-        layers, heads = (1, 2) if TINY in (self.weights, self.text_encoder) else (2, 8)
+        layers, heads = (1, 2) if self.tiny else (2, 8)
         return (layers if self.head_layers is None else self.head_layers, heads if self.head_heads is None else self.head_heads)
 
     def starting_from(self, text_encoder: str, head: tuple[int, int] | None) -> FitConfig:
@@ -109,6 +151,7 @@ class FitConfig:
         if head is not None and (config.head_layers, config.head_heads) == (None, None):
             config.head_layers, config.head_heads = head
         config.head_layers, config.head_heads = config.new_head()
+        config.take_recipe()
         return config
 
     def check(self) -> None:
@@ -129,15 +172,17 @@ class FitConfig:
             if getattr(self, name) is not None and not getattr(self, name) > 0:  # None: head sizes taken from --init-from
                 raise PhospheneError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
         at_least_0 = ("num_workers", "freeze_layers", "weight_decay", "warmup_steps", "audio2img_weight", "clap_weight",
-                      "token_weight", "keep_checkpoints", "seed")  # fmt: skip
+                      "token_weight", "keep_checkpoints", "seed", "label_prompts")  # fmt: skip
         for name in at_least_0:
-            if not getattr(self, name) >= 0:
+            if getattr(self, name) is not None and not getattr(self, name) >= 0:  # None: the recipe's, taken with --init-from's size
                 raise PhospheneError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
+        if self.label_prompts is not None and self.label_prompts > 1:
+            raise PhospheneError(f"--label-prompts {self.label_prompts}: a share of batches, 0 to 1")
         if self.tokens > MAX_TOKENS:
             raise PhospheneError(f"--tokens {self.tokens}: SD text encoders take 1 to {MAX_TOKENS} positions")
         if self.audio2img_weight + self.clap_weight + self.token_weight <= 0:
             raise PhospheneError("every loss weight is 0: set --audio2img-weight, --clap-weight or --token-weight")
-        if self.batch_size < 2 and self.audio2img_weight + self.clap_weight > 0:
+        if self.batch_size is not None and self.batch_size < 2 and self.audio2img_weight + self.clap_weight > 0:
             raise PhospheneError("contrastive losses need --batch-size of at least 2 (the other clips are the negatives)")
 
     @classmethod
@@ -154,7 +199,7 @@ class FitConfig:
             kind = type(getattr(defaults, name))
             if kind is float and type(value) is int:
                 values[name] = float(value)
-            elif getattr(defaults, name) is not None and type(values[name]) is not kind and value is not None:
+            elif getattr(defaults, name) is not None and type(values[name]) is not kind and value is not None:  # defaults: full size
                 raise PhospheneError(f"{source}: {name} = {value!r} should be a {kind.__name__}")
         return cls(**values)
 

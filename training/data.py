@@ -10,7 +10,8 @@
 
 Audio is decoded with live.audio.decode (streamed, mono, 16 kHz), so memory stays one decoded block however
 long the file. A window is a random crop of the clip (seeded by seed, epoch and index, so a run is
-repeatable and every worker agrees); a clip shorter than the window is zero-padded at the end and its
+repeatable and every worker agrees), preferring stretches where the clip sounds (`active_offsets`:
+a crop of the silence between notes teaches nothing); a clip shorter than the window is zero-padded at the end and its
 mask is False there. An unreadable or empty file never stops training: it is skipped, counted and
 listed in `ClipDataset.skipped` ({path: reason}); with DataLoader workers each worker holds its own
 list, so `Batch.skipped` also counts the drops batch by batch for the main process.
@@ -524,14 +525,24 @@ def _hf_select(clips: list[Clip], source: Path, split: str | None) -> list[Clip]
 class ClipDataset(torch.utils.data.Dataset):
     """Clips -> Examples of exactly `window_s` at 16 kHz: a random crop, or the clip zero-padded."""
 
-    def __init__(self, clips: list[Clip], *, window_s: float = 4.0, sr: int = SAMPLE_RATE, seed: int = 0, random_crop: bool = True):
+    def __init__(
+        self,
+        clips: list[Clip],
+        *,
+        window_s: float = 4.0,
+        sr: int = SAMPLE_RATE,
+        seed: int = 0,
+        random_crop: bool = True,
+        active_crop: bool = True,
+    ):
         if window_s <= 0:
             raise ValueError(f"window_s must be positive, got {window_s}")
         self.clips = list(clips)
         self.window_samples = round(window_s * sr)
         self.sr = sr
         self.seed = seed
-        self.random_crop = random_crop  # False: always the clip's first window_s (audio2img's choice)
+        self.random_crop = random_crop  # False: always the same window of a clip (its first, or its most active)
+        self.active_crop = active_crop  # prefer windows of active audio (see active_offsets); False: anywhere / the first
         self.epoch = 0
         self.skipped: dict[Path, str] = {}  # file -> why it could not be used
 
@@ -549,8 +560,14 @@ class ClipDataset(torch.utils.data.Dataset):
             segment = open_segment(clip.audio, clip.start_s, duration_s)
             n = segment.samples(self.sr)
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            offset = int(rng.integers(0, n - self.window_samples + 1)) if self.random_crop and n > self.window_samples else 0
-            audio = _read_window(segment, offset, self.window_samples, self.sr)  # (<= S,)
+            if self.active_crop and self.window_samples < n <= MAX_SCAN_S * self.sr:
+                whole = _read_window(segment, 0, n, self.sr)  # (n,): a short clip, scanned for where it sounds
+                candidates = active_offsets(whole, self.window_samples, self.sr)
+                offset = int(rng.choice(candidates)) if self.random_crop else int(candidates[0])
+                audio = whole[offset : offset + self.window_samples]
+            else:
+                offset = int(rng.integers(0, n - self.window_samples + 1)) if self.random_crop and n > self.window_samples else 0
+                audio = _read_window(segment, offset, self.window_samples, self.sr)  # (<= S,)
         except AudioError as e:
             self.skipped[clip.audio] = str(e)
             return Skipped(clip.audio, str(e))
@@ -558,6 +575,39 @@ class ClipDataset(torch.utils.data.Dataset):
         waveform[: len(audio)] = audio
         mask = np.arange(self.window_samples) < len(audio)
         return Example(torch.from_numpy(waveform), torch.from_numpy(mask), clip.caption, clip.label)
+
+
+MAX_SCAN_S = 60.0  # clips up to this long are scanned for active windows; longer ones (music) are cropped anywhere
+ACTIVE_FRAME_S = 0.02  # loudness frames of the scan
+ACTIVE_DB = 30.0  # a frame within this of the clip's loudest frame is active
+SILENT_DBFS = -80.0  # a clip whose loudest frame is below this is silence: every window is as good
+ACTIVE_SHARE = 0.5  # candidate windows hold at least this share of the best window's active frames
+
+
+def active_offsets(audio: np.ndarray, window: int, sr: int) -> np.ndarray:
+    """Window starts (samples) worth cropping at: the most active window's first (the earliest of a tie), then the other candidates in order.
+
+    A 0.5 s crop of a 4 s clip with three short notes is near-silent about 40% of the time (measured on
+    rendered General MIDI phrases): a window of silence captioned "a flute" teaches nothing. Frames of
+    ACTIVE_FRAME_S within ACTIVE_DB of the clip's loudest are active; a window is a candidate when it
+    holds at least ACTIVE_SHARE of the most active window's count. The crop stays real audio (quiet
+    frames inside it are kept and unmasked); only the choice of where it starts changes.
+    """
+    frame = max(1, round(ACTIVE_FRAME_S * sr))
+    frames = len(audio) // frame
+    if frames < 1:
+        return np.array([0])
+    power = np.square(audio[: frames * frame].astype(np.float64)).reshape(frames, frame).mean(1)  # (F,)
+    level_db = 10 * np.log10(power + 1e-20)
+    if level_db.max() < SILENT_DBFS:
+        return np.arange(0, len(audio) - window + 1, frame)
+    active = np.concatenate([[0], np.cumsum(level_db >= level_db.max() - ACTIVE_DB)])  # (F + 1,)
+    span = min(frames, max(1, window // frame))  # frames per window
+    starts = np.arange(0, min(frames - span, (len(audio) - window) // frame) + 1)  # in frames
+    counts = active[starts + span] - active[starts]
+    chosen = starts[counts >= ACTIVE_SHARE * counts.max()]
+    best = starts[counts == counts.max()][0]
+    return np.concatenate([[best], chosen[chosen != best]]) * frame
 
 
 def _read_window(segment, offset: int, length: int, sr: int) -> np.ndarray:

@@ -3,8 +3,9 @@
     report = evaluate("runs/a/encoder", clips, batch_size=16)
     print(format_report(report))
 
-Each clip gives one window (its first `window_s`, the length the encoder was trained on; shorter
-clips are encoded as they are), encoded with the same code the live path runs (live.models.encoder). Its
+Each clip gives one window of `window_s`, the length the encoder was trained on (shorter clips are
+encoded as they are): its most active window (`training.data.active_offsets`, the earliest of a tie;
+a clip's silence between notes has no caption to match), or its first with `window_at="start"`. It is encoded with the same code the live path runs (live.models.encoder). Its
 caption's target is the text encoder's tokens, from the text encoder the checkpoint names in its
 metadata (`tiny`: the same seeded tiny text encoder training used), or `text_encoder` when given.
 
@@ -29,6 +30,7 @@ from tqdm import tqdm
 
 from live.core.errors import ModelNotFound, PhospheneError
 from live.core.progress import bar_output
+from training.baseline import centroid_accuracy, fit_centroids, logmel_stats
 from training.model import MIN_SAMPLES
 
 log = logging.getLogger("phosphene")
@@ -44,7 +46,12 @@ def evaluate(
     num_workers: int = 0,
     cache_dir: Path | None = None,
     device: str = "cpu",
+    window_at: str = "active",
+    baseline_clips=None,
+    baseline_source: str = "",
 ) -> dict:
+    """The report (see format_report). `baseline_clips` (labelled) fit the nearest-centroid baseline
+    (training.baseline) that is scored on the same windows; `baseline_source` names them in the report."""
     from live.models.diffusion import load_text_encoder
     from live.models.encoder import load_encoder
     from training.config import default_cache
@@ -71,15 +78,19 @@ def evaluate(
     cache = TargetCache(text_model, tokenizer, encoder_id=text_name, folder=cache_dir or default_cache(), tokens=positions)
     compared = slice(0, None) if meta.prepend_bos else slice(1, None)
 
-    dataset = ClipDataset(clips, window_s=window_s or meta.window_s, random_crop=False)
+    if window_at not in ("active", "start"):
+        raise PhospheneError(f"--window-at {window_at!r}: choose active or start")
+    windows = {"window_s": window_s or meta.window_s, "random_crop": False, "active_crop": window_at == "active"}
+    dataset = ClipDataset(clips, **windows)
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, collate_fn=collate, num_workers=num_workers)
-    preds, captions, labels, skipped = [], [], [], 0
+    preds, captions, labels, features, skipped = [], [], [], [], 0
     for batch in tqdm(loader, desc="eval", unit="batch", disable=None, **bar_output()):
         skipped += batch.skipped
         if len(batch):
             preds.append(_encode(encoder, batch.waveforms, batch.masks)[:, compared])
             captions += batch.captions
             labels += batch.labels
+            features += [logmel_stats(w.numpy(), m.numpy()) for w, m in zip(batch.waveforms, batch.masks, strict=True)]
     if not captions:
         raise PhospheneError(f"none of the {len(clips)} clips could be read: {_skipped_list(dataset)}")
     pred = torch.cat(preds)  # (N, T, D)
@@ -92,7 +103,10 @@ def evaluate(
         report["zero_shot/accuracy"] = zero_shot_accuracy(pool_tokens(pred), pool_tokens(prompts), labels, classes)
         report["zero_shot/classes"] = len(classes)
         report["chance/zero_shot"] = 1 / len(classes)
-    report.update(encoder=encoder_name, text_encoder=text_name, window_s=dataset.window_samples / dataset.sr, skipped=skipped)
+        report.update(_baseline(baseline_clips, baseline_source, windows, features, labels))
+    report.update(
+        encoder=encoder_name, text_encoder=text_name, window_s=dataset.window_samples / dataset.sr, window_at=window_at, skipped=skipped
+    )
     if skipped:
         log.warning("%d clips skipped: %s", skipped, _skipped_list(dataset))
     return report
@@ -113,6 +127,21 @@ def _encode(encoder, waveforms: torch.Tensor, masks: torch.Tensor) -> torch.Tens
     return torch.stack(out).float().cpu()
 
 
+def _baseline(clips, source: str, windows: dict, features: list, labels: list) -> dict:
+    """Nearest class centroid on log-mel statistics: fitted on `clips` (their windows, chosen as the
+    evaluated ones are), scored on the evaluated windows that have a label. {} without labelled clips to fit."""
+    from training.data import ClipDataset, Example
+
+    fitting = ClipDataset([c for c in clips or [] if c.label], **windows)
+    examples = [e for e in (fitting[i] for i in range(len(fitting))) if isinstance(e, Example)]
+    scored = [(f, label) for f, label in zip(features, labels, strict=True) if label]
+    if not examples or not scored:
+        return {}
+    centroids = fit_centroids(np.stack([logmel_stats(e.waveform.numpy(), e.mask.numpy()) for e in examples]), [e.label for e in examples])
+    accuracy = centroid_accuracy(centroids, np.stack([f for f, _ in scored]), [label for _, label in scored])
+    return {"baseline/accuracy": accuracy, "baseline/fitted_on": len(examples), "baseline/source": source}
+
+
 def _skipped_list(dataset) -> str:
     return "; ".join(f"{path}: {why}" for path, why in list(dataset.skipped.items())[:10])
 
@@ -120,7 +149,7 @@ def _skipped_list(dataset) -> str:
 def format_report(report: dict) -> str:
     """The report as a table: one row per direction, chance beside R@1."""
     lines = [
-        f"encoder {report['encoder']}  (targets: {report['text_encoder']}, window {report['window_s']:.2f} s)",
+        f"encoder {report['encoder']}  (targets: {report['text_encoder']}, window {report['window_s']:.2f} s, {report['window_at']})",
         f"{report['clips']} clips, {report['captions']} distinct captions"
         + (f", {report['skipped']} skipped" if report["skipped"] else ""),
         "",
@@ -135,6 +164,11 @@ def format_report(report: dict) -> str:
         lines.append(
             f"zero-shot ('This is a sound of {{label}}'): {report['zero_shot/accuracy']:.3f} over "
             f"{report['zero_shot/classes']} classes (chance {report['chance/zero_shot']:.3f})"
+        )
+    if "baseline/accuracy" in report:
+        lines.append(
+            f"baseline (nearest class centroid on log-mel mean/std, fitted on {report['baseline/fitted_on']} clips "
+            f"of {report['baseline/source']}): {report['baseline/accuracy']:.3f}"
         )
     lines.append(f"mean token cosine to the targets: {report['token_cosine']:.4f}")
     return "\n".join(lines)

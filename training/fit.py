@@ -221,7 +221,7 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
         folder=Path(config.cache_dir) if config.cache_dir else default_cache(),
         tokens=config.tokens,
     )
-    dataset = ClipDataset(clips, window_s=config.window_s, seed=config.seed, random_crop=config.random_crop)
+    dataset = ClipDataset(clips, window_s=config.window_s, seed=config.seed, random_crop=config.random_crop, active_crop=config.active_crop)
     batches = EpochBatches(len(dataset), config.batch_size, config.seed)
     loader = torch.utils.data.DataLoader(
         dataset,
@@ -240,7 +240,8 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
     if fbank is not None:
         fbank = fbank.to(accelerator.device)
     multiple = frame_multiple(accelerator.unwrap_model(trainee).encoder)
-    augmenter = Augmenter(AugmentConfig(mix=config.mix, gain=config.gain, noise=config.noise, shift=config.shift), seed=config.seed)
+    augment = AugmentConfig(mix=config.mix, gain=config.gain, noise=config.noise, shift=config.shift, label_prompts=config.label_prompts)
+    augmenter = Augmenter(augment, seed=config.seed)
 
     position = Position()
     if resume:
@@ -286,7 +287,7 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
                 key = [config.seed, position.epoch, position.batch, accelerator.process_index]
                 augmenter.rng = np.random.default_rng(key)
                 torch.manual_seed(int(np.random.SeedSequence(key).generate_state(1)[0]))
-                waveforms, masks, captions = augmenter(batch.waveforms, batch.masks, batch.captions)
+                waveforms, masks, captions = augmenter(batch.waveforms, batch.masks, batch.captions, batch.labels)
                 inputs = {
                     k: v.to(accelerator.device) for k, v in model_inputs(fe, waveforms, masks, fbank=fbank, frame_multiple=multiple).items()
                 }

@@ -109,13 +109,14 @@ def test_random_crop_is_seeded_exact_and_not_only_the_start(house_music):
     assert len(full) == HOUSE_SAMPLES_16K
     offsets = []
     for seed in range(4):
-        dataset = ClipDataset([Clip(house_music, "House")], window_s=2.0, seed=seed)
+        dataset = ClipDataset([Clip(house_music, "House")], window_s=2.0, seed=seed, active_crop=False)  # uniform crops
         example = dataset[0]
         assert example.waveform.dtype == torch.float32 and example.waveform.shape == (32_000,)
         assert bool(example.mask.all())
         offset = int(np.random.default_rng([seed, 0, 0]).integers(0, HOUSE_SAMPLES_16K - 32_000 + 1))
         np.testing.assert_allclose(example.waveform.numpy(), full[offset : offset + 32_000], atol=1e-6)
-        assert torch.equal(example.waveform, ClipDataset([Clip(house_music, "House")], window_s=2.0, seed=seed)[0].waveform)
+        again = ClipDataset([Clip(house_music, "House")], window_s=2.0, seed=seed, active_crop=False)[0]
+        assert torch.equal(example.waveform, again.waveform)
         offsets.append(offset)
     assert len(set(offsets)) == 4 and max(offsets) > 32_000  # crops come from all over the clip
 
@@ -123,8 +124,34 @@ def test_random_crop_is_seeded_exact_and_not_only_the_start(house_music):
     first = dataset[0].waveform
     dataset.set_epoch(1)
     assert not torch.equal(first, dataset[0].waveform)
-    start_only = ClipDataset([Clip(house_music, "House")], window_s=2.0, random_crop=False)[0]
+    start_only = ClipDataset([Clip(house_music, "House")], window_s=2.0, random_crop=False, active_crop=False)[0]
     np.testing.assert_allclose(start_only.waveform.numpy(), full[:32_000], atol=1e-6)
+
+
+def test_active_crops_land_on_the_notes_and_keep_the_mask_honest(tmp_path, house_music):
+    """A 4 s clip: 1 s of silence, 0.5 s of music, 2.5 s of silence. Uniform 0.5 s crops are mostly
+    silent; active crops hold the music, are still random and seeded, and no sample is masked."""
+    from tests.conftest import write_audio
+
+    music = decoded(house_music)[16_000:24_000]  # (8000,) 0.5 s
+    clip = np.zeros(64_000, np.float32)
+    clip[16_000:24_000] = music
+    path = write_audio(tmp_path / "note.wav", clip[:, None], SR, "pcm_s16le")
+
+    def loud(example) -> float:  # share of the window's samples that are the music
+        return float(np.mean(np.abs(example.waveform.numpy()) > 1e-3))
+
+    uniform = [ClipDataset([Clip(path, "A note")], window_s=0.5, seed=s, active_crop=False)[0] for s in range(40)]
+    active = [ClipDataset([Clip(path, "A note")], window_s=0.5, seed=s)[0] for s in range(40)]
+    assert np.mean([loud(e) < 0.05 for e in uniform]) > 0.6  # most uniform crops miss the note
+    assert min(loud(e) for e in active) > 0.3  # every active crop holds at least half of the note's frames
+    assert all(bool(e.mask.all()) for e in active)  # real audio, quiet parts included: nothing masked
+    assert len({int(np.argmax(np.abs(e.waveform.numpy()) > 1e-3)) for e in active}) > 5  # still random
+    assert torch.equal(active[3].waveform, ClipDataset([Clip(path, "A note")], window_s=0.5, seed=3)[0].waveform)
+    best = ClipDataset([Clip(path, "A note")], window_s=0.5, random_crop=False)[0]  # eval's window: the most active
+    np.testing.assert_allclose(best.waveform.numpy(), clip[16_000:24_000], atol=1e-3)
+    first = ClipDataset([Clip(path, "A note")], window_s=0.5, random_crop=False, active_crop=False)[0]
+    assert float(np.abs(first.waveform.numpy()).max()) == 0.0  # audio2img's first window: silence
 
 
 def test_short_clip_is_padded_and_masked(other_music, house_music):
