@@ -1,6 +1,6 @@
 """What the sound means at each video frame: the record the drawing stage reads.
 
-    Analyzer(sr).push(block)            -> (FeatureFrames, new beat times): features and beats on one stream
+    Analyzer(sr).push(block)            -> (FeatureFrames, new beat times): features, beats and bars on one stream
     FeatureClock().advance(audio, t_s)  -> Drive: the audio under one video frame, summarised
 
 The same clock serves the live loop (wall clock) and the offline renders (frame k at k / fps): feed
@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from live.analysis.beats import BeatConfig, BeatTracker
+from live.analysis.bars import BarConfig, BarState, BarTracker
+from live.analysis.beats import BeatConfig, BeatState, BeatTracker
 from live.analysis.features import BAND_NAMES, FeatureConfig, FeatureFrames, Features
 from live.core.defaults import SAMPLE_RATE
 
@@ -22,15 +23,22 @@ N_BANDS = len(BAND_NAMES)  # sub, bass, low-mid, mid, high-mid, air
 
 
 class Analyzer:
-    """Features and beats together, on one stream of blocks (any size, any rate >= 4 kHz)."""
+    """Features, beats and bars together, on one stream of blocks (any size, any rate >= 4 kHz)."""
 
-    def __init__(self, sr: int, features: FeatureConfig | None = None, beats: BeatConfig | None = None):
+    def __init__(self, sr: int, features: FeatureConfig | None = None, beats: BeatConfig | None = None, bars: BarConfig | None = None):
         self.features = Features(sr, features or FeatureConfig())
         self.beats = BeatTracker(self.features.frame_rate, beats or BeatConfig())
+        self.bars = BarTracker(self.features.frame_rate, bars or BarConfig(), delay_s=self.beats.delay_s)
 
     def push(self, block: np.ndarray) -> tuple[FeatureFrames, list[float]]:
         frames = self.features.push(block)
-        return frames, self.beats.push(frames)
+        beats = self.beats.push(frames)
+        self.bars.push(frames, beats)
+        return frames, beats
+
+    def bar_state(self, t_s: float, beat: BeatState) -> BarState:
+        """The bar at t_s on the beat clock `beat` (the tracker's state at t_s)."""
+        return self.bars.state(t_s, beat.last_beat_s, 60.0 / beat.tempo_bpm, beat.phase)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,11 @@ class Drive:
     beat_phase: float = 0.0  # 0 on the beat
     tempo_bpm: float = 120.0
     confidence: float = 0.0
+    beat_in_bar: int = 0  # 0 on the downbeat, .. beats_per_bar - 1 (live/analysis/bars.py)
+    beats_per_bar: int = 4  # 3 or 4
+    bar: int = 0  # downbeats so far: bar 1 starts at the first
+    bar_phase: float = 0.0  # 0 on the downbeat, rising to 1 at the next
+    downbeat_confidence: float = 0.0  # the bar model's probability of its count (1 when set by hand)
 
 
 class FeatureClock:
@@ -59,6 +72,14 @@ class FeatureClock:
     def advance(self, samples: np.ndarray, t_s: float) -> Drive:
         frames, _ = self.analyzer.push(samples)
         beat = self.analyzer.beats.state(t_s)
+        bar = self.analyzer.bar_state(t_s, beat)
+        bars = {
+            "beat_in_bar": bar.beat_in_bar,
+            "beats_per_bar": bar.beats_per_bar,
+            "bar": bar.bar,
+            "bar_phase": bar.bar_phase,
+            "downbeat_confidence": bar.confidence,
+        }
         if len(frames):
             self.last = Drive(
                 time_s=t_s,
@@ -69,7 +90,8 @@ class FeatureClock:
                 beat_phase=beat.phase,
                 tempo_bpm=beat.tempo_bpm,
                 confidence=beat.confidence,
+                **bars,
             )
         else:  # a frame shorter than one analysis hop: keep the levels, move the clock
-            self.last = replace(self.last, time_s=t_s, beat_phase=beat.phase, tempo_bpm=beat.tempo_bpm, confidence=beat.confidence)
+            self.last = replace(self.last, time_s=t_s, beat_phase=beat.phase, tempo_bpm=beat.tempo_bpm, confidence=beat.confidence, **bars)
         return self.last

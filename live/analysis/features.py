@@ -24,6 +24,9 @@ Analysis frame i is complete when the stream holds (i + 1) * hop samples: it cov
     beat_activation  the beat network's probability of a beat in the frame (live/analysis/beat_net.py), 0..1:
                   it reads the log bands the flux is made of. The beat tracker reads it with the
                   onsets (live/analysis/beats.py).
+    chroma        spectral amplitude per pitch class (C, C#, ... B) from 200 Hz to 3 kHz: the
+                  harmony, whose changes mark the bar lines (live/analysis/bars.py)
+    low_onset     the flux of the flux bands below 200 Hz (kick and bass), >= 0: bars start on them
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import numpy as np
 
 BAND_EDGES_HZ = (20.0, 60.0, 250.0, 500.0, 2000.0, 4000.0, 8000.0)  # sub, bass, low-mid, mid, high-mid, air
 BAND_NAMES = ("sub", "bass", "lowmid", "mid", "highmid", "air")
+CHROMA_HZ = (200.0, 3000.0)  # the chroma's range: below 200 Hz a 16 kHz, 1024-point bin is wider than a semitone
+LOW_ONSET_HZ = 200.0  # the low onset's flux bands lie below this: kick drum and bass
 MAX_CHUNK_FRAMES = 4096  # frames analysed per numpy batch: bounds memory when a whole file is pushed at once
 
 
@@ -78,6 +83,8 @@ class FeatureFrames:
     is_onset: np.ndarray  # bool (n,): peak-picked onsets
     beat_onset: np.ndarray  # float32 (n,): beat_flux over its running maximum, 0..1
     beat_activation: np.ndarray  # float32 (n,): the beat network's output, 0..1
+    chroma: np.ndarray  # float32 (n, 12): amplitude per pitch class, C first (CHROMA_HZ)
+    low_onset: np.ndarray  # float32 (n,): flux of the bands below LOW_ONSET_HZ, >= 0
     sr: int
 
     def __len__(self) -> int:
@@ -104,6 +111,8 @@ class FeatureFrames:
             "is_onset",
             "beat_onset",
             "beat_activation",
+            "chroma",
+            "low_onset",
         )
         return FeatureFrames(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields}, sr=parts[0].sr)
 
@@ -127,9 +136,13 @@ class Features:
         freqs = np.fft.rfftfreq(self.n_fft, 1 / sr)
         bins, n_bands = len(freqs), len(config.band_edges_hz) - 1
         # one sparse product per batch: band power from the power spectrum, flux bands from the amplitude
-        stacked = np.zeros((2 * bins, n_bands + config.flux_bands), dtype=np.float32)  # ([power | amplitude], B + F)
+        stacked = np.zeros((2 * bins, n_bands + config.flux_bands + 12), dtype=np.float32)  # ([power | amplitude], B + F + 12)
         stacked[:bins, :n_bands] = _band_matrix(freqs, config.band_edges_hz)
-        stacked[bins:, n_bands:] = _log_band_matrix(freqs, config.flux_fmin_hz, min(11_000.0, sr / 2), config.flux_bands)
+        flux_top_hz = min(11_000.0, sr / 2)
+        stacked[bins:, n_bands : n_bands + config.flux_bands] = _log_band_matrix(freqs, config.flux_fmin_hz, flux_top_hz, config.flux_bands)
+        stacked[bins:, n_bands + config.flux_bands :] = _chroma_matrix(freqs, *CHROMA_HZ)
+        centres = np.geomspace(config.flux_fmin_hz, flux_top_hz, config.flux_bands + 2)[1:-1]
+        self.low_bands = max(1, int(np.sum(centres < LOW_ONSET_HZ)))  # the first this-many flux bands make the low onset
         self.bands_matrix = SparseBands(stacked)
         self.n_bands = n_bands
         if beat_net is None and config.beat_net:
@@ -183,8 +196,8 @@ class Features:
         frames = np.ndarray((n, n_fft), np.float32, buffer=x, strides=(hop * 4, 4))  # (n, n_fft): overlapping rows, a view
         newest = x[n_fft - hop : n_fft - hop + n * hop].reshape(n, hop)  # (n, hop): each frame's new samples
         spectrum = np.abs(np.fft.rfft(frames * self.window))  # (n, bins) float32, sine amplitude
-        banded = self.bands_matrix(np.concatenate([spectrum * spectrum, spectrum], axis=1))  # (n, B + F)
-        log_bands = np.log1p(cfg.compression * banded[:, nb:])  # (n, F)
+        banded = self.bands_matrix(np.concatenate([spectrum * spectrum, spectrum], axis=1))  # (n, B + F + 12)
+        log_bands = np.log1p(cfg.compression * banded[:, nb : nb + cfg.flux_bands])  # (n, F)
         prev = log_bands[:1] if self._prev_log_bands is None else self._prev_log_bands[None]
         self._prev_log_bands = log_bands[-1]
 
@@ -194,6 +207,7 @@ class Features:
         rise = log_bands - np.concatenate([prev, log_bands[:-1]])  # (n, F)
         rise = np.maximum(rise, 0, out=rise)
         activation = self.beat_net.push(log_bands, rise) if self.beat_net is not None else np.zeros(n, np.float32)
+        low_onset = rise[:, : self.low_bands].sum(axis=1) * (1.0 / self.low_bands)
         values[:, nb + 1] = rise.sum(axis=1) * (1.0 / rise.shape[1])  # flux: the mean rise
         values[:, nb + 2] = np.sqrt(rise, out=rise).sum(axis=1) * (1.0 / rise.shape[1])  # beat_flux: the mean square-rooted rise
         maxima = _decaying_max(values, self._max, self.grow[:n], self.decay)  # running maxima, floored so silence stays at 0
@@ -217,6 +231,8 @@ class Features:
             is_onset=is_onset,
             beat_onset=scaled[:, nb + 2],
             beat_activation=activation,
+            chroma=banded[:, nb + cfg.flux_bands :],
+            low_onset=low_onset,
             sr=self.sr,
         )
 
@@ -235,6 +251,8 @@ class Features:
             z,
             np.zeros(0, bool),
             z,
+            z,
+            np.zeros((0, 12), np.float32),
             z,
             self.sr,
         )
@@ -300,6 +318,17 @@ def _band_matrix(freqs: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
         inside = (freqs >= lo) & (freqs < hi)
         if inside.any():
             m[inside, b] = 1.0 / inside.sum()
+    return m
+
+
+def _chroma_matrix(freqs: np.ndarray, fmin: float, fmax: float) -> np.ndarray:
+    """(bins, 12): each bin in [fmin, fmax] split between the pitch classes (C = 0) near its pitch,
+    linearly between the two nearest (two nonzeros a bin keep the sparse product cheap)."""
+    m = np.zeros((len(freqs), 12), dtype=np.float32)
+    inside = (freqs >= fmin) & (freqs <= fmax)
+    pitch = 12 * np.log2(freqs[inside] / 440.0) + 69  # MIDI note numbers, fractional
+    distance = (pitch[:, None] - np.arange(12)[None, :] + 6) % 12 - 6  # (bins, 12): semitones to each class, -6..6
+    m[inside] = np.maximum(1.0 - np.abs(distance), 0.0)
     return m
 
 

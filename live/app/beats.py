@@ -1,11 +1,13 @@
-"""The causal beat tracker over one music file: `python -m live beats`, and the beat bench's scorer."""
+"""The causal beat tracker over one music file: `python -m live beats [--bars]`, and the beat bench's scorer."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 
+from live.analysis.bars import Bars, bar_times
 from live.analysis.beats import BeatConfig
 from live.analysis.clock import Analyzer
 from live.audio.decode import open_segment, stream
@@ -34,7 +36,44 @@ def track_file(
     return tempo, beats
 
 
+def bars_of_file(path, *, start_s: float = 0.0, duration_s: float | None = None, causal: bool = False) -> Bars:
+    """A music file's bars (live.analysis.bars.bar_times on its audio), times from the segment start."""
+    blocks = list(stream(open_segment(path, start_s, duration_s), sr=SAMPLE_RATE, channels=1, block_s=1.0))
+    samples = np.concatenate(blocks)[:, 0] if blocks else np.zeros(0, np.float32)
+    return bar_times(samples, SAMPLE_RATE, causal=causal)
+
+
+PHRASES = (16, 8, 4)  # phrase lengths in bars that `beats --bars` marks
+
+
+def print_bars(bars: Bars, as_json: bool) -> None:
+    """Bars and phrase starts, for writing a timeline by bar (`bar 17` in a timeline is bar 17 here)."""
+    downbeats = bars.downbeats_s
+    if as_json:
+        out = {
+            "tempo": None if bars.tempo_bpm is None else round(bars.tempo_bpm, 2),
+            "bars": [round(t, 3) for t in downbeats],
+            "beats_per_bar": [m for m, k in zip(bars.beats_per_bar, bars.beat_in_bar, strict=True) if k == 0],
+            "phrases": {str(n): [round(t, 3) for t in bars.phrases_s(n)] for n in PHRASES},
+        }
+        print(json.dumps(out))
+        return
+    if not downbeats:
+        print(f"no bars found ({len(bars.beats_s)} beat(s)): the music may be beatless, or too short for the tracker to lock on")
+        return
+    metres = Counter(m for m, k in zip(bars.beats_per_bar, bars.beat_in_bar, strict=True) if k == 0)
+    metre = "/".join(f"{m}/4" for m, _ in metres.most_common())
+    print(f"tempo: {bars.tempo_bpm:.1f} BPM, {metre}, {len(downbeats)} bars; bar 1 starts at the first downbeat found")
+    print(f"{'bar':>5}{'start s':>10}{'time':>10}  phrase starts")
+    for i, t in enumerate(downbeats):
+        marks = " ".join(f"{n}-bar" for n in PHRASES if i % n == 0)
+        print(f"{i + 1:>5}{t:>10.3f}{int(t // 60):>6d}:{t % 60:06.3f}  {marks}")
+
+
 def cmd_beats(args) -> int:
+    if getattr(args, "bars", False):
+        print_bars(bars_of_file(args.input, start_s=args.start, duration_s=args.duration), args.json)
+        return 0
     tempo, beats = track_file(args.input, start_s=args.start, duration_s=args.duration)
     if args.json:
         print(json.dumps({"tempo": None if tempo is None else round(tempo, 2), "beats": [round(t, 3) for t in beats]}))
