@@ -292,10 +292,16 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     )
     c.add_argument(
         "--tempo-source",
-        choices=["auto", "audio", "tap", "midi"],
+        choices=["auto", "audio", "tap", "midi", "link"],
         default="auto",
-        help="what drives the beat: audio (the tracker), tap (T key, OSC tempo), midi (the controller's clock); "
-        "auto: the audio until a tap or a clock speaks (default: %(default)s; the HUD says which)",
+        help="what drives the beat: audio (the tracker), tap (T key, OSC tempo), midi (the controller's clock), "
+        "link (the Ableton Link session); auto: the audio until a tap, a clock or Link speaks, then the latest "
+        "to speak (default: %(default)s; the HUD says which)",
+    )
+    c.add_argument(
+        "--link",
+        action="store_true",
+        help="join the Ableton Link session on the local network and follow its tempo and beat (Live, Traktor, Resolume, ...)",
     )
     c.add_argument("--midi-map", metavar="FILE.toml", help="which CC sets which parameter and which note fires which action")
     c.add_argument("--osc-port", type=int, metavar="N", help="listen for OSC on this UDP port (0: one the OS picks, said in the log)")

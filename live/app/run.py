@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 
@@ -203,6 +204,8 @@ def run_live(args, profile, pipeline_factory) -> dict:
             control_input.stop()
         raise
     inputs += outputs  # stopped with the inputs
+    link = next((i for i in inputs if getattr(i, "name", None) == "link"), None)
+    learn = next((i.learn for i in inputs if getattr(i, "learn", None) is not None), None)
     if args.input:
         monitor = Monitor(args.input, args.monitor or None) if args.monitor is not None else None  # fails here, before the models
         source = FileInput(args.input, block_size=profile.block_size, monitor=monitor)
@@ -246,7 +249,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
             while display.actions:
                 inbox.put(Control("action", display.actions.pop(0), None, "keys"))
             for control in inbox.drain():  # keys, MIDI and OSC: one table, applied between frames
-                apply_control(control, t0=t0, display=display, generator=generator, controls=controls, lock=lock)
+                apply_control(control, t0=t0, display=display, generator=generator, controls=controls, lock=lock, learn=learn)
             newer = None
             if not (display.frozen and stats.frames):  # frozen: the same picture stays up
                 older, newer = slot.latest()
@@ -274,6 +277,8 @@ def run_live(args, profile, pipeline_factory) -> dict:
                     "control": inbox.last,
                     "control_ignored": sum(inbox.ignored.values()),
                     "control_lost": [i.name for i in inputs if getattr(i, "lost", False)],
+                    "link": link.status() if link else "",
+                    "learn": learn.status() if learn else "",
                 },
             )
             if outputs:  # handed over, never waited for
@@ -321,6 +326,8 @@ def run_live(args, profile, pipeline_factory) -> dict:
             result = control_input.stop()
             if control_input in outputs:
                 summary[control_input.kind] = result
+            elif control_input is link:
+                summary["link"] = result
         source.stop()
         display.close()
     if args.stats_json:
@@ -400,14 +407,21 @@ class Controls:
 DISPLAY_ACTIONS = ("blackout", "freeze", "hud", "fullscreen", "quit")
 
 
-def apply_control(control: Control, *, t0: float, display, generator, controls: Controls, lock) -> None:
+def apply_control(control: Control, *, t0: float, display, generator, controls: Controls, lock, learn=None) -> None:
     """One control from the surface, whatever sent it."""
+    if learn is not None and control.source in ("keys", "osc") and control.kind in ("param", "action"):
+        learn.offer_target(control.kind, control.name)  # armed: this is what the next control moved binds to
     if control.kind == "action":
         name = control.name
-        if name in DISPLAY_ACTIONS:
+        if name.startswith("learn"):
+            if learn is None:
+                log.warning("MIDI learn needs a controller: run with --midi NAME")
+            else:
+                learn.toggle() if name == "learn" else learn.step(1 if name == "learn_next" else -1)
+        elif name in DISPLAY_ACTIONS:
             display.apply(name)
         elif name == "tap":
-            source = "midi" if control.source == "midi clock" else "tap"
+            source = {"midi clock": "midi", "link": "link"}.get(control.source, "tap")
             if generator.tempo_source not in ("auto", source):
                 return  # --tempo-source says another source drives the beat
             generator.tempo_driver = source
@@ -443,10 +457,21 @@ def open_controls(args):
 
             inputs.append(OscListener(inbox, host=args.osc_host, port=args.osc_port))
         if getattr(args, "midi", None):
-            from live.control.midi import MidiInput, MidiMap
+            from live.control.midi import LEARN_DEFAULT_PATH, Learn, MidiInput, MidiMap
 
-            mapping = MidiMap.load(args.midi_map) if args.midi_map else None
+            mapping = None
+            if args.midi_map and Path(args.midi_map).exists():
+                mapping = MidiMap.load(args.midi_map)
+            elif args.midi_map:  # a map to be: the defaults until MIDI learn writes it
+                if not Path(args.midi_map).parent.is_dir():
+                    raise PhospheneError(f"--midi-map {args.midi_map}: its folder does not exist; make it or give another path")
+                log.info("MIDI map %s does not exist yet: the default map, until MIDI learn (L) writes it", args.midi_map)
             inputs.append(MidiInput(inbox, args.midi, api=args.midi_api, mapping=mapping))
+            Learn(inputs[-1], args.midi_map or LEARN_DEFAULT_PATH)  # armed by the learn action; saves to the map file
+        if getattr(args, "link", False):
+            from live.control.link import LinkInput
+
+            inputs.append(LinkInput(inbox))
     except BaseException:
         for control_input in inputs:
             control_input.stop()

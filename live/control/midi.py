@@ -57,6 +57,7 @@ DEFAULT_NOTES = {
 }
 CLOCKS_PER_BEAT = 24
 POLL_S = 1.0  # how often a lost controller is looked for
+LEARN_DEFAULT_PATH = "phosphene-midi.toml"  # where MIDI learn saves without --midi-map (the working folder)
 
 
 @dataclass
@@ -89,6 +90,17 @@ class MidiMap:
                 raise PhospheneError(f"--midi-map {path}: note {key} = {action!r}: choose an action ({', '.join(ACTIONS)})")
             notes[_number(path, "note", key)] = action
         return cls(cc, notes)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the map as `load` reads it, atomically: a set never finds half a file."""
+        import tomli_w
+
+        path = Path(path)
+        cc = {str(n): (p if mode == "absolute" else {"param": p, "mode": mode}) for n, (p, mode) in sorted(self.cc.items())}
+        text = tomli_w.dumps({"cc": cc, "note": {str(n): a for n, a in sorted(self.notes.items())}})
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("# Phosphene MIDI map (python -m live run --midi-map THIS_FILE); written by MIDI learn\n" + text)
+        os.replace(tmp, path)
 
 
 def _number(path: Path, table: str, key: str) -> int:
@@ -143,6 +155,7 @@ class MidiInput:
 
     def __init__(self, inbox: Inbox, spec: str, *, api: str = "auto", mapping: MidiMap | None = None):
         self.inbox, self.api, self.mapping = inbox, pick_api(api), mapping or MidiMap()
+        self.learn: Learn | None = None  # set by Learn(self, ...)
         self.name = find_port(spec, input_names(self.api))  # fails at start-up, in one line
         self.values = {param: None for param, _ in self.mapping.cc.values()}  # for relative encoders
         self.lost, self.reconnects = False, 0
@@ -174,6 +187,12 @@ class MidiInput:
 
     def _map(self, message) -> None:
         kind = message.type
+        if self.learn is not None and self.learn.armed and kind in ("control_change", "note_on"):
+            if kind == "control_change":
+                self.learn.offer_midi("cc", message.control)
+            elif message.velocity > 0:
+                self.learn.offer_midi("note", message.note)
+            return  # while learning, a control binds; it does not also play
         if kind == "control_change":
             target = self.mapping.cc.get(message.control)
             if target is None:
@@ -256,3 +275,86 @@ class MidiInput:
     def stop(self) -> None:
         self._stop.set()
         self._close_port()
+
+
+class Learn:
+    """MIDI learn. The `learn` action (L key, /phosphene/action/learn) arms it; then the next
+    parameter or action touched from the keys or OSC (or picked with `learn_next` / `learn_previous`,
+    the . and , keys, shown on the HUD) and the next control moved on the controller are bound, in
+    either order: a CC to a parameter (absolute), a note to an action. The map is saved at once,
+    atomically, to `path` (the --midi-map file, or phosphene-midi.toml in the working folder), and
+    learn disarms. Learning again on a bound CC or note rebinds it."""
+
+    TARGETS = [("param", name) for name in PARAMS] + [("action", name) for name in ACTIONS if not name.startswith("learn")]
+
+    def __init__(self, midi: MidiInput, path: str | os.PathLike):
+        self.midi, self.path = midi, Path(path)
+        self.armed = False
+        self.target: tuple[str, str] | None = None  # ("param" | "action", name)
+        self.control: tuple[str, int] | None = None  # ("cc" | "note", number)
+        self.message = ""  # what the HUD says: what is wanted, what was bound, what went wrong
+        self.bound = 0
+        self._lock = threading.Lock()
+        midi.learn = self
+
+    def toggle(self) -> None:
+        with self._lock:
+            self.armed, self.target, self.control = not self.armed, None, None
+            self.message = "" if not self.armed else "touch a parameter or action (. , to pick), move a control"
+
+    def step(self, delta: int) -> None:
+        """Pick the target from the list (the . and , keys), for parameters no key reaches."""
+        with self._lock:
+            if not self.armed:
+                return
+            i = self.TARGETS.index(self.target) if self.target in self.TARGETS else (-1 if delta > 0 else 0)
+            self.target = self.TARGETS[(i + delta) % len(self.TARGETS)]
+            self._maybe_bind()
+
+    def offer_target(self, kind: str, name: str) -> None:
+        """A parameter or action touched from the keys or OSC (the frame loop's thread)."""
+        with self._lock:
+            if self.armed and (kind, name) in self.TARGETS:
+                self.target = (kind, name)
+                self._maybe_bind()
+
+    def offer_midi(self, kind: str, number: int) -> None:
+        """A control moved on the controller (the MIDI thread)."""
+        with self._lock:
+            if self.armed:
+                self.control = (kind, number)
+                self._maybe_bind()
+
+    def _maybe_bind(self) -> None:
+        if self.target is None or self.control is None:
+            return
+        (target_kind, name), (kind, number) = self.target, self.control
+        if (kind == "cc") != (target_kind == "param"):
+            want = "a knob or fader (CC)" if target_kind == "param" else "a pad or key (note)"
+            self.message, self.control = f"{name} is a{'' if target_kind == 'param' else 'n'} {target_kind}: move {want}", None
+            return
+        mapping = self.midi.mapping
+        cc, notes = dict(mapping.cc), dict(mapping.notes)
+        if kind == "cc":
+            cc[number] = (name, "absolute")
+            self.midi.values.setdefault(name, None)
+        else:
+            notes[number] = name
+        learned = MidiMap(cc, notes)
+        try:
+            learned.save(self.path)
+        except OSError as e:  # an unwritable folder: the binding holds for this set, the HUD says why
+            self.message = f"bound {kind} {number} -> {name}, NOT saved ({e.strerror}: {self.path})"
+        else:
+            self.message = f"bound {kind} {number} -> {name}, saved to {self.path}"
+        log.info("MIDI learn: %s", self.message)
+        self.midi.mapping = learned
+        self.armed, self.target, self.control, self.bound = False, None, None, self.bound + 1
+
+    def status(self) -> str:
+        with self._lock:
+            if self.armed:
+                target = f"{self.target[1]}" if self.target else "?"
+                control = f"{self.control[0]} {self.control[1]}" if self.control else "?"
+                return f"LEARN {control} -> {target}: {self.message}"
+            return f"learn: {self.message}" if self.message else ""

@@ -67,6 +67,9 @@ ACTIONS: dict[str, str] = {
     "hud": "HUD on/off",
     "fullscreen": "fullscreen on/off",
     "quit": "quit (the set ends)",
+    "learn": "MIDI learn on/off: the next parameter touched and the next control moved are bound",
+    "learn_next": "MIDI learn: pick the next parameter or action to bind",
+    "learn_previous": "MIDI learn: pick the previous parameter or action to bind",
 }
 
 
@@ -143,4 +146,3 @@ def describe_surface() -> str:
     lines += [f"  {name:<16} {p.lo:g} .. {p.hi:g}   {p.help}" for name, p in PARAMS.items()]
     lines += ["actions:"] + [f"  {name:<16} {text}" for name, text in ACTIONS.items()]
     return "\n".join(lines)
-

@@ -123,6 +123,9 @@ class Display:
                         pg.K_t: "tap",  # tap tempo: overrides the beat tracker until released
                         pg.K_r: "release_tap",
                         pg.K_o: "half_beat",  # the tracker found the pulse but sits on the off-beat
+                        pg.K_l: "learn",  # MIDI learn: touch a parameter, move a control
+                        pg.K_PERIOD: "learn_next",
+                        pg.K_COMMA: "learn_previous",
                     }.get(key)
                     if action:
                         self.actions.append(action)
@@ -173,6 +176,10 @@ class Display:
             lines.append(f"encoder error: {hud['error'][:80]}")
         if hud.get("prompt"):
             lines.append(f"prompt: {hud['prompt'][:60]}   strength {hud['strength']:.2f}  audio weight {hud['audio_weight']:.2f}")
+        if hud.get("link"):
+            lines.append(hud["link"])
+        if hud.get("learn"):
+            lines.append(hud["learn"][:100])
         if hud.get("control"):
             source, what, _ = hud["control"]
             lines.append(f"control: {what} ({source})   ignored {hud.get('control_ignored', 0)}")

@@ -129,3 +129,87 @@ def test_tempo_source_decides_which_taps_drive_the_beat(chosen, accepted):
         apply_control(Control("action", "tap", 12.5, source), t0=13.0, display=None, generator=worker, controls=None, lock=None)
         assert (len(worker.taps) > before) == (kind in accepted)
     assert worker.tempo_driver == ("midi" if "midi" in accepted else "tap" if accepted else "audio")
+
+
+def osc_port_from(proc) -> int:
+    for line in proc.stderr:
+        if "OSC: listening on 127.0.0.1:" in line:
+            return int(line.rsplit(":", 1)[1])
+    raise AssertionError("the run never said its OSC port")
+
+
+@needs_jack
+def test_midi_learn_binds_saves_and_the_map_reloads(jack, house_music, tmp_path):
+    """Learn armed over OSC (as a phone or TouchDesigner would; the L key does the same), a
+    parameter touched over OSC, then a CC moved: bound and saved. Then the other order for a note:
+    the pad first, the action second. The saved file loads as a map, and the CC drives its new
+    parameter in the same set."""
+    import rtmidi
+    from pythonosc.udp_client import SimpleUDPClient
+
+    map_file = tmp_path / "rig.toml"  # does not exist yet: learn writes it
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="phosphene-test")
+    out.open_virtual_port("ctl")
+    try:
+        stats_file = tmp_path / "stats.json"
+        proc = start_run(house_music, stats_file, "--midi", PORT, "--midi-api", "jack", "--midi-map", map_file, "--osc-port", 0)
+        osc = SimpleUDPClient("127.0.0.1", osc_port_from(proc))
+        for line in proc.stderr:
+            if "MIDI: phosphene-test:ctl" in line:
+                break
+        time.sleep(0.5)
+        steps = [
+            ("osc", "/phosphene/action/learn", []),
+            ("osc", "/phosphene/param/zoom", 0.01),  # the target ...
+            ("midi", [0xB0, 50, 64]),  # ... and CC 50, unmapped until now
+            ("midi", [0xB0, 50, 127]),  # bound: zoom to the top of its range
+            ("osc", "/phosphene/action/learn", []),
+            ("midi", [0x90, 60, 100]),  # a pad first this time ...
+            ("osc", "/phosphene/action/freeze", []),  # ... then the action
+        ]
+        for via, *message in steps:
+            osc.send_message(*message) if via == "osc" else out.send_message(*message)
+            time.sleep(0.4)  # the frame loop drains its inbox between frames: one step per few frames
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    finally:
+        out.close_port()
+        del out
+    stats = json.loads(stats_file.read_text())
+    assert stats["params"]["zoom"] == pytest.approx(0.03)  # CC 50 -> zoom, after learning
+    learned = MidiMap.load(map_file)
+    assert learned.cc[50] == ("zoom", "absolute") and learned.notes[60] == "freeze"
+    assert learned.cc[1] == ("strength", "absolute")  # the rest of the map kept
+    assert not list(tmp_path.glob(".*.tmp")) and "saved to" in err
+
+
+class FakeMidi:
+    """Stands in for a MidiInput's map holder: only `mapping` and `values` are read."""
+
+    def __init__(self):
+        self.mapping, self.values, self.learn = MidiMap(), {}, None
+
+
+def test_learn_checks_the_kinds_and_keeps_the_binding_when_it_cannot_save(tmp_path):
+    from live.control.midi import Learn
+
+    midi = FakeMidi()
+    learn = Learn(midi, tmp_path / "missing-folder" / "map.toml")
+    learn.toggle()
+    learn.offer_target("param", "flash")
+    learn.offer_midi("note", 70)  # a pad for a parameter: refused, still armed
+    assert learn.armed and "move a knob or fader" in learn.message and 70 not in midi.mapping.notes
+    learn.offer_midi("cc", 70)
+    assert not learn.armed and midi.mapping.cc[70] == ("flash", "absolute") and "NOT saved" in learn.status()
+    learn.toggle()
+    learn.step(-1)  # from the end of the list: the last action
+    assert learn.target == Learn.TARGETS[-1] and learn.target[0] == "action"
+    learn.offer_target("param", "nonesuch")  # not a target: ignored
+    assert learn.target == Learn.TARGETS[-1]
+
+
+def test_a_saved_map_is_read_back_as_it_was(tmp_path):
+    mapping = MidiMap({1: ("flash", "absolute"), 21: ("zoom_bass", "relative")}, {36: "blackout"})
+    path = tmp_path / "map.toml"
+    mapping.save(path)
+    assert MidiMap.load(path) == mapping and not list(tmp_path.glob(".*.tmp"))
