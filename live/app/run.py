@@ -95,12 +95,18 @@ class FrameSlot:
     """The newest two generator frames, for the display's crossfade: a slot, never a queue."""
 
     def __init__(self):
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
         self.older = self.newer = None  # (rgb uint8 (H, W, 3), sample index, ready time)
 
     def publish(self, rgb: np.ndarray, sample_index: int) -> None:
         with self.lock:
             self.older, self.newer = self.newer, (rgb, sample_index, time.monotonic())
+            self.lock.notify_all()
+
+    def wait_newer_than(self, t: float, timeout: float) -> bool:
+        """Wait (at most `timeout` s) for a frame made after monotonic time t: a control's frame."""
+        with self.lock:
+            return self.lock.wait_for(lambda: self.newer is not None and self.newer[2] > t, timeout)
 
     def latest(self):
         with self.lock:
@@ -116,6 +122,7 @@ class GeneratorWorker(threading.Thread):
         self.min_interval_s = min_interval_s  # no faster than the display: unseen frames only steal CPU
         self.source, self.channels, self.slot, self.make_engine = source, channels, slot, make_engine
         self.stop_event = threading.Event()
+        self.kick = threading.Event()  # set by a control: draw the next frame now, not at the next interval
         self.taps: list[float | None] = []  # tap times from the keys; None releases tap tempo
         self.tempo_source = "auto"  # --tempo-source: which source may drive the beat (auto: the latest to speak)
         self.tempo_driver = "audio"  # which one does now: audio (the tracker), tap, or midi (the controller's clock)
@@ -157,7 +164,9 @@ class GeneratorWorker(threading.Thread):
                 self.total_ms += self.last_ms
                 self.frames += 1
                 self.slot.publish(*result)
-                self.stop_event.wait(max(0.0, self.min_interval_s - (time.monotonic() - now)))
+                # until the next display interval, or at once when a control changed what to draw
+                self.kick.wait(max(0.0, self.min_interval_s - (time.monotonic() - now)))
+                self.kick.clear()
             except Exception as e:  # a live set never crashes: show it, hold the last frame, go on
                 self.errors += 1
                 self.last_error = f"{type(e).__name__}: {e}"
@@ -248,12 +257,16 @@ def run_live(args, profile, pipeline_factory) -> dict:
             display.handle_events()
             while display.actions:
                 inbox.put(Control("action", display.actions.pop(0), None, "keys"))
+            drawn_for_control = False
             for control in inbox.drain():  # keys, MIDI and OSC: one table, applied between frames
                 apply_control(control, t0=t0, display=display, generator=generator, controls=controls, lock=lock, learn=learn)
+                drawn_for_control |= control.kind == "param"
+            if drawn_for_control:  # the generator was kicked: show its frame in this display interval, not the next
+                drawn_for_control = slot.wait_newer_than(t0, timeout=0.5 * frame_s)
             newer = None
             if not (display.frozen and stats.frames):  # frozen: the same picture stays up
                 older, newer = slot.latest()
-                shown_rgb = crossfade(older, newer, t0)
+                shown_rgb = newer[0] if drawn_for_control else crossfade(older, newer, t0)  # a control's frame: a cut
             level = level_of(source, channels, frame_s)
             display.present(
                 shown_rgb,
@@ -300,6 +313,8 @@ def run_live(args, profile, pipeline_factory) -> dict:
             elapsed = shown - t0
             stats.dropped_frames += max(0, int(elapsed / frame_s))  # display intervals this frame overran
             if args.duration and shown - stats.started >= args.duration:
+                break
+            if getattr(args, "stop_when", None) is not None and args.stop_when.is_set():  # a bench's own end
                 break
             time.sleep(max(0.0, frame_s - elapsed))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: quit as Q does
@@ -437,6 +452,7 @@ def apply_control(control: Control, *, t0: float, display, generator, controls: 
     elif control.kind == "param":
         with lock:
             controls.set(control.name, control.value)
+        generator.kick.set()  # its effect in the next frame drawn, not one display interval later
     elif control.kind == "prompt":
         with lock:
             controls.add_prompt(control.value)
@@ -489,6 +505,16 @@ def open_outputs(args, profile) -> list:
     try:
         if getattr(args, "stream", None):
             outputs.append(StreamOut(args.stream, width=width, height=height, fps=profile.display_fps))
+        if getattr(args, "virtual_camera", None) is not None:  # "": the first v4l2loopback device
+            from live.draw.virtualcam import VirtualCamOut
+
+            outputs.append(VirtualCamOut(args.virtual_camera or None, width=width, height=height, fps=profile.display_fps))
+        if getattr(args, "ndi", None) is not None:
+            from live.draw.ndi import NdiOut
+
+            outputs.append(NdiOut(args.ndi, width=width, height=height, fps=profile.display_fps))
+        if getattr(args, "probe", None) is not None:  # `bench control`'s recorder of shown frames
+            outputs.append(args.probe(width, height))
     except BaseException:
         for output in outputs:
             output.stop()
