@@ -49,9 +49,10 @@ N_CUES = 5
 class BarConfig:
     meters: tuple[int, ...] = (3, 4)  # beats per bar the model knows
     meter_prior: tuple[float, ...] = (0.3, 0.7)  # their prior (4/4 is commoner in the music this is for)
-    jump: float = 0.02  # probability per beat of leaving the count (a missed beat, a change of metre)
-    weights: tuple[float, ...] = (1.0, 0.5, 0.5, 0.3, 0.3)  # the cues' weights in the log-likelihood ratio (see the module doc)
-    bias: float = -0.5  # its constant
+    jump: float = 0.01  # probability per beat of leaving the count within the metre (a missed or an extra beat)
+    metre_change: float = 0.001  # probability per beat of changing metre: rarer than a slip of the count
+    weights: tuple[float, ...] = (1.487, 0.033, 0.522, 1.053, -1.537)  # the cues' weights in the log-likelihood ratio (see the module doc)
+    bias: float = -0.599  # its constant
     norm_beats: float = 8.0  # each cue is taken over its running mean across about this many beats
     compression: float = 1000.0  # chroma log(1 + c * amplitude), as the features compress their bands
     onset_window_s: tuple[float, float] = (-0.03, 0.06)  # the onset cues' window around the beat's frame
@@ -88,6 +89,13 @@ class BarTracker:
         self.position = np.array([k for m in config.meters for k in range(m)])  # (S,)
         starts = np.cumsum([0, *config.meters])[:-1]  # each meter's first state
         self.advance = np.array([o + (k + 1) % m for o, m in zip(starts, config.meters, strict=True) for k in range(m)])  # (S,)
+        # transition[to, from]: on to the next position, or a jump to any position of the metre, or to another metre
+        same = self.meter[:, None] == self.meter[None, :]
+        to_metre = np.where(same, 1.0 / self.meter[:, None], 0.0)  # uniform over the positions of the same metre
+        other = np.where(same, 0.0, 1.0 / np.maximum(1, (~same).sum(axis=0, keepdims=True)))  # uniform over the others' states
+        self.transition = config.jump * to_metre + config.metre_change * other
+        self.transition[self.advance, np.arange(len(self.meter))] += 1.0 - config.jump - config.metre_change
+        self.transition /= self.transition.sum(axis=0, keepdims=True)  # (S, S), columns sum to 1
         self.is_downbeat = self.position == 0
         prior = np.concatenate([np.full(m, p / m) for m, p in zip(config.meters, config.meter_prior, strict=True)])
         self.prior = prior / prior.sum()
@@ -149,9 +157,7 @@ class BarTracker:
             meter, position, confidence = m, self.held[1], 1.0
         else:
             if not first:  # belief was about the beat before: move it on to this one
-                moved = np.zeros_like(self.belief)
-                moved[self.advance] = self.belief
-                self.belief = (1 - self.cfg.jump) * moved + self.cfg.jump * self.prior
+                self.belief = self.transition @ self.belief
             best = int(np.argmax(self.belief))
             meter, position, confidence = int(self.meter[best]), int(self.position[best]), float(self.belief[best])
         if position == 0:
@@ -189,17 +195,14 @@ class BarTracker:
         """(beat_in_bar, beats_per_bar) of every beat so far on the model's most likely path given
         all the cues (Viterbi): the offline count, which the future may change."""
         n, s = len(self.history), len(self.meter)
-        log_jump = np.log(self.cfg.jump * self.prior)  # (S,): into each state by a jump
-        log_stay = math.log(1 - self.cfg.jump)
+        log_t = np.log(self.transition)  # (to, from)
         score = np.log(self.prior)
         back = np.zeros((n, s), np.int64)
         for j in range(n):
             if j:
-                stay = np.full(s, -np.inf)
-                stay[self.advance] = score + log_stay  # from state i to advance[i]
-                jumped = score.max() + log_jump
-                back[j] = np.where(stay >= jumped, np.argsort(self.advance), int(np.argmax(score)))
-                score = np.maximum(stay, jumped)
+                into = log_t + score[None, :]  # (to, from)
+                back[j] = np.argmax(into, axis=1)
+                score = into.max(axis=1)
             if j < len(self.ratios):
                 score = score + np.where(self.is_downbeat, self.ratios[j], 0.0)
         path = [int(np.argmax(score))]
@@ -270,7 +273,7 @@ class Bars:
         return self.downbeats_s[::bars]
 
 
-def bar_times(samples: np.ndarray, sr: int, *, causal: bool = False) -> Bars:
+def bar_times(samples: np.ndarray, sr: int, *, causal: bool = False, config: BarConfig = BarConfig()) -> Bars:
     """The bars of a whole piece of audio (float (n,) or (n, C) at sr), e.g. for a timeline by bar.
 
     The beats are the live tracker's (causal: none in the first second or so). causal=True places
@@ -280,7 +283,7 @@ def bar_times(samples: np.ndarray, sr: int, *, causal: bool = False) -> Bars:
     samples is live.audio's (live.app.beats.bars_of_file does both)."""
     from live.analysis.clock import Analyzer  # clock imports this module
 
-    analyzer = Analyzer(sr)
+    analyzer = Analyzer(sr, bars=config)
     for i in range(0, len(samples), sr):  # 1 s blocks, as the offline clock pushes them
         analyzer.push(samples[i : i + sr])
     history = analyzer.bars.history

@@ -64,7 +64,7 @@ def print_bars(bars: Bars, as_json: bool) -> None:
     metres = Counter(m for m, k in zip(bars.beats_per_bar, bars.beat_in_bar, strict=True) if k == 0)
     metre = "/".join(f"{m}/4" for m, _ in metres.most_common())
     print(f"tempo: {bars.tempo_bpm:.1f} BPM, {metre}, {len(downbeats)} bars; bar 1 starts at the first downbeat found")
-    print(f"{'bar':>5}{'start s':>10}{'time':>10}  phrase starts")
+    print(f"{'bar':>5}{'start s':>10}{'m:ss':>13}  phrase starts")
     for i, t in enumerate(downbeats):
         marks = " ".join(f"{n}-bar" for n in PHRASES if i % n == 0)
         print(f"{i + 1:>5}{t:>10.3f}{int(t // 60):>6d}:{t % 60:06.3f}  {marks}")

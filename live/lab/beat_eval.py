@@ -240,9 +240,10 @@ def add_bench_beats_args(bench_sub) -> None:
     )
     p.add_argument(
         "--corpus",
-        choices=["songs", "grooves"],
+        choices=["songs", "grooves", "waltzes"],
         default="songs",
-        help="songs: the ten planetblupi MIDI songs; grooves: 24 mma accompaniment styles (default: %(default)s)",
+        help="songs: the ten planetblupi MIDI songs; grooves: 24 mma accompaniment styles; waltzes: six mma 3/4 styles "
+        "(with --bars) (default: %(default)s)",
     )
     p.add_argument(
         "--songs", nargs="+", default=None, metavar="NAME", help="members of the corpus: music000.mid ... or 50sRock ... (default: all)"
@@ -258,14 +259,21 @@ def add_bench_beats_args(bench_sub) -> None:
     p.add_argument("--seconds", type=float, default=30.0, help="excerpt length (default: %(default)s)")
     p.add_argument("--no-librosa", action="store_true", help="skip librosa's offline tracker (the slow part)")
     p.add_argument(
+        "--bars",
+        action="store_true",
+        help="score the downbeats instead (live/lab/bar_eval.py): the causal bar tracker's and bar_times()' offline ones",
+    )
+    p.add_argument(
         "--keep", type=Path, default=None, metavar="DIR", help="render into DIR and keep the MIDI and WAVs (default: a temporary folder)"
     )
 
 
 def bench_beats(args) -> int:
-    if (why := missing(args.corpus)) is not None:
+    if args.corpus == "waltzes" and not args.bars:
+        raise PhospheneError("--corpus waltzes is scored with --bars only (bench beats --bars --corpus waltzes)")
+    if (why := missing("grooves" if args.corpus == "waltzes" else args.corpus)) is not None:
         raise PhospheneError(f"bench beats --corpus {args.corpus} {why}")
-    for module in ("pretty_midi", "mir_eval", *(() if args.no_librosa else ("librosa",))):
+    for module in ("pretty_midi", "mir_eval", *(() if args.no_librosa or args.bars else ("librosa",))):
         try:
             __import__(module)
         except ImportError:
@@ -273,7 +281,12 @@ def bench_beats(args) -> int:
     if args.seconds <= UNSCORED_S + 1 or min(args.starts) < 0:
         raise PhospheneError(f"--seconds must exceed {UNSCORED_S + 1:g} (the first {UNSCORED_S:g} s are not scored) and --starts be >= 0")
 
-    def run(folder: Path) -> list[Row]:
+    def run(folder: Path) -> list:
+        if args.bars:
+            from live.lab.bar_eval import corpus, evaluate_bars
+
+            midis = corpus(args.corpus, args.songs, folder, max(args.starts) + args.seconds)
+            return evaluate_bars(midis, args.starts, args.seconds, folder)
         midis = corpus_midis(args.corpus, args.songs, folder, max(args.starts) + args.seconds)
         return evaluate(midis, args.starts, args.seconds, folder, librosa=not args.no_librosa)
 
@@ -283,7 +296,12 @@ def bench_beats(args) -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="phosphene-beats-") as folder:
             rows = run(Path(folder))
-    print(format_table(rows))
+    if args.bars:
+        from live.lab.bar_eval import format_bar_table
+
+        print(format_bar_table(rows))
+    else:
+        print(format_table(rows))
     return 0
 
 
