@@ -269,7 +269,10 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
         help="the figures over the picture (H toggles it; default: on in a window, off fullscreen, where the audience sees it)",
     )
     p.add_argument(
-        "--headless", action="store_true", help="draw without a window (benches, tests, soak runs); without it, no display is an error"
+        "--headless",
+        action="store_true",
+        help="draw without a window: a rack machine whose picture leaves only by --ndi, --stream or --virtual-camera "
+        "(also benches, tests, soak runs); without it, no display is an error",
     )
     p.add_argument(
         "--prompt", action="append", default=[], metavar="TEXT", help="a text prompt to mix in; give several and switch with Left/Right"
@@ -312,6 +315,20 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
         "--stream",
         metavar="URL",
         help="also send the picture as low-latency H.264: udp://HOST:PORT or srt://HOST:PORT (MPEG-TS), rtmp://HOST/APP/KEY",
+    )
+    p.add_argument(
+        "--ndi",
+        metavar="NAME",
+        help="also send the picture as an NDI® source that Resolume, TouchDesigner or OBS list as 'HOST (NAME)' "
+        "(the optional extra: pip install -r requirements-ndi.txt)",
+    )
+    p.add_argument(
+        "--virtual-camera",
+        nargs="?",
+        const="",
+        metavar="DEVICE",
+        help="also show the picture as a webcam (OBS, browsers, video calls): the first v4l2loopback device, or DEVICE "
+        "such as /dev/video10 (make one: sudo modprobe v4l2loopback exclusive_caps=1 card_label=Phosphene)",
     )
     add_engine_args(p)
     add_model_args(p)
@@ -391,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     from live.lab.bench_live import add_bench_live_args
 
     add_bench_live_args(bench_sub)
+    from live.lab.bench_control import add_bench_control_args
+
+    add_bench_control_args(bench_sub)
     from live.lab.beat_eval import add_bench_beats_args
 
     add_bench_beats_args(bench_sub)
@@ -620,11 +640,32 @@ def cmd_bench(args) -> int:
         from live.lab.beat_eval import bench_beats
 
         return bench_beats(args)
+    if args.bench == "control":
+        return bench_control(args)
     if args.bench != "render":
         build_parser().parse_args(["bench", "--help"])
     from live.lab.bench_render import bench_render
 
     return bench_render(args)
+
+
+def bench_control(args) -> int:
+    """`bench control`: the real `run` command, headless on the demo clip, with OSC on a free port."""
+    from live.core.defaults import DEMO_CLIP
+    from live.core.errors import PhospheneError
+    from live.core.profiles import load_profile
+    from live.lab.bench_control import bench_control as bench
+    from live.lab.bench_control import free_udp_port
+
+    if args.repeats < 1:
+        raise PhospheneError(f"--repeats {args.repeats}: give at least 1")
+    run = ["run", "--headless", "--windowed", "--input", str(DEMO_CLIP), "--engine", args.engine, "--profile", args.profile]
+    run += ["--osc-port", str(free_udp_port())]
+    if args.engine == "diffusion":
+        run += ["--models", "tiny", "--compute", args.compute]
+    run_args = build_parser().parse_args(run)
+    run_args.repeats = args.repeats
+    return bench(run_args, cmd_run, lambda a: load_profile(a.profile))
 
 
 def cmd_train_beats(args) -> int:
