@@ -1,6 +1,7 @@
 # Phosphene set-up. Two commands do everything on a fresh Linux machine with Python 3.11:
 #   make demo   install, then render the demo clip to demo.mp4
-#   make test   install, then check the import rules (.importlinter) and run the test suite
+#   make test   install (with the optional NDI extra, requirements-ndi.txt), then check the import
+#               rules (.importlinter) and run the test suite
 # Run as root, `make test` also installs the Debian packages in system-packages.txt.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -12,7 +13,7 @@ BIN    := $(VENV)/bin
 demo: install
 	$(BIN)/python -m live render demo/phosphene-demo.mp3 -o demo.mp4 --fallback shader
 
-test: system-packages install
+test: system-packages install $(VENV)/.installed-ndi
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
@@ -25,6 +26,10 @@ $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-ndi: requirements-ndi.txt $(VENV)/.installed  # the optional NDI output, so CI runs its tests
+	$(BIN)/pip install --quiet -r requirements-ndi.txt
 	touch $@
 
 system-packages:
