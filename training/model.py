@@ -82,8 +82,8 @@ def build_encoder(
         fe = AutoFeatureExtractor.from_pretrained(folder)
         if fbank and getattr(fe, "stride", 2) != 2:
             fe = SeamlessM4TFeatureExtractor.from_pretrained(folder, stride=2)
-    elif fbank:
-        fe = SeamlessM4TFeatureExtractor(stride=2)  # w2v-bert-2.0's: 80 mel bins, two frames per step
+    elif fbank:  # w2v-bert-2.0's: 80 mel bins, two frames per step; tiny: without per-bin normalisation (see Fbank)
+        fe = SeamlessM4TFeatureExtractor(stride=2, do_normalize_per_mel_bins=weights != "tiny")
     else:
         fe = Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True)
     return model, fe
@@ -144,8 +144,13 @@ def model_inputs(feature_extractor, waveforms: torch.Tensor, masks: torch.Tensor
     real = [w[m] for w, m in zip(waveforms, masks, strict=True)]
     real = [r if len(r) >= MIN_SAMPLES else torch.nn.functional.pad(r, (0, MIN_SAMPLES - len(r))) for r in real]
     if fbank is None:
+        extra = (
+            {"do_normalize_per_mel_bins": feature_extractor.do_normalize_per_mel_bins}
+            if hasattr(feature_extractor, "do_normalize_per_mel_bins")
+            else {}
+        )
         out = feature_extractor(
-            [r.numpy() for r in real], sampling_rate=SAMPLE_RATE, padding=True, return_attention_mask=True, return_tensors="pt"
+            [r.numpy() for r in real], sampling_rate=SAMPLE_RATE, padding=True, return_attention_mask=True, return_tensors="pt", **extra
         )
         key = "input_features" if "input_features" in out else "input_values"
         return {key: out[key], "attention_mask": out["attention_mask"]}

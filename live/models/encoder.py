@@ -85,6 +85,8 @@ class TorchEncoder:
         frames = 1 + (waveforms.shape[1] - 400) // FBANK_HOP  # Kaldi fbank, 25 ms window, 10 ms hop
         if self.min_frames and frames < self.min_frames:
             kwargs = {"padding": "max_length", "max_length": self.min_frames}
+        if hasattr(self.feature_extractor, "do_normalize_per_mel_bins"):  # a call argument that the saved config carries
+            kwargs["do_normalize_per_mel_bins"] = bool(self.feature_extractor.do_normalize_per_mel_bins)
         inputs = self.feature_extractor(list(waveforms), sampling_rate=SAMPLE_RATE, return_tensors="pt", **kwargs)
         inputs = {k: v.to(self.device) for k, v in inputs.items() if k in ("input_features", "input_values")}
         return {k: v.to(self.dtype) if v.is_floating_point() else v for k, v in inputs.items()}

@@ -8,7 +8,8 @@ It reproduces transformers' numpy extractor step by step (Kaldi's fbank, as w2v-
     25 ms frames, 10 ms hop, no centring   F = 1 + (S - 400) // 160
     remove the DC offset of each frame, preemphasis 0.97, povey window, 512-point FFT, power
     80 Kaldi mel bins, max(mel_floor, .), natural log
-    per-utterance, per-bin mean / variance normalisation (ddof=1, + 1e-7)
+    per-utterance, per-bin mean / variance normalisation (ddof=1, + 1e-7), unless the extractor's
+        `do_normalize_per_mel_bins` is false (the tiny encoders': see `normalize`)
     zero-pad to an even number of frames (and up to `min_frames`, as audio2img pads to 375 -> 376)
     stack frame pairs: (B, F, 80) -> (B, F / 2, 160)
 
@@ -73,9 +74,14 @@ def mel_matrix(num_mel_bins: int = 80, sr: int = SAMPLE_RATE) -> np.ndarray:
 class Fbank(nn.Module):
     """(B, S) float32 waveforms at 16 kHz -> (B, F2, 160) normalised, stacked log-mel features."""
 
-    def __init__(self, *, num_mel_bins: int = 80, stride: int = 2, min_frames: int = 0):
+    def __init__(self, *, num_mel_bins: int = 80, stride: int = 2, min_frames: int = 0, normalize: bool = True):
         super().__init__()
         self.num_mel_bins = num_mel_bins
+        # per-utterance, per-bin normalisation (w2v-bert-2.0 was pretrained on it) takes each bin's mean
+        # level out of a window: the spectral envelope that tells a flute from a cello. A pretrained model
+        # has learnt to hear timbre without it; a small random one does not, so tiny encoders turn it off
+        # (their backbone's feature projection still normalises each frame across bins).
+        self.normalize = normalize
         self.stride = stride  # frames stacked into one model input step
         # pad up to this many frames, rounded up to a multiple of stride (audio2img: 375 -> 376)
         self.min_frames = -(-min_frames // stride) * stride if min_frames else 0
@@ -90,9 +96,11 @@ class Fbank(nn.Module):
         power = (re * re + im * im).transpose(1, 2)  # (B, F, 257)
         logmel = torch.log(torch.clamp(power @ self.mel, min=MEL_FLOOR))  # (B, F, M)
 
-        mean = logmel.mean(dim=1, keepdim=True)  # (B, 1, M)
-        var = torch.var(logmel, dim=1, keepdim=True, unbiased=True)  # ddof=1, as the extractor
-        feats = (logmel - mean) / torch.sqrt(var + NORM_EPS)  # (B, F, M)
+        feats = logmel
+        if self.normalize:
+            mean = logmel.mean(dim=1, keepdim=True)  # (B, 1, M)
+            var = torch.var(logmel, dim=1, keepdim=True, unbiased=True)  # ddof=1, as the extractor
+            feats = (logmel - mean) / torch.sqrt(var + NORM_EPS)  # (B, F, M)
 
         # Zero frames after normalisation: pad to a multiple of stride, and up to min_frames. The pad
         # length comes from the traced shape, so it stays dynamic in an exported graph.
@@ -113,4 +121,5 @@ def fbank_for(feature_extractor, *, min_frames: int = 0) -> Fbank:
         raise ValueError(f"Fbank reproduces SeamlessM4TFeatureExtractor only, not {name}")
     if feature_extractor.sampling_rate != SAMPLE_RATE or getattr(feature_extractor, "padding_value", 0.0) != 0.0:
         raise ValueError("Fbank reproduces the extractor at 16 kHz with padding_value 0 only")
-    return Fbank(num_mel_bins=feature_extractor.num_mel_bins, stride=feature_extractor.stride, min_frames=min_frames)
+    normalize = bool(getattr(feature_extractor, "do_normalize_per_mel_bins", True))
+    return Fbank(num_mel_bins=feature_extractor.num_mel_bins, stride=feature_extractor.stride, min_frames=min_frames, normalize=normalize)

@@ -35,6 +35,23 @@ def test_fbank_matches_transformers_on_music(music_16k, other_16k, samples, min_
     assert low_bins.max() < 1e-3
 
 
+def test_fbank_without_per_bin_normalisation_matches_transformers(music_16k, tmp_path):
+    """The tiny encoders' extractor (do_normalize_per_mel_bins=False, saved in preprocessor_config.json):
+    log-mel levels as they are, so a window keeps its spectral envelope."""
+    from live.models.fbank import fbank_for
+
+    waves = np.stack([music_16k[:32_000], 0.1 * music_16k[:32_000]])  # (2, S): the same music, 20 dB quieter
+    fe = SeamlessM4TFeatureExtractor(stride=2, do_normalize_per_mel_bins=False)
+    fe.save_pretrained(tmp_path)
+    fb = fbank_for(SeamlessM4TFeatureExtractor.from_pretrained(tmp_path))
+    assert fb.normalize is False and fbank_for(SeamlessM4TFeatureExtractor(stride=2)).normalize is True
+    ref = fe(list(waves), sampling_rate=16_000, return_tensors="np", padding=True, do_normalize_per_mel_bins=False)["input_features"]
+    out = fb(torch.from_numpy(waves)).numpy()
+    low_bins = np.abs(out - ref).reshape(2, -1, 2, 80)[..., :64]  # bins with music in them (see the module docstring)
+    assert out.shape == ref.shape and low_bins.max() < 1e-3
+    assert abs(out[0, :, :64].mean() - out[1, :, :64].mean() - np.log(100)) < 0.1  # 20 dB quieter: ln(100) lower, not normalised away
+
+
 def test_fbank_shapes_follow_audio2img_padding():
     fb = Fbank(min_frames=375)
     assert fb(torch.zeros(2, 16_000)).shape == (2, 188, 160)  # 1 s -> 98 frames, padded to 376
