@@ -24,7 +24,7 @@ confidence is the probability of the state it chose.
     bars = BarTracker(frame_rate=100)          # analysis frames per second
     bars.push(frames, beats_s)                 # FeatureFrames and the beats (s) the tracker found in them
     bars.state(t_s, beat_state)                # BarState: beat_in_bar, bar, bar_phase, confidence, ...
-    bars.set_downbeat(t_s)                     # "this is the one": the beat nearest t_s is beat 0, held
+    bars.set_downbeat(ahead=False)             # "this is the one": the newest beat (or the next) is beat 0, held
     bars.release()                             # hand the bar back to the model
 
 `bar_times(samples, sr)` gives a whole file's bars offline (smoothed with the backward pass too).
@@ -212,16 +212,15 @@ class BarTracker:
 
     # --- by hand --------------------------------------------------------------------------------
 
-    def set_downbeat(self, t_s: float, beats_per_bar: int | None = None) -> None:
-        """ "This is the one": the beat nearest t_s (the newest, or the one due next) is a downbeat,
-        and the count holds from there (beats_per_bar: the model's unless given) until release()."""
+    def set_downbeat(self, *, ahead: bool = False, beats_per_bar: int | None = None) -> None:
+        """ "This is the one": the newest beat (ahead: the one due next) is a downbeat, and the count
+        holds from there (beats_per_bar: the model's unless given) until release(). A press nearer
+        the next beat than the last means the next (live.analysis.clock.Analyzer.set_downbeat)."""
         if not self.places:
             return
         newest = self.places[-1]
-        period = newest.time_s - self.places[-2].time_s if len(self.places) >= 2 else 0.5
         m = beats_per_bar or newest.beats_per_bar
-        ahead = 1 if t_s - newest.time_s > period / 2 else 0  # the press is nearer the next beat
-        position = (-ahead) % m  # the newest beat's place, so that the chosen one is 0
+        position = -int(ahead) % m  # the newest beat's place, so that the chosen one is 0
         self.held = (m, position)
         if position == 0 and newest.beat_in_bar != 0:
             self.bar += 1
