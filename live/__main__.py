@@ -306,7 +306,12 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="join the Ableton Link session on the local network and follow its tempo and beat (Live, Traktor, Resolume, ...)",
     )
-    c.add_argument("--midi-map", metavar="FILE.toml", help="which CC sets which parameter and which note fires which action")
+    c.add_argument(
+        "--midi-map",
+        metavar="FILE.toml",
+        help="which CC sets which parameter and which note fires which action; MIDI learn (L) saves to it "
+        "(it need not exist yet; default phosphene-midi.toml)",
+    )
     c.add_argument("--osc-port", type=int, metavar="N", help="listen for OSC on this UDP port (0: one the OS picks, said in the log)")
     c.add_argument(
         "--osc-host", default="127.0.0.1", metavar="ADDR", help="OSC address to listen on (default: %(default)s; 0.0.0.0 opens it)"
