@@ -40,6 +40,10 @@ class Analyzer:
         """The bar at t_s on the beat clock `beat` (the tracker's state at t_s)."""
         return self.bars.state(t_s, beat.last_beat_s, 60.0 / beat.tempo_bpm, beat.phase)
 
+    def set_downbeat(self, t_s: float) -> None:
+        """"This is the one", pressed at t_s: the beat nearest it starts the bar (held until bars.release())."""
+        self.bars.set_downbeat(ahead=self.beats.state(t_s).phase > 0.5)
+
 
 @dataclass(frozen=True)
 class Drive:

@@ -127,6 +127,7 @@ class GeneratorWorker(threading.Thread):
         self.tempo_source = "auto"  # --tempo-source: which source may drive the beat (auto: the latest to speak)
         self.tempo_driver = "audio"  # which one does now: audio (the tracker), tap, or midi (the controller's clock)
         self.half_beat = False  # the O key: the beat moved by half a period
+        self.ones: list[float] = []  # "this is the one" presses (the D key): the nearest beat starts the bar
         self.frames, self.errors, self.last_ms, self.total_ms = 0, 0, 0.0, 0.0
         self.last_error = ""
         self.drive = None
@@ -151,6 +152,10 @@ class GeneratorWorker(threading.Thread):
             while self.taps:
                 tap = self.taps.pop(0)
                 clock.analyzer.beats.tap(tap) if tap is not None else clock.analyzer.beats.release()
+                if tap is None:  # released: the bar is the tracker's again too
+                    clock.analyzer.bars.release()
+            while self.ones:
+                clock.analyzer.set_downbeat(self.ones.pop(0))
             clock.analyzer.beats.half_beat = self.half_beat
             try:
                 self.drive = clock.advance(resampler.resample_chunk(samples), now)
@@ -446,6 +451,8 @@ def apply_control(control: Control, *, t0: float, display, generator, controls: 
             generator.tempo_driver = "audio"
         elif name == "half_beat":
             generator.half_beat = not generator.half_beat
+        elif name == "downbeat":
+            generator.ones.append(t0)
         else:
             with lock:
                 controls.apply(name)

@@ -64,6 +64,7 @@ ACTIONS: dict[str, str] = {
     "tap": "tap tempo",
     "release_tap": "release the tapped tempo",
     "half_beat": "move the beat by half a beat (again: back)",
+    "downbeat": "this is the one: the nearest beat starts the bar (the count holds until release_tap)",
     "hud": "HUD on/off",
     "fullscreen": "fullscreen on/off",
     "quit": "quit (the set ends)",

@@ -4,7 +4,8 @@ Keys (also shown by the HUD):
     F fullscreen toggle   H HUD   B blackout   Space freeze frame
     Left/Right previous/next prompt   Up/Down strength   [ ] audio weight
     T tap tempo (overrides the beat tracker)   R release the tapped tempo
-    O off-beat: move the tracker's beat by half a beat (again: back)   Esc or Q quit
+    O off-beat: move the tracker's beat by half a beat (again: back)   D "this is the one": the nearest beat starts the bar
+    Esc or Q quit
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from live.core.errors import PhospheneError
 CLEAR = (12, 0, 24)  # the clear colour: a deep violet, so "nothing drawn yet" is told from black
 HUD_POINTS = 22  # the HUD's font size in a large window; it shrinks to fit a small one
 HIDDEN_DRIVERS = ("dummy", "offscreen")  # SDL video drivers that draw into memory only
-KEYS_HELP = "F fullscreen  H hud  B blackout  Space freeze  <- -> prompt  Up/Down strength  [ ] weight  T tap  R untap  O off-beat  Q quit"
+KEYS_HELP = "F fullscreen  H hud  B blackout  Space freeze  <- -> prompt  Up/Down strength  [ ] weight  T tap  R untap  O off-beat  D the one  Q quit"
 
 
 def _pygame():
@@ -123,6 +124,7 @@ class Display:
                         pg.K_t: "tap",  # tap tempo: overrides the beat tracker until released
                         pg.K_r: "release_tap",
                         pg.K_o: "half_beat",  # the tracker found the pulse but sits on the off-beat
+                        pg.K_d: "downbeat",  # "this is the one": the nearest beat starts the bar
                         pg.K_l: "learn",  # MIDI learn: touch a parameter, move a control
                         pg.K_PERIOD: "learn_next",
                         pg.K_COMMA: "learn_previous",
