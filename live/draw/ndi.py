@@ -32,10 +32,12 @@ RECEIVERS_EVERY = 30  # frames between looks at how many receivers are connected
 
 
 def thumb_2x2(rgb: np.ndarray) -> list[int]:
-    """The mean colour of each quarter of an (H, W, 3) picture, row by row: [r, g, b] * 4."""
-    h, w = rgb.shape[0] // 2, rgb.shape[1] // 2
-    quarters = rgb[: 2 * h, : 2 * w].reshape(2, h, 2, w, 3).mean(axis=(1, 3))  # (2, 2, 3)
-    return [round(v) for v in quarters.reshape(-1).tolist()]
+    """The mean colour of each quarter of an (H, W, 3) picture, row by row: [r, g, b] * 4, from
+    every 4th pixel of every 4th row (0.2 ms at 512x512, against 5 ms for all of them)."""
+    h, w = rgb.shape[0] // 8 * 8, rgb.shape[1] // 8 * 8  # whole 4-pixel steps in each quarter
+    sparse = rgb[:h:4, :w:4]  # (h/4, w/4, 3)
+    quarters = sparse.reshape(2, h // 8, 2, w // 8, 3).sum(axis=(1, 3), dtype=np.uint32)  # (2, 2, 3)
+    return [round(v) for v in (quarters.reshape(-1) / (h // 8 * (w // 8))).tolist()]
 
 
 def check_name(name: str) -> None:

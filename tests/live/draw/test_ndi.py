@@ -26,7 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 RECEIVER = Path(__file__).with_name("ndi_receiver.py")
-TOLERANCE = 10  # levels of 255 a quarter's mean may move through NDI's 4:2:2 compression (measured: up to 7, mean 2.7)
+TOLERANCE = 12  # levels of 255 a quarter's mean may move through NDI's 4:2:2 compression (measured: up to 8, mean 3)
 
 needs_cyndilib = pytest.mark.skipif(
     importlib.util.find_spec("cyndilib") is None, reason="the NDI extra is not installed: pip install -r requirements-ndi.txt"
