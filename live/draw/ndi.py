@@ -54,8 +54,8 @@ class NdiOut(FrameSender):
         check_name(name)
         try:
             import cyndilib
-        except ImportError as e:
-            raise PhospheneError(f"--ndi needs cyndilib (the optional NDI extra, {e}): {INSTALL}") from None
+        except (ImportError, OSError) as e:  # OSError: a wheel whose bundled runtime cannot load here
+            raise PhospheneError(f"--ndi needs cyndilib and its NDI runtime (the optional extra; {e}): {INSTALL}") from None
         self.sender = cyndilib.Sender(name, clock_video=False)  # the frame loop paces it
         video = cyndilib.VideoSendFrame()
         video.set_resolution(width, height)
@@ -96,4 +96,8 @@ class NdiOut(FrameSender):
 
     def stop(self) -> dict:
         result = super().stop()
-        return {**result, "source": self.source_name, "receivers": self.receivers, "sent_2x2": list(self.sent_2x2)}
+        try:
+            thumbs = list(self.sent_2x2)
+        except RuntimeError:  # the sender thread outlived stop()'s wait and is still appending
+            thumbs = []
+        return {**result, "source": self.source_name, "receivers": self.receivers, "sent_2x2": thumbs}
