@@ -51,8 +51,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--encoder-threads", type=int, metavar="N", help="ONNX Runtime CPU threads (default: physical cores, at most 4)")
     g.add_argument(
         "--models",
-        choices=["tiny"],
-        help="set every model at once: `tiny` for an offline smoke run (a model flag given beside it wins for that model)",
+        choices=["tiny", "random"],
+        help="set every model at once: `tiny` for an offline smoke run; `random`: the full-size architectures with random "
+        "weights, built offline for timing (--encoder random-own: our own encoder format); a model flag given beside it wins",
     )
     g.add_argument(
         "--fallback",

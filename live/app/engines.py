@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from live.analysis.clock import Drive
-from live.core.defaults import TINY
+from live.core.defaults import RANDOM, TINY
 from live.core.errors import ModelNotFound, PhospheneError
 from live.core.units import parse_size
 from live.draw.shaders import ShaderEngine, ShaderLook
@@ -29,10 +29,11 @@ MODEL_FLAGS = ("diffusion", "vae", "encoder", "encoder_backend", "encoder_thread
 
 
 def select_models(args) -> Models:
-    """The models a command was asked for. `--models tiny` sets every model at once; a model flag
-    given beside it (`--models tiny --encoder DIR`) wins for that model. Unset flags are None and
-    take the defaults of `Models`."""
-    base = Models.all_tiny() if getattr(args, "models", None) == TINY else Models()
+    """The models a command was asked for. `--models tiny` (or `random`: the full-size architectures
+    with random weights) sets every model at once; a model flag given beside it (`--models tiny
+    --encoder DIR`) wins for that model. Unset flags are None and take the defaults of `Models`."""
+    chosen = getattr(args, "models", None)
+    base = Models.all_tiny() if chosen == TINY else Models.all_random() if chosen == RANDOM else Models()
     given = {name: getattr(args, name) for name in MODEL_FLAGS if getattr(args, name, None) is not None}
     return replace(base, **given)
 
@@ -131,6 +132,9 @@ class LiveParts:
 
 def build_live_pipeline(models, profile, *, device: str, prompts: list[str], shaders: bool = True) -> LiveParts:
     """Load encoder, diffusion model and generator for the live loop, checked like a render's."""
+    import torch
+
+    from live.core.timing import StageTimer
     from live.models.conditioning import Conditioner, encode_text
     from live.models.generator import Img2Img, to_uint8
     from live.models.settings import ConditioningConfig, GeneratorConfig
@@ -138,7 +142,9 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
     vae = models.vae if models.vae == TINY or profile.vae == "taesd" else "full"
     side = load_diffusion_side(models, device=device, vae=vae)
     encoder, parts = side.encoder, side.parts
-    generator = Img2Img(parts, GeneratorConfig(size=profile.size, steps=profile.steps, strength=profile.strength))
+    cuda = side.device.type == "cuda"  # a CUDA stage's time is true only once the GPU has finished it (not measured yet)
+    timer = StageTimer(sync=(lambda: torch.cuda.synchronize(side.device)) if cuda else None)
+    generator = Img2Img(parts, GeneratorConfig(size=profile.size, steps=profile.steps, strength=profile.strength), timer=timer)
     bos = start_token(side)
     prompt_embeds = [(text, encode_text(parts, text)) for text in prompts]  # (77, D) each
     prompt = prompt_embeds[0][1] if prompt_embeds else None
@@ -160,14 +166,17 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
             with lock:
                 if not conditioner.timeline.entries:
                     return None
-                embeds, sample_index = conditioner.at(now, level, dt_s)
+                with timer.section("conditioning"):
+                    embeds, sample_index = conditioner.at(now, level, dt_s)
             if hooks is not None:
                 hooks.engine.look = look.look  # what the controls set, from this frame on
-            init = hooks.init_image(previous, drive) if hooks is not None and previous is not None else None
+            with timer.section("shaders"):
+                init = hooks.init_image(previous, drive) if hooks is not None and previous is not None else None
             image = generator(embeds, init_image=init)
             previous = image
             rgb = to_uint8(image)
-            return (hooks.post(rgb, drive) if hooks is not None else rgb), sample_index
+            with timer.section("shaders"):
+                return (hooks.post(rgb, drive) if hooks is not None else rgb), sample_index
 
         return frame
 

@@ -47,7 +47,7 @@ class EncoderWorker(threading.Thread):
         self.hop_s, self.channels = hop_s, channels
         self.stop_event = threading.Event()
         self.encodes, self.skipped, self.errors = 0, 0, 0
-        self.last_ms = 0.0
+        self.last_ms = self.total_ms = 0.0
         self.last_error = ""
         self.last_index = -1
 
@@ -76,6 +76,7 @@ class EncoderWorker(threading.Thread):
                 self.last_index = end
                 self.encodes += 1
                 self.last_ms = 1000 * (time.perf_counter() - started)
+                self.total_ms += self.last_ms
             except Exception as e:  # a live set never crashes: show it and keep going
                 self.errors += 1
                 self.last_error = f"{type(e).__name__}: {e}"
@@ -273,6 +274,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
                 older, newer = slot.latest()
                 shown_rgb = newer[0] if drawn_for_control else crossfade(older, newer, t0)  # a control's frame: a cut
             level = level_of(source, channels, frame_s)
+            presenting = time.perf_counter()
             display.present(
                 shown_rgb,
                 hud={
@@ -303,6 +305,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
                 out_rgb = np.zeros_like(shown_rgb) if display.blackout and shown_rgb is not None else shown_rgb
                 for output in outputs:
                     output.send(out_rgb)
+            stats.present_s += time.perf_counter() - presenting
             shown = time.monotonic()
             stats.frames += 1
             latency = None
@@ -337,6 +340,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
         if parts.generator is not None:  # the generator's own split of its time
             per_frame = parts.generator.timer.per_frame_ms(max(1, generator.frames))
             summary["unet_ms_mean"], summary["vae_ms_mean"] = per_frame.get("unet", 0.0), per_frame.get("vae", 0.0)
+            summary["stage_ms"] = {k: v for k, v in per_frame.items() if k != "vae"}  # per generated frame: unet, vae_encode, ...
         summary["controls"] = inbox.summary()
         summary["controllers"] = {i.name: {"lost": i.lost, "reconnects": i.reconnects} for i in inputs if hasattr(i, "reconnects")}
         summary["tempo_bpm"] = generator.drive.tempo_bpm if generator.drive else None  # the beat clock's, at the end

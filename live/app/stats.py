@@ -42,6 +42,7 @@ class Series:
 class RunStats:
     frames: int = 0
     dropped_frames: int = 0
+    present_s: float = 0.0  # time in display.present and the outputs' send, summed over the shown frames
     # bounded, for sets of hours: percentiles over the last ~an hour at 60 fps, traces at 10 Hz over the last two hours
     latency_ms: Series = field(default_factory=lambda: Series(200_000))
     hud_level: Series = field(default_factory=lambda: Series(72_000, 2))  # (seconds since start, meter value)
@@ -70,13 +71,32 @@ class RunStats:
             "block_ms": 1000 * source.block_size / source.sr,
             "dropped_frames": self.dropped_frames,
             "reconnects": source.reconnects,
-            "encoder": {"encodes": worker.encodes, "skipped_hops": worker.skipped, "errors": worker.errors, "last_ms": worker.last_ms}
+            "encoder": {
+                "encodes": worker.encodes,
+                "skipped_hops": worker.skipped,
+                "errors": worker.errors,
+                "last_ms": worker.last_ms,
+                "mean_ms": worker.total_ms / max(1, worker.encodes),
+            }
             if worker
             else None,
+            "present_ms_mean": 1000 * self.present_s / max(1, self.frames),
+            "peak_rss_mib": peak_rss_kib() / 1024,
+            "cuda_peak_mib": cuda_peak_mib(),
             "generator": {"frames": generator.frames, "errors": generator.errors, "ms_mean": generator.total_ms / max(1, generator.frames)},
             "hud_level": [[round(t, 3), round(v, 5)] for t, v in self.hud_level.newest().tolist()],
             "latency_trace": [[round(t, 3), round(ms, 2)] for t, ms in self.latency_trace.newest().tolist()],
         }
+
+
+def cuda_peak_mib() -> float | None:
+    """Peak GPU memory torch allocated in this process, or None where CUDA was never used."""
+    import sys
+
+    torch = sys.modules.get("torch")  # never imported for it: the shader engine runs without torch
+    if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return None
+    return torch.cuda.max_memory_allocated() / 2**20
 
 
 def peak_rss_kib() -> float:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from live.core.defaults import DEFAULT_VAE, FULL_VAE, TINY
+from live.core.defaults import DEFAULT_VAE, FULL_VAE, RANDOM, TINY
 from live.core.errors import PhospheneError
 from live.models.loading import TINY_NOTICE, first_line, load_errors, require_files, resolve_folder
 
@@ -75,6 +75,13 @@ def load_diffusion(name: str, vae: str = DEFAULT_VAE, *, device="cpu", dtype=tor
     from live.models.loading import quiet_model_loading
 
     quiet_model_loading()
+    if name == RANDOM:  # full-size, random weights, from live/models/configs: TAESD, or the full VAE with --vae full
+        from live.models.random_weights import random_diffusion
+
+        parts = random_diffusion(vae if vae == FULL_VAE else RANDOM)
+        if vae not in (RANDOM, FULL_VAE, TINY):  # a real VAE by name, beside the random UNet
+            parts.vae, parts.vae_name = load_vae(vae, diffusion_folder=None), vae
+        return parts.to(torch.device(device), dtype)
     if name == TINY:
         parts = tiny_diffusion()
         if vae not in (TINY, FULL_VAE):

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from live.core.defaults import SAMPLE_RATE, TINY
+from live.core.defaults import RANDOM, RANDOM_OWN, SAMPLE_RATE, TINY
 from live.core.errors import PhospheneError
 from live.models.audio_prompt import META_FILE, AudioPromptEncoder, EncoderMeta, tiny_backbone_config
 from live.models.diffusion import TINY_WIDTH
@@ -165,6 +165,11 @@ def load_torch_encoder(name: str, *, device="cpu", dtype=torch.float32) -> Torch
     """The torch backend: a checkpoint by hub id, local folder or `tiny`."""
     from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertModel
 
+    if name in (RANDOM, RANDOM_OWN):  # full-size, random weights, from live/models/configs
+        from live.models.random_weights import random_encoder
+
+        model, fe, meta, min_frames = random_encoder(name)
+        return TorchEncoder(name, meta, model.to(device, dtype).eval(), fe, torch.device(device), dtype, min_frames)
     if name == TINY:
         log.warning(TINY_NOTICE.format(what="encoder"))
         model, fe, meta = tiny_audio2img_encoder()
@@ -260,7 +265,7 @@ def check_width(encoder: TorchEncoder, diffusion_name: str, diffusion_width: int
             f"'{encoder.meta.text_encoder}') but diffusion model '{diffusion_name}' takes {diffusion_width}: "
             f"use an encoder trained for that model's text space, or a diffusion model of width {encoder.meta.width}"
         )
-    if encoder.meta.text_encoder not in (diffusion_name, TINY) and diffusion_name != TINY:
+    if encoder.meta.text_encoder not in (diffusion_name, TINY, RANDOM) and diffusion_name not in (TINY, RANDOM):
         log.info(
             "encoder '%s' was trained against %s; using it with %s (same width %d)",
             encoder.name,

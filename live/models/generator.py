@@ -27,7 +27,7 @@ class Img2Img:
     def __init__(self, parts: DiffusionParts, config: GeneratorConfig, timer: StageTimer | None = None):
         config.validate(parts.size_multiple)
         self.parts, self.config = parts, config
-        self.timer = timer or StageTimer()  # sections: vae (encode + decode), unet
+        self.timer = timer or StageTimer()  # sections: vae (encode + decode), vae_encode, vae_decode, unet
         self.device, self.dtype = parts.unet.device, parts.unet.dtype
         width, height = config.wh
         shape = (1, parts.unet.config.in_channels, height // parts.vae_scale_factor, width // parts.vae_scale_factor)  # (1, 4, h, w)
@@ -77,7 +77,7 @@ class Img2Img:
         scheduler.set_timesteps(self.config.steps, device=self.device)  # resets the step counter
         if hasattr(scheduler, "set_begin_index"):
             scheduler.set_begin_index(self.first_step * scheduler.order)
-        with self.timer.section("vae"):
+        with self.timer.section("vae"), self.timer.section("vae_encode"):  # "vae": both halves, as render reports it
             latents = self.encode(image.to(self.device, self.dtype))
         latents = scheduler.add_noise(latents, self.noise, self.timesteps[:1])
         embeds = prompt_embeds.to(self.device, self.dtype)
@@ -86,7 +86,7 @@ class Img2Img:
                 model_input = scheduler.scale_model_input(latents, t)
                 noise_pred = self.parts.unet(model_input, t, encoder_hidden_states=embeds).sample
                 latents = scheduler.step(noise_pred, t, latents).prev_sample
-        with self.timer.section("vae"):
+        with self.timer.section("vae"), self.timer.section("vae_decode"):
             self.previous = self.decode(latents.to(self.dtype))
         return self.previous
 

@@ -4,7 +4,8 @@
 Every model is named the same way: a Hugging Face hub id (looked up in the local cache first, then
 downloaded if the hub can be reached), a local folder in the same layout, or `tiny`, which builds a
 seeded set with random weights, offline, for tests and smoke runs. Its pictures mean nothing, and
-the log says so.
+the log says so. `random` builds the full-size architectures from live/models/configs with random
+weights, offline, for timing (`random-own`: the encoder in our own format).
 
     Models(diffusion, vae, encoder, encoder_backend, encoder_threads)   # what a command asked for
     resolve_folder(name, what)                                          # a local folder, or one clear error
@@ -20,7 +21,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from live.core.defaults import DEFAULT_DIFFUSION, DEFAULT_ENCODER, DEFAULT_VAE, TINY
+from live.core.defaults import DEFAULT_DIFFUSION, DEFAULT_ENCODER, DEFAULT_VAE, RANDOM, RANDOM_OWN, TINY
 from live.core.errors import ModelNotFound, PhospheneError
 
 log = logging.getLogger("phosphene")
@@ -39,6 +40,11 @@ class Models:
     @classmethod
     def all_tiny(cls) -> Models:
         return cls(TINY, TINY, TINY)
+
+    @classmethod
+    def all_random(cls) -> Models:
+        """The full-size architectures with random weights (live/models/configs): for timing, offline."""
+        return cls(RANDOM, RANDOM, RANDOM)
 
 
 def pick_device(name: str):
@@ -63,7 +69,9 @@ def missing_models(models: Models) -> list[str]:
     so one line can name every missing model."""
     named = [("encoder", models.encoder), ("diffusion", models.diffusion), ("vae", models.vae)]
     candidates = [
-        (what, name) for what, name in named if name not in (TINY, "full") and not looks_like_path(name) and not Path(name).exists()
+        (what, name)
+        for what, name in named
+        if name not in (TINY, RANDOM, RANDOM_OWN, "full") and not looks_like_path(name) and not Path(name).exists()
     ]
     if not candidates or hub_reachable():
         return []

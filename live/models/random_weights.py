@@ -1,0 +1,131 @@
+"""`random`: the full-size architectures with random weights, built offline from the configuration
+files in live/models/configs/ (see its README), for timing the real pipeline without a download.
+
+    random_diffusion(vae="random")   # sd-turbo's UNet, scheduler, text encoder; TAESD ("random") or the full VAE ("full")
+    random_encoder("random")         # w2v-bert-2.0 + audio2img's adapter (the audio2img format)
+    random_encoder("random-own")     # the same backbone + our token head (the own format)
+
+Timing does not depend on weight values, so these measure what the real models cost; their
+pictures mean nothing, and the log says so (RANDOM_NOTICE). No file is read but the configs, and no
+socket is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from live.core.defaults import FULL_VAE, RANDOM, RANDOM_OWN
+
+log = logging.getLogger("phosphene")
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+RANDOM_NOTICE = "{what} '{name}': the full-size architecture with random weights (for timing); its pictures mean nothing"
+
+
+POOL = 1 << 20  # random values generated once and tiled over every tensor: filling 2 G values with fresh ones takes ~20 s
+
+
+def build(make):
+    """`make()` on the meta device (no memory, no init), then every parameter filled from one seeded
+    pool of N(0, 1) values scaled by 1/sqrt(fan_in) (norm weights 1, biases 0), so activations stay
+    O(1) through the depth and no denormal or NaN slows a kernel. Seconds instead of ~45 s for the
+    full set with the modules' own initialisers; the values are as meaningless either way."""
+    with torch.device("meta"):
+        module = make()
+    module.to_empty(device="cpu")
+    pool = torch.randn(POOL, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if p.dim() == 1:
+                p.fill_(1.0 if name.endswith("weight") and "norm" in name else 0.0)
+                continue
+            flat, scale = p.view(-1), p[0].numel() ** -0.5
+            for start in range(0, flat.numel(), POOL):
+                chunk = flat[start : start + POOL]
+                torch.mul(pool[: chunk.numel()], scale, out=chunk)
+        for name, b in module.named_buffers():
+            if not name.endswith("position_ids"):  # the only buffer these architectures have (CLIP's)
+                raise RuntimeError(f"random weights: no rule to fill buffer {name}")
+            b.copy_(torch.arange(b.shape[-1]).expand_as(b))
+    return module.eval()
+
+
+def config(name: str) -> dict:
+    """One of the configs, without diffusers' private keys (`_class_name`)."""
+    raw = json.loads((CONFIG_DIR / f"{name}.json").read_text())
+    return {k: v for k, v in raw.items() if not k.startswith("_")}
+
+
+def random_unet():
+    from diffusers import UNet2DConditionModel
+
+    return build(lambda: UNet2DConditionModel(**config("sd-turbo-unet")))
+
+
+def random_vae(kind: str = RANDOM):
+    """TAESD (`random`) or the full AutoencoderKL (`full`)."""
+    from diffusers import AutoencoderKL, AutoencoderTiny
+
+    if kind == FULL_VAE:
+        return build(lambda: AutoencoderKL(**config("sd-turbo-vae")))
+    return build(lambda: AutoencoderTiny(**config("taesd")))
+
+
+def random_text_encoder():
+    """OpenCLIP ViT-H's text tower (sd-turbo's text encoder) and the offline byte-level tokenizer."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from live.models.diffusion import tiny_tokenizer
+
+    return build(lambda: CLIPTextModel(CLIPTextConfig(**config("sd-turbo-text-encoder")))), tiny_tokenizer()
+
+
+def random_scheduler():
+    from diffusers import EulerDiscreteScheduler
+
+    return EulerDiscreteScheduler.from_config(config("sd-turbo-scheduler"))
+
+
+def random_diffusion(vae: str = RANDOM):
+    """DiffusionParts of sd-turbo's shape: UNet, Euler scheduler, text encoder, and TAESD or the full VAE."""
+    from live.models.diffusion import DiffusionParts
+
+    log.warning(RANDOM_NOTICE.format(what="diffusion model", name=RANDOM))
+    text_encoder, tokenizer = random_text_encoder()
+    vae_name = FULL_VAE if vae == FULL_VAE else RANDOM
+    return DiffusionParts(RANDOM, random_unet(), random_scheduler(), text_encoder, tokenizer, random_vae(vae_name), vae_name)
+
+
+def backbone_config() -> dict:
+    """w2v-bert-2.0 with audio2img's adapter: what both random encoders are built on."""
+    return {**config("w2v-bert-2.0"), **config("audio2img-adapter")}
+
+
+def feature_extractor():
+    from transformers import SeamlessM4TFeatureExtractor
+
+    raw = config("w2v-bert-2.0-preprocessor")
+    return SeamlessM4TFeatureExtractor(**{k: v for k, v in raw.items() if k not in ("feature_extractor_type", "processor_class")})
+
+
+def random_encoder(name: str = RANDOM):
+    """(model, feature extractor, EncoderMeta, min fbank frames) of `random` (audio2img) or `random-own`."""
+    from transformers import Wav2Vec2BertConfig, Wav2Vec2BertModel
+
+    from live.models.audio_prompt import AudioPromptConfig, AudioPromptEncoder, EncoderMeta
+
+    log.warning(RANDOM_NOTICE.format(what="encoder", name=name))
+    if name == RANDOM_OWN:
+        head = config("audio-prompt-head")
+        model = build(lambda: AudioPromptEncoder(AudioPromptConfig(backbone={"model_type": "wav2vec2-bert", **backbone_config()}, **head)))
+        meta = EncoderMeta(text_encoder=RANDOM, tokens=head["num_tokens"], width=head["width"])
+        return model, feature_extractor(), meta, 0
+    from live.models.encoder import AUDIO2IMG_MAX_FRAMES, audio2img_meta
+
+    model = build(lambda: Wav2Vec2BertModel(Wav2Vec2BertConfig(**backbone_config())))
+    meta = audio2img_meta(model.config)
+    return model, feature_extractor(), meta, AUDIO2IMG_MAX_FRAMES
