@@ -1,13 +1,13 @@
-"""--ndi: a real live run (shader engine, headless) sends its picture as an NDI source, and a
-receiver in a second process (tests/live/draw/ndi_receiver.py) finds it by name and gets its
-frames at the right size with the right picture. Both run inside a private network namespace
+"""--ndi: a real live run (shader engine, headless or in an Xvfb window) sends its picture as an
+NDI source, and a receiver in a second process (tests/live/draw/ndi_receiver.py) finds it by name
+and gets its frames at the right size with the right picture. Both run inside a private network namespace
 (`unshare --net`, loopback only) with NDI's config restricted to 127.0.0.1 and no discovery
 server, so no NDI traffic (mDNS, the stream) can leave the machine; without `unshare` (not root,
 no user namespaces) those tests are skipped and say why.
 
-The picture check: the run's stats keep a 2x2 colour thumbnail of every frame it sent; every
-frame received must match one of them, in order, within NDI's compression error, and a receiver
-that swapped red and blue, flipped the picture or got black would not.
+The picture check: the run's stats keep a 2x2 colour thumbnail of every frame it sent; 95% of the
+frames received must match one of them, in order, within NDI's compression error; a receiver that
+swapped red and blue, flipped the picture or got black would not (checked on the same frames).
 
 Bad input: no cyndilib (the optional extra), a blank name, a name the runtime refuses: one line,
 exit 2, before audio or models open.
@@ -17,6 +17,7 @@ import importlib.util
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,15 +69,33 @@ def matched_in_order(received: np.ndarray, sent: np.ndarray) -> int:
     return count
 
 
+def free_x_display() -> str:
+    return next(f":{n}" for n in range(91, 200) if not Path(f"/tmp/.X{n}-lock").exists())
+
+
 @needs_cyndilib
 @needs_netns
-def test_a_receiver_gets_the_live_picture(house_music, tmp_path):
+@pytest.mark.parametrize("where", ["headless", "window"])
+def test_a_receiver_gets_the_live_picture(house_music, tmp_path, where):
+    if where == "window" and shutil.which("Xvfb") is None:
+        pytest.skip("needs Xvfb for a real window")
     stats_file, got_file = tmp_path / "stats.json", tmp_path / "received.json"
     run = run_cmd(house_music, "--profile", "laptop", "--size", "192x128", "--duration", "5")
     run += ["--ndi", "Phosphene test", "--stats-json", str(stats_file)]
-    receiver = [sys.executable, str(RECEIVER), "Phosphene test", str(got_file)]
-    script = f"ip link set lo up && {{ {shlex.join(receiver)} & }} && {shlex.join(run)}; code=$?; wait; exit $code"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NDI_CONFIG_DIR": str(ndi_config(tmp_path))}
+    x = ":"  # no X server: sh's no-op
+    if where == "window":
+        run.remove("--headless")
+        env["DISPLAY"] = free_x_display()
+        x = f"Xvfb {env['DISPLAY']} -screen 0 640x480x24 -nolisten tcp 2>/dev/null & xvfb=$!; sleep 1"
+    receiver = [sys.executable, str(RECEIVER), "Phosphene test", str(got_file)]
+    script = f"""ip link set lo up
+{x}
+{shlex.join(receiver)} & receiver=$!
+{shlex.join(run)}; code=$?
+wait $receiver
+[ -n "$xvfb" ] && kill $xvfb
+exit $code"""
     r = subprocess.run(["unshare", "--net", "sh", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=150)
     assert r.returncode == 0, r.stderr
     assert "receiver: " in r.stdout and got_file.exists(), r.stdout + r.stderr
