@@ -356,6 +356,10 @@ def run_live(args, profile, pipeline_factory) -> dict:
         display.close()
     if args.stats_json:
         write_json(args.stats_json, summary)
+    if args.duration:  # a timed run (bench, tune): let a full-size model's call in flight end, or exiting aborts in torch's threads
+        for thread in (worker, generator):
+            if thread is not None:
+                thread.join(timeout=120.0)
     return summary
 
 

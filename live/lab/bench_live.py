@@ -55,6 +55,14 @@ def add_bench_live_args(bench_sub) -> None:
         metavar="NAME",
         help="profiles to run (default: every one this machine can run: stage needs CUDA)",
     )
+    p.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="the full-size architectures (sd-turbo UNet, TAESD or the full VAE, text encoder, w2v-bert-2.0 + adapter) built "
+        "offline from live/models/configs with random weights: real timing, meaningless pictures (--encoder random-own: "
+        "our own encoder format; default profiles on a CPU: laptop)",
+    )
+    p.add_argument("--size", type=int, default=None, metavar="PX", help="picture size over every profile's (default: the profile's)")
     p.add_argument("--encoder", default="tiny", help="audio encoder (default: %(default)s: seeded random weights)")
     p.add_argument("--diffusion", default="tiny", help="diffusion model (default: %(default)s)")
     p.add_argument("--vae", default="tiny", help="VAE (default: %(default)s)")
@@ -79,7 +87,8 @@ def choose_profiles(args) -> tuple[list[str], list[str]]:
     from live.core.profiles import profile_names
 
     cuda = has_cuda(args.compute)
-    wanted = args.profiles or profile_names()
+    random_on_cpu = getattr(args, "random_weights", False) and not cuda  # full size on a CPU: seconds a frame even at 256 px
+    wanted = args.profiles or (["laptop"] if random_on_cpu else profile_names())
     run, skipped = [], []
     for name in wanted:
         if name == "stage" and not cuda:
@@ -144,6 +153,9 @@ def connect_when_open(run: subprocess.Popen, player_port: str, timeout_s: float 
 
 
 def model_flags(args) -> list[str]:
+    if getattr(args, "random_weights", False):
+        encoder = ["--encoder", args.encoder] if args.encoder != "tiny" else []  # tiny is the flag's default: random's own then
+        return ["--models", "random", *encoder, "--compute", args.compute]
     if args.encoder == args.diffusion == args.vae == "tiny":
         return ["--models", "tiny", "--compute", args.compute]
     return ["--encoder", args.encoder, "--diffusion", args.diffusion, "--vae", args.vae, "--compute", args.compute]
@@ -154,6 +166,7 @@ def run_profile(profile: str, args, folder: Path, player_port: str | None) -> di
     stats_file = folder / f"{profile}.json"
     cmd = [sys.executable, "-m", "live", "run", "--profile", profile, "--windowed", "--headless", "--duration", f"{args.minutes * 60:g}"]
     cmd += ["--stats-json", str(stats_file), *model_flags(args)]
+    cmd += ["--size", str(args.size)] if getattr(args, "size", None) else []
     cmd += ["--device", "system"] if player_port else ["--input", str(DEMO_CLIP)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy"}
     err_file = folder / f"{profile}.err"
@@ -180,12 +193,29 @@ def run_profile(profile: str, args, folder: Path, player_port: str | None) -> di
         tail = "\n".join(err_file.read_text().splitlines()[-15:])
         raise PhospheneError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}):\n{tail}")
     stats = json.loads(stats_file.read_text())
+    stats["settings"] = settings_lines(profile, args)
+    if getattr(args, "random_weights", False):  # what was built, as the run logged it
+        for line in err_file.read_text().splitlines():
+            if "M parameters" in line:
+                note(f"bench live: {line.removeprefix('phosphene: ')}")
     # The run does not say when its loop started; count back from its exit by the loop's own length
     # (shutdown, < 1 s, only moves the estimate later: further from the model load).
     loop_start = exited - stats["seconds"]
     stats["rss"] = [(t - loop_start, own, kids) for t, own, kids in samples]
     stats["jack"] = player_port is not None
     return stats
+
+
+def settings_lines(profile: str, args) -> list[str]:
+    """What the run ran with: the profile's fields (after --size) and the models."""
+    from dataclasses import asdict
+
+    from live.core.profiles import load_profile, with_overrides
+
+    p = asdict(with_overrides(load_profile(profile), size=getattr(args, "size", None)))
+    p.pop("name")
+    fields = ", ".join(f"{k}={v}" for k, v in p.items() if k not in ("encoder_windows_s", "encoder_max_batch"))
+    return [fields, "models: " + " ".join(model_flags(args))]
 
 
 # ---- the table ------------------------------------------------------------------------------------
@@ -222,16 +252,16 @@ def table(profile: str, s: dict) -> list[str]:
         callback_verdict = "ok" if share < CALLBACK_TARGET else "OVER"
     else:
         callback, callback_verdict = "n/a (--input FILE: no audio callback)", ""
-    unet = f"{s['unet_ms_mean']:.1f}" if s.get("unet_ms_mean") is not None else "n/a"  # the shader engine has no UNet
     rows = [
-        ("frames / fps", f"{s['frames']} / {s['fps']:.1f}", ""),
+        ("frames / fps", f"{s['frames']} / {s['fps']:.1f}", "shown (display rate, crossfaded)"),
+        ("generated frames / fps", f"{s['generator']['frames']} / {s['generator']['frames'] / s['seconds']:.2f}", "new pictures"),
         ("latency p50/p95/p99 ms", f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['p99']:.0f}", ""),
         (
             "encoder ms (last)",
             f"{s['encoder']['last_ms']:.1f}",
             f"{s['encoder']['encodes']} calls, {s['encoder']['skipped_hops']} hops skipped",
         ),
-        ("UNet ms (mean)", unet, ""),
+        *stage_rows(s),
         ("audio callback", callback, f"< {100 * CALLBACK_TARGET:.0f}%: {callback_verdict}" if callback_verdict else ""),
         ("overflows", f"{s['overflows']}", "0: " + ("ok" if s["overflows"] == 0 else "OVER")),
         ("dropped frames", f"{s['dropped_frames']}", "display intervals overrun"),
@@ -239,6 +269,8 @@ def table(profile: str, s: dict) -> list[str]:
     ]
     if s["jack"]:
         rows.append(("RSS capture child MiB", f"{kids_start:.0f} / {kids_end:.0f}", "start / end"))
+    cuda = f", CUDA peak {s['cuda_peak_mib']:.0f} MiB" if s.get("cuda_peak_mib") is not None else ""
+    rows.append(("peak memory", f"{s['peak_rss_mib']:.0f} MiB RSS{cuda}", "the run process (VmHWM)"))
     rows.append(
         (
             f"latency p50 first/last {window}",
@@ -247,9 +279,38 @@ def table(profile: str, s: dict) -> list[str]:
         )
     )
     source = "JACK dummy server, demo clip looped" if s["jack"] else "--input demo clip"
-    lines = [f"profile {profile}  ({s['seconds']:.0f} s, {source})", f"  {'':<30}{'value':<44}target"]
+    lines = [f"profile {profile}  ({s['seconds']:.0f} s, {source})"]
+    lines += [f"  settings: {settings}" for settings in s.get("settings", [])]
+    lines += [f"  {'':<30}{'value':<44}target"]
     lines += [f"  {name:<30}{value:<44}{target}" for name, value, target in rows]
     return lines
+
+
+STAGES = (  # (stats key in stage_ms, label): per generated frame, in the order a frame goes through them
+    ("conditioning", "conditioning (slerp, smoothing)"),
+    ("shaders", "shaders (warp + structure, post)"),
+    ("vae_encode", "VAE encode"),
+    ("unet", "UNet"),
+    ("vae_decode", "VAE decode"),
+)
+
+
+def stage_rows(s: dict) -> list[tuple[str, str, str]]:
+    """Per-stage ms: the encoder per call, the generator's stages per generated frame, present per shown frame."""
+    rows = []
+    if s.get("encoder"):
+        e = s["encoder"]
+        rows.append(
+            ("encoder ms per call", f"{e.get('mean_ms', e['last_ms']):.1f}", f"{e['encodes']} calls, {e['skipped_hops']} hops skipped")
+        )
+    stage_ms = s.get("stage_ms")
+    if stage_ms is None:  # the shader engine: the whole frame is the shaders
+        rows.append(("shaders ms per frame", f"{s['generator']['ms_mean']:.1f}", "features, structure, warp, post, readback"))
+    else:
+        rows += [(f"{label} ms", f"{stage_ms[key]:.1f}", "per generated frame") for key, label in STAGES if key in stage_ms]
+        rows.append(("generator ms per frame", f"{s['generator']['ms_mean']:.1f}", "all of the above"))
+    rows.append(("present ms", f"{s.get('present_ms_mean', float('nan')):.1f}", "per shown frame: window, HUD, outputs"))
+    return rows
 
 
 def bench_live(args) -> int:
@@ -261,6 +322,10 @@ def bench_live(args) -> int:
         from live.core.errors import PhospheneError
 
         raise PhospheneError(f"{DEMO_CLIP}: the demo clip is missing (make it with demo/make_demo.py)")
+    if getattr(args, "random_weights", False):
+        from live.models.loading import RANDOM_NOTICE
+
+        note("bench live: " + RANDOM_NOTICE.format(what="every model", name="random") + "; only the timing counts")
     profiles, skipped = choose_profiles(args)
     use_jack = shutil.which("jackd") is not None and shutil.which("jack_connect") is not None
     if not use_jack:

@@ -61,6 +61,7 @@ def pick_device(name: str):
 
 
 TINY_NOTICE = "{what} 'tiny': seeded random weights built offline for tests and smoke runs; its pictures mean nothing"
+RANDOM_NOTICE = "{what} '{name}': the full-size architecture with random weights (for timing); its pictures mean nothing"
 
 
 def missing_models(models: Models) -> list[str]:

@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 
 from live.core.defaults import FULL_VAE, RANDOM, RANDOM_OWN
+from live.models.loading import RANDOM_NOTICE
 
 log = logging.getLogger("phosphene")
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-RANDOM_NOTICE = "{what} '{name}': the full-size architecture with random weights (for timing); its pictures mean nothing"
 
 
 POOL = 1 << 20  # random values generated once and tiled over every tensor: filling 2 G values with fresh ones takes ~20 s
@@ -97,7 +97,19 @@ def random_diffusion(vae: str = RANDOM):
     log.warning(RANDOM_NOTICE.format(what="diffusion model", name=RANDOM))
     text_encoder, tokenizer = random_text_encoder()
     vae_name = FULL_VAE if vae == FULL_VAE else RANDOM
-    return DiffusionParts(RANDOM, random_unet(), random_scheduler(), text_encoder, tokenizer, random_vae(vae_name), vae_name)
+    parts = DiffusionParts(RANDOM, random_unet(), random_scheduler(), text_encoder, tokenizer, random_vae(vae_name), vae_name)
+    vae_label = "full VAE (AutoencoderKL)" if vae_name == FULL_VAE else "TAESD (AutoencoderTiny)"
+    log.info(
+        "diffusion model 'random': UNet %.1f M, text encoder %.1f M, %s %.1f M parameters",
+        *(millions(m) for m in (parts.unet, parts.text_encoder)),
+        vae_label,
+        millions(parts.vae),
+    )
+    return parts
+
+
+def millions(module) -> float:
+    return sum(p.numel() for p in module.parameters()) / 1e6
 
 
 def backbone_config() -> dict:
@@ -123,9 +135,11 @@ def random_encoder(name: str = RANDOM):
         head = config("audio-prompt-head")
         model = build(lambda: AudioPromptEncoder(AudioPromptConfig(backbone={"model_type": "wav2vec2-bert", **backbone_config()}, **head)))
         meta = EncoderMeta(text_encoder=RANDOM, tokens=head["num_tokens"], width=head["width"])
+        log.info("encoder 'random-own': w2v-bert-2.0 + adapter + token head, %.1f M parameters", millions(model))
         return model, feature_extractor(), meta, 0
     from live.models.encoder import AUDIO2IMG_MAX_FRAMES, audio2img_meta
 
     model = build(lambda: Wav2Vec2BertModel(Wav2Vec2BertConfig(**backbone_config())))
     meta = audio2img_meta(model.config)
+    log.info("encoder 'random': w2v-bert-2.0 + audio2img adapter, %.1f M parameters", millions(model))
     return model, feature_extractor(), meta, AUDIO2IMG_MAX_FRAMES
