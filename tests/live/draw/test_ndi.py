@@ -9,6 +9,8 @@ The picture check: the run's stats keep a 2x2 colour thumbnail of every frame it
 frames received must match one of them, in order, within NDI's compression error; a receiver that
 swapped red and blue, flipped the picture or got black would not (checked on the same frames).
 
+A receiver that leaves mid-set costs the run nothing: no error, the picture goes on.
+
 Bad input: no cyndilib (the optional extra), a blank name, a name the runtime refuses: one line,
 exit 2, before audio or models open.
 """
@@ -73,22 +75,19 @@ def free_x_display() -> str:
     return next(f":{n}" for n in range(91, 200) if not Path(f"/tmp/.X{n}-lock").exists())
 
 
-@needs_cyndilib
-@needs_netns
-@pytest.mark.parametrize("where", ["headless", "window"])
-def test_a_receiver_gets_the_live_picture(house_music, tmp_path, where):
-    if where == "window" and shutil.which("Xvfb") is None:
-        pytest.skip("needs Xvfb for a real window")
+def sender_and_receiver(music, tmp_path, *, window: bool = False, leave_s: float | None = None):
+    """A 5 s live run with --ndi and a receiver, both in one private network namespace; returns
+    the finished process, the run's NDI stats and what the receiver got."""
     stats_file, got_file = tmp_path / "stats.json", tmp_path / "received.json"
-    run = run_cmd(house_music, "--profile", "laptop", "--size", "192x128", "--duration", "5")
+    run = run_cmd(music, "--profile", "laptop", "--size", "192x128", "--duration", "5")
     run += ["--ndi", "Phosphene test", "--stats-json", str(stats_file)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NDI_CONFIG_DIR": str(ndi_config(tmp_path))}
     x = ":"  # no X server: sh's no-op
-    if where == "window":
+    if window:
         run.remove("--headless")
         env["DISPLAY"] = free_x_display()
         x = f"Xvfb {env['DISPLAY']} -screen 0 640x480x24 -nolisten tcp 2>/dev/null & xvfb=$!; sleep 1"
-    receiver = [sys.executable, str(RECEIVER), "Phosphene test", str(got_file)]
+    receiver = [sys.executable, str(RECEIVER), "Phosphene test", str(got_file), "60", *([str(leave_s)] if leave_s else [])]
     script = f"""ip link set lo up
 {x}
 {shlex.join(receiver)} & receiver=$!
@@ -99,10 +98,19 @@ exit $code"""
     r = subprocess.run(["unshare", "--net", "sh", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=150)
     assert r.returncode == 0, r.stderr
     assert "receiver: " in r.stdout and got_file.exists(), r.stdout + r.stderr
-    stats, got = json.loads(stats_file.read_text())["ndi"], json.loads(got_file.read_text())
+    return json.loads(stats_file.read_text()), json.loads(got_file.read_text())
+
+
+@needs_cyndilib
+@needs_netns
+@pytest.mark.parametrize("where", ["headless", "window"])
+def test_a_receiver_gets_the_live_picture(house_music, tmp_path, where):
+    if where == "window" and shutil.which("Xvfb") is None:
+        pytest.skip("needs Xvfb for a real window")
+    run, got = sender_and_receiver(house_music, tmp_path, window=where == "window")
+    stats = run["ndi"]
     # the sender: most shown frames went out, none failed, one receiver was connected
-    frames = json.loads(stats_file.read_text())["frames"]
-    assert stats["sent"] >= 0.8 * frames and stats["errors"] == 0 and stats["receivers"] == 1, stats | {"sent_2x2": "..."}
+    assert stats["sent"] >= 0.8 * run["frames"] and stats["errors"] == 0 and stats["receivers"] == 1, stats | {"sent_2x2": "..."}
     assert got["source"] == stats["source"] and got["source"].endswith("(Phosphene test)")
     # the receiver: most of them arrived, every one at the run's size, as RGB(X/A)
     received = got["frames"]
@@ -116,6 +124,16 @@ exit $code"""
     swapped = thumbs.reshape(-1, 4, 3)[:, :, ::-1].reshape(-1, 12)
     flipped = thumbs.reshape(-1, 2, 2, 3)[:, ::-1].reshape(-1, 12)
     assert matched_in_order(swapped, sent) < 0.5 * len(thumbs) and matched_in_order(flipped, sent) < 0.5 * len(thumbs)
+
+
+@needs_cyndilib
+@needs_netns
+def test_a_receiver_lost_mid_set_never_stops_the_picture(house_music, tmp_path):
+    run, got = sender_and_receiver(house_music, tmp_path, leave_s=1.5)  # gone after 1.5 s of a 5 s run
+    stats = run["ndi"]
+    assert 0 < len(got["frames"]) < 0.6 * stats["sent"], (len(got["frames"]), stats["sent"])  # it did leave early
+    assert stats["sent"] >= 0.8 * run["frames"] and stats["errors"] == 0 and stats["receivers"] == 1, stats | {"sent_2x2": "..."}
+    assert run["frames"] >= 0.7 * 5 * run["display_fps"], run["frames"]  # the picture went on after it left
 
 
 def test_without_cyndilib_the_run_says_how_to_install_it(house_music, tmp_path):
