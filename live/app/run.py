@@ -298,6 +298,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
                     "control_ignored": sum(inbox.ignored.values()),
                     "control_lost": [i.name for i in inputs if getattr(i, "lost", False)],
                     "link": link.status() if link else "",
+                    "outputs": [output.status() for output in outputs if output.kind != "probe"],
                     "learn": learn.status() if learn else "",
                 },
             )

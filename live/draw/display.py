@@ -37,6 +37,38 @@ def no_session() -> bool:
     return sys.platform.startswith("linux") and not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or env.get("SDL_VIDEODRIVER"))
 
 
+def hud_lines(hud: dict) -> list[str]:
+    """The HUD's text, one line per fact (warnings start with their capitals), the keys last."""
+    lat = np.array(hud["latency_ms"]) if hud["latency_ms"] else None
+    p50, p95 = (np.percentile(lat, 50), np.percentile(lat, 95)) if lat is not None else (float("nan"), float("nan"))
+    lines = [
+        f"{hud['fps']:5.1f} fps   latency p50 {p50:4.0f} ms  p95 {p95:4.0f} ms",
+        f"encoder {hud['encoder_ms']:5.1f} ms   unet {hud['unet_ms']:5.1f} ms   tempo {hud.get('tempo', 0.0):5.1f} BPM"
+        + f" ({hud.get('tempo_source', 'audio')})"
+        + ("  (beat moved half a beat: O)" if hud.get("half_beat") else ""),
+        f"overflows {hud['overflows']}   dropped {hud['dropped']}   reconnects {hud['reconnects']}",
+    ]
+    if hud["input_lost"]:
+        lines.append("INPUT LOST: holding the last picture, reconnecting...")
+    if hud.get("error"):
+        lines.append(f"encoder error: {hud['error'][:80]}")
+    if hud.get("prompt"):
+        lines.append(f"prompt: {hud['prompt'][:60]}   strength {hud['strength']:.2f}  audio weight {hud['audio_weight']:.2f}")
+    if hud.get("link"):
+        lines.append(hud["link"])
+    if hud.get("outputs"):
+        lines.append("out: " + "   ".join(hud["outputs"]))
+    if hud.get("learn"):
+        lines.append(hud["learn"][:100])
+    if hud.get("control"):
+        source, what, _ = hud["control"]
+        lines.append(f"control: {what} ({source})   ignored {hud.get('control_ignored', 0)}")
+    for name in hud.get("control_lost", []):
+        lines.append(f"CONTROLLER LOST: {name}, reconnecting...")
+    lines.append(KEYS_HELP)
+    return lines
+
+
 class Display:
     def __init__(
         self,
@@ -163,31 +195,7 @@ class Display:
 
     def _draw_hud(self, hud: dict) -> None:
         pg = _pygame()
-        lat = np.array(hud["latency_ms"]) if hud["latency_ms"] else None
-        p50, p95 = (np.percentile(lat, 50), np.percentile(lat, 95)) if lat is not None else (float("nan"), float("nan"))
-        lines = [
-            f"{hud['fps']:5.1f} fps   latency p50 {p50:4.0f} ms  p95 {p95:4.0f} ms",
-            f"encoder {hud['encoder_ms']:5.1f} ms   unet {hud['unet_ms']:5.1f} ms   tempo {hud.get('tempo', 0.0):5.1f} BPM"
-            + f" ({hud.get('tempo_source', 'audio')})"
-            + ("  (beat moved half a beat: O)" if hud.get("half_beat") else ""),
-            f"overflows {hud['overflows']}   dropped {hud['dropped']}   reconnects {hud['reconnects']}",
-        ]
-        if hud["input_lost"]:
-            lines.append("INPUT LOST: holding the last picture, reconnecting...")
-        if hud.get("error"):
-            lines.append(f"encoder error: {hud['error'][:80]}")
-        if hud.get("prompt"):
-            lines.append(f"prompt: {hud['prompt'][:60]}   strength {hud['strength']:.2f}  audio weight {hud['audio_weight']:.2f}")
-        if hud.get("link"):
-            lines.append(hud["link"])
-        if hud.get("learn"):
-            lines.append(hud["learn"][:100])
-        if hud.get("control"):
-            source, what, _ = hud["control"]
-            lines.append(f"control: {what} ({source})   ignored {hud.get('control_ignored', 0)}")
-        for name in hud.get("control_lost", []):
-            lines.append(f"CONTROLLER LOST: {name}, reconnecting...")
-        lines.append(KEYS_HELP)
+        lines = hud_lines(hud)
         font = self._font_to_fit(lines)
         y, step = 8, font.get_linesize()
         for line in lines:

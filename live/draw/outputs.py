@@ -59,6 +59,11 @@ class FrameSender:
         except Exception:
             pass
 
+    def status(self) -> str:
+        """One line for the HUD."""
+        errors = f", {self.errors} errors ({self.last_error[:40]})" if self.errors else ""
+        return f"{self.kind} {self.sent} sent, {self.dropped} dropped{errors}"
+
     def stop(self) -> dict:
         try:
             self._frames.put(None, timeout=1.0)
