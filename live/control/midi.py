@@ -4,8 +4,9 @@ on ALSA (desktops) or JACK (`--midi-api jack`; `auto` takes ALSA where its seque
     CC n   -> a parameter: absolute (0..127 across its range) or a relative encoder (1..63 up, 65..127 down)
     note n -> an action (note on, velocity > 0)
     clock  -> 24 ticks per quarter note: each quarter is a tap, timed by a line through the last four
-              beats' ticks, so the beat clock follows the DJ's clock (Start and Continue restart the
-              count, Stop pauses it); `--tempo-source` chooses whether it, the taps or the audio drive
+              beats' ticks, so the beat clock follows the DJ's clock (Start restarts the count,
+              Stop pauses it, Continue resumes it where Song Position put it); `--tempo-source`
+              chooses whether it, the taps, Link or the audio drive
 
 The mapping comes from `--midi-map FILE.toml` or the default below:
 
@@ -222,11 +223,17 @@ class MidiInput:
                 if self.clocks >= CLOCKS_PER_BEAT:
                     self.clocks = 0
                     self.inbox.put(Control("action", "tap", self.beat_time(), "midi clock"))
-        elif kind in ("start", "continue"):
+        elif kind == "start":  # from the top: the next tick starts a beat
             self.running, self.clocks = True, 0
+            self._ticks.clear()
+        elif kind == "continue":  # from where Stop left it, or where Song Position put it
+            self.running = True
             self._ticks.clear()
         elif kind == "stop":
             self.running = False
+        elif kind == "songpos":  # Song Position Pointer, in sixteenths (6 ticks each): where in the beat to resume
+            self.clocks = (message.pos * 6) % CLOCKS_PER_BEAT
+            self._ticks.clear()
 
     def beat_time(self) -> float:
         """The time of the tick that just arrived, from a straight line through the last four beats'

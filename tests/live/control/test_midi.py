@@ -116,7 +116,10 @@ def test_map_files(tmp_path):
             MidiMap.load(bad)
 
 
-@pytest.mark.parametrize("chosen, accepted", [("auto", {"tap", "midi"}), ("audio", set()), ("midi", {"midi"}), ("tap", {"tap"})])
+@pytest.mark.parametrize(
+    "chosen, accepted",
+    [("auto", {"tap", "midi", "link"}), ("audio", set()), ("midi", {"midi"}), ("tap", {"tap"}), ("link", {"link"})],
+)
 def test_tempo_source_decides_which_taps_drive_the_beat(chosen, accepted):
     """apply_control on the loop's side: the generator worker's tap list is what the beat clock reads."""
     from live.app.run import GeneratorWorker, apply_control
@@ -124,11 +127,13 @@ def test_tempo_source_decides_which_taps_drive_the_beat(chosen, accepted):
 
     worker = GeneratorWorker(source=None, channels=None, slot=None, make_engine=None)  # a real worker, not started
     worker.tempo_source = chosen
-    for source, kind in (("keys", "tap"), ("midi clock", "midi")):
+    last = "audio"
+    for source, kind in (("keys", "tap"), ("midi clock", "midi"), ("link", "link")):
         before = len(worker.taps)
         apply_control(Control("action", "tap", 12.5, source), t0=13.0, display=None, generator=worker, controls=None, lock=None)
         assert (len(worker.taps) > before) == (kind in accepted)
-    assert worker.tempo_driver == ("midi" if "midi" in accepted else "tap" if accepted else "audio")
+        last = kind if kind in accepted else last
+    assert worker.tempo_driver == last  # auto: the latest to speak
 
 
 def osc_port_from(proc) -> int:
@@ -213,3 +218,31 @@ def test_a_saved_map_is_read_back_as_it_was(tmp_path):
     path = tmp_path / "map.toml"
     mapping.save(path)
     assert MidiMap.load(path) == mapping and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_song_position_sets_where_in_the_beat_the_clock_resumes():
+    """The clock logic of a MidiInput without a port (its mapping runs on rtmidi's thread, given
+    messages; the port itself is exercised through JACK above)."""
+    import mido
+
+    from live.control.midi import CLOCKS_PER_BEAT, MidiInput
+    from live.control.surface import Inbox
+
+    midi = MidiInput.__new__(MidiInput)  # no port: only the message mapping runs
+    midi.inbox, midi.mapping, midi.learn, midi.values = Inbox(), MidiMap(), None, {}
+    midi.running, midi.clocks = True, 0
+    midi._ticks = __import__("collections").deque(maxlen=4 * CLOCKS_PER_BEAT)
+    midi._map(mido.Message("stop"))
+    midi._map(mido.Message("songpos", pos=2))  # two sixteenths in: half a beat
+    midi._map(mido.Message("continue"))
+    taps = []
+    for _ in range(CLOCKS_PER_BEAT):
+        midi._map(mido.Message("clock"))
+        taps.append(len(midi.inbox.drain()))
+    assert taps.index(1) == CLOCKS_PER_BEAT // 2 - 1 and sum(taps) == 1  # the beat falls half a beat in, not a whole one
+    midi._map(mido.Message("start"))
+    for _ in range(CLOCKS_PER_BEAT - 1):
+        midi._map(mido.Message("clock"))
+    assert not midi.inbox.drain()  # Start: a whole beat to the next one
+    midi._map(mido.Message("clock"))
+    assert len(midi.inbox.drain()) == 1
