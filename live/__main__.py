@@ -411,6 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     from live.lab.bench_engine import add_bench_args
 
     add_bench_args(bench_sub)
+    from live.lab.tune import add_tune_args
+
+    add_tune_args(sub, add_model_args)
     from live.lab.bench_live import add_bench_live_args
 
     add_bench_live_args(bench_sub)
@@ -674,6 +677,12 @@ def bench_control(args) -> int:
     return bench(run_args, cmd_run, lambda a: load_profile(a.profile))
 
 
+def cmd_tune(args) -> int:
+    from live.lab.tune import tune
+
+    return tune(args)
+
+
 def cmd_train_beats(args) -> int:
     from live.lab.beat_train import train
 
@@ -716,6 +725,7 @@ def main(argv: list[str] | None = None) -> int:
         "train-beats": cmd_train_beats,
         "midi": cmd_midi,
         "osc": cmd_osc,
+        "tune": cmd_tune,
     }
     return run_main(commands, args, quiet=getattr(args, "quiet", False))
 

@@ -256,11 +256,6 @@ def table(profile: str, s: dict) -> list[str]:
         ("frames / fps", f"{s['frames']} / {s['fps']:.1f}", "shown (display rate, crossfaded)"),
         ("generated frames / fps", f"{s['generator']['frames']} / {s['generator']['frames'] / s['seconds']:.2f}", "new pictures"),
         ("latency p50/p95/p99 ms", f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['p99']:.0f}", ""),
-        (
-            "encoder ms (last)",
-            f"{s['encoder']['last_ms']:.1f}",
-            f"{s['encoder']['encodes']} calls, {s['encoder']['skipped_hops']} hops skipped",
-        ),
         *stage_rows(s),
         ("audio callback", callback, f"< {100 * CALLBACK_TARGET:.0f}%: {callback_verdict}" if callback_verdict else ""),
         ("overflows", f"{s['overflows']}", "0: " + ("ok" if s["overflows"] == 0 else "OVER")),
@@ -281,8 +276,8 @@ def table(profile: str, s: dict) -> list[str]:
     source = "JACK dummy server, demo clip looped" if s["jack"] else "--input demo clip"
     lines = [f"profile {profile}  ({s['seconds']:.0f} s, {source})"]
     lines += [f"  settings: {settings}" for settings in s.get("settings", [])]
-    lines += [f"  {'':<30}{'value':<44}target"]
-    lines += [f"  {name:<30}{value:<44}{target}" for name, value, target in rows]
+    lines += [f"  {'':<36}{'value':<44}target"]
+    lines += [f"  {name:<36}{value:<44}{target}" for name, value, target in rows]
     return lines
 
 
