@@ -20,6 +20,11 @@ from live.analysis.features import BAND_NAMES, FeatureConfig, FeatureFrames, Fea
 from live.core.defaults import SAMPLE_RATE
 
 N_BANDS = len(BAND_NAMES)  # sub, bass, low-mid, mid, high-mid, air
+N_WAVE = 128  # points of the waveform a frame carries (the oscilloscope's resolution)
+N_SPECTRUM = 32  # log-spaced spectrum bins a frame carries, SPECTRUM_HZ[0] .. SPECTRUM_HZ[1]
+SPECTRUM_HZ = (40.0, 7_600.0)  # below 40 Hz a 1024-point FFT at 16 kHz has no resolution; 8 kHz is Nyquist
+SPECTRUM_FLOOR_DB = -72.0  # dB (full-scale sine = 0 dB) shown as 0; 0 dB shows as 1
+SCOPE_SAMPLES = 1024  # the newest audio the waveform and spectrum look at (64 ms at 16 kHz)
 
 
 class Analyzer:
@@ -57,6 +62,28 @@ class Drive:
     beat_phase: float = 0.0  # 0 on the beat
     tempo_bpm: float = 120.0
     confidence: float = 0.0
+    wave: tuple[float, ...] = (0.0,) * N_WAVE  # the newest SCOPE_SAMPLES of audio, -1..1, oldest first
+    spectrum: tuple[float, ...] = (0.0,) * N_SPECTRUM  # log-spaced magnitude bins, 0..1 (SPECTRUM_FLOOR_DB .. 0 dB)
+
+
+def _spectrum_bins(sr: int, n: int) -> np.ndarray:
+    """Edges (N_SPECTRUM + 1) of the log-spaced bins, as rfft indices of an n-point FFT."""
+    hz = np.geomspace(SPECTRUM_HZ[0], min(SPECTRUM_HZ[1], sr / 2), N_SPECTRUM + 1)
+    return np.clip(np.round(hz * n / sr).astype(int), 1, n // 2)
+
+
+def scope(recent: np.ndarray, sr: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(wave, spectrum) of the newest SCOPE_SAMPLES samples: what the oscilloscope and spectrum
+    generators draw. recent: float (SCOPE_SAMPLES,)."""
+    n = len(recent)
+    wave = np.interp(np.linspace(0, n - 1, N_WAVE), np.arange(n), recent)
+    window = np.hanning(n)
+    mag = np.abs(np.fft.rfft(recent * window)) / (window.sum() / 2)  # a full-scale sine -> 1
+    edges = _spectrum_bins(sr, n)
+    power = np.array([mag[a : max(a + 1, b)].max() for a, b in zip(edges[:-1], edges[1:], strict=True)])
+    db = 20 * np.log10(np.maximum(power, 1e-9))
+    spectrum = np.clip((db - SPECTRUM_FLOOR_DB) / -SPECTRUM_FLOOR_DB, 0.0, 1.0)
+    return tuple(float(v) for v in np.clip(wave, -1.0, 1.0)), tuple(float(v) for v in spectrum)
     beat_in_bar: int = 0  # 0 on the downbeat, .. beats_per_bar - 1 (live/analysis/bars.py)
     beats_per_bar: int = 4  # 3 or 4
     bar: int = 0  # downbeats so far: bar 1 starts at the first

@@ -34,6 +34,7 @@ log = logging.getLogger("phosphene")
 SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"  # live/draw/gl.py -> the checkout's shaders/
 VERTEX_FILE = "fullscreen_vertex.glsl"
 N_BANDS = 6  # live.analysis.features.BAND_EDGES_HZ: sub, bass, low-mid, mid, high-mid, air
+N_WAVE, N_SPECTRUM = 128, 32  # live.analysis.clock.N_WAVE / N_SPECTRUM: the Drive record's waveform and spectrum
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,17 @@ UNIFORMS: dict[str, Uniform] = {
     "u_beat_pulse": Uniform("float", "1 on the beat, decaying over the beat; scaled by the tracker's confidence"),
     "u_tempo": Uniform("float", "tempo in BPM (60..200)"),
     "u_confidence": Uniform("float", "beat tracker confidence 0..1"),
+    "u_beat": Uniform("float", "beats counted since the start, plus the phase: steps by 1 per beat"),
+    "u_wave": Uniform(f"float[{N_WAVE}]", "the newest 64 ms of audio, -1..1, oldest first (the oscilloscope)"),
+    "u_spectrum": Uniform(f"float[{N_SPECTRUM}]", "log-spaced magnitude bins 40 Hz..7.6 kHz, 0..1 (-72..0 dB)"),
+    # --- the structure generator's scene parameters (shaders/structure_*.glsl; scenes/*.toml [structure]) ---
+    "u_scale": Uniform("float", "size of the pattern: > 1 is finer (scene `scale`)"),
+    "u_speed": Uniform("float", "how fast the pattern moves on its own, 1 = as designed (scene `speed`)"),
+    "u_detail": Uniform("float", "fine detail 0..1 (scene `detail`)"),
+    "u_count": Uniform("float", "how many: segments, cells, rings, lines (scene `count`)"),
+    "u_hue": Uniform("float", "palette rotation 0..1 (scene `hue`)"),
+    "u_palette": Uniform("vec3", "cosine palette phases per channel, 0..1 (scene `palette`)"),
+    "u_drive": Uniform("float", "the routed feature that moves the generator (scene [route] structure), 0..1"),
     # --- feedback warp (warp.glsl) ---
     "u_prev": Uniform("sampler2D", "the previous frame (feedback)"),
     "u_structure": Uniform("sampler2D", "the structure generator's frame, mixed into the warped frame"),
@@ -199,7 +211,10 @@ class ShaderProgram:
             if name not in UNIFORMS:
                 raise KeyError(f"{name} is not a uniform in live.draw.gl.UNIFORMS (add it there, and to docs/SHADERS.md)")
             if name in self.program:  # unused uniforms are optimised away
-                self.program[name].value = value
+                uniform = self.program[name]
+                if uniform.array_length > 1 and len(value) > uniform.array_length:
+                    value = value[: uniform.array_length]  # drivers trim an array to the elements a shader reads
+                uniform.value = value
 
     def draw(self, target, values: dict, textures: dict | None = None) -> None:
         """Draw the fullscreen triangle into `target` (a framebuffer) with these uniforms and textures."""
