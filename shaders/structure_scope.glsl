@@ -32,9 +32,9 @@ void main() {
             d = abs(r);
         } else {
             float x = clamp((p.x / aspect) + 0.5, 0.0, 1.0);
-            d = abs(p.y - offset - 0.35 * gain * wave_at(fract(x + 0.13 * float(k))));
+            d = abs(p.y - offset - 0.35 * gain * wave_at(0.3 * x + 0.2 * float(k)));
         }
-        float glow = smoothstep(0.012, 0.0, d) + 0.004 / (d + 0.004) * (0.25 + 0.5 * u_onset);  // the trace, and its halo
+        float glow = smoothstep(0.02, 0.0, d) + 0.004 / (d + 0.004) * (0.25 + 0.5 * u_onset);  // the trace, and its halo
         col += glow * palette(0.15 * float(k) + 0.05 * u_beat + 0.2 * u_level);
     }
     colour = vec4(clamp(col, 0.0, 4.0) * (0.6 + 0.4 * u_level), 1.0);

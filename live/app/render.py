@@ -28,15 +28,18 @@ from pathlib import Path
 import numpy as np
 
 from live.analysis.clock import FeatureClock
+from live.app.director import Director
 from live.app.engines import DiffusionHooks, load_diffusion_side, start_token
+from live.app.scenes import DEFAULT_SCENE, Scene, load_library
 from live.app.settings import RenderConfig, check_fps
+from live.app.timeline import load_timeline
 from live.audio.decode import AudioSegment, open_segment, stream
 from live.audio.windows import SampleBuffer
 from live.core.defaults import SAMPLE_RATE
 from live.core.errors import PhospheneError
 from live.core.timing import StageTimer
 from live.core.units import fps_text, parse_size, size_text
-from live.draw.shaders import ShaderEngine, ShaderLook
+from live.draw.shaders import ShaderEngine, ShaderLook, Structure
 from live.draw.video import AAC_RATES, AudioMuxer, Mp4Writer, RenderResult, check_output_path, make_bar
 from live.models.loading import Models
 from live.models.settings import GeneratorConfig
@@ -232,15 +235,33 @@ def render_shader(
     progress: bool = True,
     look: ShaderLook = ShaderLook(),
     half_beat: bool = RenderConfig.half_beat,
+    scene: Scene | None = None,
+    director: Director | None = None,
+    timeline: str | Path | None = None,
 ) -> RenderResult:
-    """Render a music file with the shader engine (no weights, no torch) to an MP4 with its audio muxed in."""
+    """Render a music file with the shader engine (no weights, no torch) to an MP4 with its audio muxed in.
+    `scene` starts with that scene (its look replaces `look`); `director` (or `timeline`, a file of
+    cues over the shipped scenes) switches scenes on the music's bars as the frames go."""
     width, height = parse_size(size, minimum=0)  # the engine says which sizes it draws
     fps = Fraction(fps)
     check_fps(fps)
     output = check_output_path(output_path, inputs=(input_path,))
     segment = open_segment(input_path, start_s, duration_s)
+    if timeline is not None and director is None:
+        library = load_library()
+        director = Director(
+            library, scene.name if scene else DEFAULT_SCENE, cues=load_timeline(timeline, library, duration_s=segment.duration_s)
+        )
+    if director is not None and scene is None:
+        scene = director.library[director.current]
+    if scene is not None:
+        look, structure = scene.look, scene.structure
+    else:
+        structure = Structure()
     timer = StageTimer()
-    engine = ShaderEngine(width, height, look=look, seed=seed, fps=float(fps))  # fails here (no EGL, bad shader) before any output exists
+    engine = ShaderEngine(
+        width, height, look=look, structure=structure, seed=seed, fps=float(fps)
+    )  # fails here (no EGL, bad shader) before any output exists
     n_frames = max(1, round(segment.duration_s * fps))
     log.info(
         "rendering %s (%.2f s) -> %s with the shader engine: %d frames at %s fps, %dx%d",
@@ -255,6 +276,7 @@ def render_shader(
     total = segment.samples(SAMPLE_RATE)
     buffer = SampleBuffer(stream(segment, sr=SAMPLE_RATE, channels=1, block_s=0.25), total)
     clock = FeatureClock(SAMPLE_RATE, half_beat=half_beat)
+    scenes: list[str] = []  # the scene of each frame, for the stats
 
     def frames() -> Iterator[np.ndarray]:
         for k in range(n_frames):
@@ -266,10 +288,14 @@ def render_shader(
                 drive = clock.advance(under_frame, float(k / fps))
             with timer.section("shaders"):
                 engine.reload_if_changed()
+                if director is not None:
+                    scenes.append(direct(director, engine, drive))
+                elif scene is not None:
+                    scenes.append(scene.name)
                 yield engine.frame(drive)
 
     try:
-        return write_mp4(
+        result = write_mp4(
             output,
             segment,
             frames(),
@@ -281,8 +307,29 @@ def render_shader(
             progress=progress,
             engine="shader",
         )
+        result.scenes = scenes
+        if director is not None and director.next_cue < len(director.cues):
+            cue = director.cues[director.next_cue]
+            result.notes.append(f"the cue at line {cue.line} never fired: the audio ended first")
+            log.warning("timeline: %s", result.notes[-1])
+        return result
     finally:
         engine.release()
+
+
+def direct(director: Director, engine: ShaderEngine, drive) -> str:
+    """One frame of the director on the shader engine: start a switch, move the transition on.
+    A scene whose generator does not compile is skipped with a warning: the last good one stays."""
+    state = director.step(drive)
+    if state.begin is not None:
+        name, transition = state.begin
+        target = director.library[name]
+        try:
+            engine.begin(target.look, target.structure, transition.kind)
+        except PhospheneError as e:  # ShaderError: a broken generator; the scene on screen stays
+            log.warning("scene %s not shown, keeping the last good one: %s", name, e)
+    engine.progress(state.progress)
+    return state.scene
 
 
 def timed(blocks, timer: StageTimer, name: str):

@@ -120,6 +120,11 @@ def write_stats(path: str, result) -> None:
         "engine": result.engine,
         "peak_rss_mib": peak_kib / 1024,
     }
+    if getattr(result, "scenes", None):  # per frame: which scene drew it
+        stats["scene_per_frame"] = result.scenes
+        stats["scene_changes"] = [[k, name] for k, name in enumerate(result.scenes) if k == 0 or result.scenes[k - 1] != name]
+    if getattr(result, "notes", None):
+        stats["notes"] = result.notes
     write_json(path, stats, indent=2)
 
 

@@ -1,0 +1,262 @@
+"""The director: which scene is on, which is cued, and the transition under way, frame by frame, on
+the music's beats and bars (live/app/barclock.py). The offline render and the live loop both step it.
+
+    director = Director(library, "classic", transition=parse_transition("crossfade 4 beats"))
+    director.request("scene_next")             # any thread: keys, MIDI, OSC (the control surface's actions)
+    state = director.step(drive)               # once per frame, on the frame's thread
+    if state.begin: engine.begin(scene.look, scene.structure, kind)   # a switch starts this frame
+    engine.progress(state.progress)
+
+Transitions: `KIND [N beats|bars] [on now|beat|bar|phrase [N]]`, e.g. "cut", "crossfade 4 beats",
+"dissolve 2 bars on phrase 8". `on` says when a "go" takes effect: at once, on the next beat, the
+next bar line, or the next phrase start (a phrase is N bars, 8 unless said; phrases start at bars
+1, N + 1, 2N + 1, ...). A cue waits for the next phrase; auto-advance switches every N bars.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass, field
+
+from live.app.barclock import BarClock, BarPosition
+
+KINDS = ("cut", "crossfade", "dissolve")
+ONS = ("now", "beat", "bar", "phrase")
+PHRASE_BARS = (4, 8, 16)
+
+
+@dataclass(frozen=True)
+class Transition:
+    kind: str = "crossfade"
+    span: float = 4.0  # how long the crossfade or dissolve lasts, in `unit`
+    unit: str = "beats"  # beats | bars
+    on: str = "bar"  # when a go takes effect: now | beat | bar | phrase
+    phrase_bars: int = 8  # bars per phrase, for on = phrase
+
+    def span_beats(self, beats_per_bar: int) -> float:
+        if self.kind == "cut":
+            return 0.0
+        return self.span * (beats_per_bar if self.unit == "bars" else 1)
+
+    def text(self) -> str:
+        span = "" if self.kind == "cut" else f" {self.span:g} {self.unit}"
+        on = f" on phrase {self.phrase_bars}" if self.on == "phrase" else f" on {self.on}"
+        return f"{self.kind}{span}{on}"
+
+
+_TRANSITION = re.compile(
+    r"^(?P<kind>[a-z]+)(?:\s+(?P<span>\d+(?:\.\d+)?)\s+(?P<unit>beats?|bars?))?(?:\s+on\s+(?P<on>[a-z]+)(?:\s+(?P<phrase>\d+))?)?$"
+)
+
+
+def parse_transition(text: str, *, on: str = "bar", phrase_bars: int = 8) -> Transition:
+    """ "crossfade 4 beats" -> Transition; a ValueError saying the form otherwise. `on` and
+    `phrase_bars` are the defaults when the text does not say."""
+    form = 'KIND [N beats|bars] [on now|beat|bar|phrase [4|8|16]], KIND one of cut, crossfade, dissolve (e.g. "crossfade 4 beats")'
+    m = _TRANSITION.match(" ".join(str(text).lower().split()))
+    if not m or m["kind"] not in KINDS:
+        raise ValueError(f"transition {text!r}: give {form}")
+    kind = m["kind"]
+    if kind == "cut" and m["span"]:
+        raise ValueError(f"transition {text!r}: a cut has no length (say 'cut' or 'cut on bar')")
+    span = float(m["span"]) if m["span"] else (0.0 if kind == "cut" else 4.0)
+    if kind != "cut" and not 0 < span <= 64:
+        raise ValueError(f"transition {text!r}: the length is 1 to 64 beats or bars")
+    unit = "bars" if (m["unit"] or "beats").startswith("bar") else "beats"
+    on_ = m["on"] or on
+    if on_ not in ONS:
+        raise ValueError(f"transition {text!r}: 'on' takes one of {', '.join(ONS)}")
+    phrase = int(m["phrase"]) if m["phrase"] else phrase_bars
+    if m["phrase"] and on_ != "phrase":
+        raise ValueError(f"transition {text!r}: only 'on phrase' takes a number of bars")
+    if phrase not in PHRASE_BARS:
+        raise ValueError(f"transition {text!r}: a phrase is {', '.join(map(str, PHRASE_BARS))} bars")
+    return Transition(kind, span, unit, on_, phrase)
+
+
+def due(rule: str, phrase_bars: int, armed: BarPosition, pos: BarPosition) -> bool:
+    """Has the boundary a go waits for (rule: now | beat | bar | phrase) come since it was armed?"""
+    if rule == "now":
+        return True
+    if rule == "beat":
+        return pos.beat > armed.beat
+    started_bar = pos.bar > armed.bar and pos.beat_in_bar == 0
+    if rule == "bar":
+        return started_bar
+    return started_bar and (pos.bar - 1) % phrase_bars == 0
+
+
+def beats_until(rule: str, phrase_bars: int, pos: BarPosition) -> float:
+    """Beats from now to the boundary `rule` waits for (for the HUD)."""
+    frac = pos.beat_pos - math.floor(pos.beat_pos)
+    if rule == "now":
+        return 0.0
+    if rule == "beat":
+        return 1.0 - frac
+    to_bar = pos.beats_per_bar - pos.beat_in_bar - frac if pos.bar else 1.0 - frac  # before bar 1: the first beat
+    if rule == "bar" or not pos.bar:
+        return to_bar
+    bars_more = (phrase_bars - pos.bar % phrase_bars) % phrase_bars  # whole bars after the next bar line
+    return to_bar + bars_more * pos.beats_per_bar
+
+
+@dataclass
+class Pending:
+    """A switch waiting for its boundary."""
+
+    scene: str
+    transition: Transition
+    armed: BarPosition
+    rule: str  # now | beat | bar | phrase, or "at bar" (a timeline's bar N)
+    prompt: str | None = None
+    at_bar: int = 0
+    cue_line: int = 0  # the timeline line it came from (0: none)
+
+
+@dataclass
+class FrameState:
+    scene: str  # the scene this frame belongs to (the incoming one from the frame a switch starts)
+    begin: tuple | None = None  # (scene name, Transition) when a switch starts this frame
+    progress: float = 1.0  # through the transition under way (1: none)
+    prompt: tuple[str | None, str | None, float] = (None, None, 1.0)  # diffusion: travel from, to, how far
+    position: BarPosition | None = None
+
+
+@dataclass
+class Active:
+    source: str
+    target: str
+    transition: Transition
+    start_pos: float  # the beat clock when it began
+    span_beats: float
+    prompt_from: str | None = None
+    prompt_to: str | None = None
+
+
+@dataclass
+class Director:
+    library: dict
+    current: str
+    transition: Transition = field(default_factory=Transition)
+    auto_bars: int | None = None  # switch every N bars by itself
+    shuffle: bool = False
+    seed: int = 0
+    cues: list = field(default_factory=list)  # a timeline's Cue list: a cue list live, the script of a render
+    follow_cues: bool = True  # cues fire by themselves at their time or bar (False: only on scene_next)
+
+    def __post_init__(self):
+        self.order = list(self.library)
+        self.clock = BarClock()
+        self.cued: str | None = None
+        self.pending: Pending | None = None
+        self.active: Active | None = None
+        self.requests: list[tuple[str, str | None]] = []  # appended by other threads, popped here
+        self.rng = random.Random(self.seed)
+        self.next_cue = 0
+        self.prompt = self._prompt_of(self.current)
+        self.last_auto_bar = 0
+        self.status = f"scene {self.current}"  # for the HUD, swapped whole
+        self.changes: list[tuple[int, str]] = []  # (frame, scene) at each switch, for the stats
+        self.frame = 0
+        self.position: BarPosition | None = None
+
+    # --- asked for ------------------------------------------------------------------------
+
+    def request(self, action: str, name: str | None = None) -> None:
+        """scene_next | scene_previous | scene_cue | scene_go, or ("go", NAME): safe from any thread."""
+        self.requests.append((action, name))
+
+    def _neighbour(self, name: str, step: int) -> str:
+        if self.shuffle and step > 0:
+            choices = [n for n in self.order if n != name] or [name]
+            return self.rng.choice(choices)
+        return self.order[(self.order.index(name) + step) % len(self.order)] if name in self.order else self.order[0]
+
+    def _prompt_of(self, name: str) -> str | None:
+        scene = self.library.get(name)
+        return scene.prompts[0] if scene is not None and scene.prompts else None
+
+    def _arm(self, scene: str, transition: Transition, pos: BarPosition, rule: str | None = None, **extra) -> None:
+        self.pending = Pending(scene, transition, pos, rule or transition.on, **extra)
+
+    def _handle(self, action: str, name: str | None, pos: BarPosition) -> None:
+        if action == "go" and name:
+            self._arm(name, self.transition, pos)
+        elif action == "scene_next" and self.cues:
+            self._arm_cue(pos, rule=self.transition.on)
+        elif action in ("scene_next", "scene_previous"):
+            base = self.pending.scene if self.pending else self.current
+            self._arm(self._neighbour(base, 1 if action == "scene_next" else -1), self.transition, pos)
+        elif action == "scene_cue":
+            self.cued = self._neighbour(self.cued or self.current, 1)
+            self._arm(self.cued, self.transition, pos, rule="phrase")
+        elif action == "scene_go":
+            target = self.cued or self._neighbour(self.current, 1)
+            self._arm(target, self.transition, pos, rule="beat")
+
+    def _arm_cue(self, pos: BarPosition, rule: str | None = None) -> None:
+        if self.next_cue >= len(self.cues):
+            return
+        cue = self.cues[self.next_cue]
+        self.next_cue += 1
+        scene = cue.scene or (self.pending.scene if self.pending else self.current)
+        r = rule or (cue.transition.on if cue.at_bar is None else "at bar")
+        self._arm(scene, cue.transition, pos, rule=r, prompt=cue.prompt, at_bar=cue.at_bar or 0, cue_line=cue.line)
+
+    # --- once per frame ---------------------------------------------------------------------
+
+    def step(self, drive) -> FrameState:
+        pos = self.clock.advance(drive)
+        self.position = pos
+        while self.requests:
+            self._handle(*self.requests.pop(0), pos)
+        if self.follow_cues and self.cues and self.next_cue < len(self.cues) and self.pending is None:
+            cue = self.cues[self.next_cue]
+            if (cue.at_bar is not None and pos.bar >= cue.at_bar) or (cue.at_s is not None and drive.time_s >= cue.at_s - 1e-9):
+                self._arm_cue(pos)
+        if self.auto_bars and self.pending is None and pos.bar > self.last_auto_bar and pos.beat_in_bar == 0:
+            if pos.bar > 1 and (pos.bar - 1) % self.auto_bars == 0:
+                self._arm(self._neighbour(self.current, 1), self.transition, pos, rule="now")
+            self.last_auto_bar = pos.bar
+        state = FrameState(self.current, position=pos)
+        p = self.pending
+        if p is not None and (
+            p.rule == "at bar" and pos.bar >= p.at_bar or p.rule != "at bar" and due(p.rule, p.transition.phrase_bars, p.armed, pos)
+        ):
+            self.pending = None
+            if p.scene == self.cued:
+                self.cued = None
+            prompt_to = p.prompt or self._prompt_of(p.scene) or self.prompt
+            span = p.transition.span_beats(pos.beats_per_bar)
+            self.active = Active(self.current, p.scene, p.transition, pos.beat_pos, span, self.prompt, prompt_to)
+            self.current, self.prompt = p.scene, prompt_to
+            self.changes.append((self.frame, p.scene))
+            state = FrameState(p.scene, begin=(p.scene, p.transition), position=pos)
+        a = self.active
+        if a is not None:
+            t = 1.0 if a.span_beats <= 0 else min(1.0, max(0.0, (pos.beat_pos - a.start_pos) / a.span_beats))
+            state.progress, state.prompt = t, (a.prompt_from, a.prompt_to, t)
+            if t >= 1.0:
+                self.active = None
+        else:
+            state.prompt = (self.prompt, self.prompt, 1.0)
+        self.status = self._status(pos)
+        self.frame += 1
+        return state
+
+    def _status(self, pos: BarPosition) -> str:
+        text = f"scene {self.current}   bar {pos.bar}.{pos.beat_in_bar + 1}"
+        if self.active is not None:
+            text += f"   ({self.active.transition.kind} from {self.active.source})"
+        p = self.pending
+        if p is not None:
+            if p.rule == "at bar":
+                beats = max(0.0, (p.at_bar - max(pos.bar, 1)) * pos.beats_per_bar - pos.beat_in_bar)
+            else:
+                beats = beats_until(p.rule, p.transition.phrase_bars, pos)
+            text += f"   next {p.scene} in {beats:.1f} beats ({p.transition.kind})"
+        elif self.cued:
+            text += f"   cued {self.cued}"
+        return text

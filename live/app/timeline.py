@@ -1,0 +1,125 @@
+"""Timelines: a TOML list of cues, the script of a music video (`render --timeline`) or a cue list
+live (`run --timeline`: the next entry on "next", or by itself at its time or bar).
+
+    [[cue]]
+    at = "0:00"                        # m:ss.s, or seconds ("92.5"), or "bar 17"
+    scene = "tunnel"
+    [[cue]]
+    at = "1:32.5"
+    scene = "kaleido"                  # a scene and/or a prompt (diffusion: the prompt travels there)
+    prompt = "neon city at night"
+    transition = "crossfade 4 beats"   # cut | crossfade N beats|bars | dissolve N beats|bars [on now|beat|bar|phrase N]
+
+A time-keyed cue is quantised to the next bar line unless its transition says otherwise ("... on
+now" lands on the stated time exactly); a bar-keyed cue starts on its bar line. Refusals name the
+line: an unknown scene, a time past the end of the audio, entries out of order, a syntax error.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from live.app.director import Transition, parse_transition
+from live.core.errors import PhospheneError
+
+CUE_KEYS = ("at", "scene", "prompt", "transition")
+_TIME = re.compile(r"^(?:(?P<m>\d+):)?(?P<s>\d+(?:\.\d+)?)$")
+_BAR = re.compile(r"^bar\s+(?P<n>\d+)$")
+
+
+@dataclass(frozen=True)
+class Cue:
+    line: int  # where the entry's [[cue]] header is, 1-based
+    at_s: float | None  # a time-keyed cue ...
+    at_bar: int | None  # ... or a bar-keyed one (bar 1 is the first)
+    scene: str | None
+    prompt: str | None
+    transition: Transition
+
+
+def parse_at(text) -> tuple[float | None, int | None]:
+    """ "1:32.5" -> (92.5, None); "bar 17" -> (None, 17); a ValueError otherwise."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return float(text), None
+    if not isinstance(text, str):
+        raise ValueError(f'at = {text!r}: give a time "m:ss.s" or "bar N"')
+    t = text.strip().lower()
+    if m := _BAR.match(t):
+        if int(m["n"]) < 1:
+            raise ValueError(f'at = "{text}": bars count from 1')
+        return None, int(m["n"])
+    if m := _TIME.match(t):
+        seconds = float(m["s"])
+        if m["m"] is not None and seconds >= 60:
+            raise ValueError(f'at = "{text}": seconds after the colon are 0 to 59.9')
+        return 60 * int(m["m"] or 0) + seconds, None
+    raise ValueError(f'at = "{text}": give a time "m:ss.s" (e.g. "1:32.5"), seconds, or "bar N"')
+
+
+def _lines(text: str) -> list[tuple[int, dict[str, int]]]:
+    """For each [[cue]] header: its line number and the line of each key under it."""
+    entries = []
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if re.match(r"^\[\[\s*cue\s*\]\]", s):
+            entries.append((n, {}))
+        elif entries and (m := re.match(r"^([A-Za-z_][A-Za-z0-9_-]*)\s*=", s)):
+            entries[-1][1].setdefault(m[1], n)
+    return entries
+
+
+def load_timeline(path: str | Path, library: dict, *, duration_s: float | None = None) -> list[Cue]:
+    """The cues of a timeline file, checked against the scenes and the audio's length."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise PhospheneError(f"--timeline {path}: cannot read it ({e})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"line (\d+)", str(e))
+        where = f"{path}:{m[1]}" if m else str(path)
+        raise PhospheneError(f"{where}: not valid TOML: {e}") from None
+    if set(data) - {"cue"} or not isinstance(data.get("cue"), list):
+        extra = ", ".join(sorted(set(data) - {"cue"})) or "no [[cue]] entries"
+        raise PhospheneError(f"{path}: a timeline is a list of [[cue]] entries ({extra})")
+    lines = _lines(text)
+    cues: list[Cue] = []
+    for i, entry in enumerate(data["cue"]):
+        header, key_lines = lines[i] if i < len(lines) else (0, {})
+
+        def fail(message: str, key: str | None = None, header=header, key_lines=key_lines):
+            raise PhospheneError(f"{path}:{key_lines.get(key, header) if key else header}: {message}")
+
+        for key in entry:
+            if key not in CUE_KEYS:
+                fail(f"unknown key {key!r} in a [[cue]] (allowed: {', '.join(CUE_KEYS)})", key)
+        if "at" not in entry:
+            fail('this [[cue]] has no at = "m:ss.s" or "bar N"')
+        try:
+            at_s, at_bar = parse_at(entry["at"])
+        except ValueError as e:
+            fail(str(e), "at")
+        scene, prompt = entry.get("scene"), entry.get("prompt")
+        if scene is None and prompt is None:
+            fail("a cue names a scene, a prompt, or both")
+        if scene is not None and scene not in library:
+            fail(f"scene = {scene!r}: no such scene (there are: {', '.join(library)})", "scene")
+        if prompt is not None and not (isinstance(prompt, str) and prompt.strip()):
+            fail("prompt = ...: give a line of text", "prompt")
+        try:
+            transition = parse_transition(entry.get("transition", "cut"), on="now" if at_bar is not None else "bar")
+        except ValueError as e:
+            fail(str(e), "transition")
+        if at_s is not None and duration_s is not None and at_s > duration_s:
+            fail(f'at = "{entry["at"]}" is past the end of the audio ({duration_s:.1f} s)', "at")
+        for before in cues:
+            same_kind = (before.at_s is not None) == (at_s is not None)
+            if same_kind and (at_s if at_s is not None else at_bar) <= (before.at_s if at_s is not None else before.at_bar):
+                fail(f'at = "{entry["at"]}" is not after the cue at line {before.line}: cues go in order', "at")
+        cues.append(Cue(header, at_s, at_bar, scene, prompt.strip() if prompt else None, transition))
+    return cues
