@@ -196,7 +196,12 @@ def axes(start: LatencyProfile, engine: str, backends: list[str]) -> dict[str, A
         return {"size": size, "block": block}
     windows = tuple(sorted({w for w in start.encoder_windows_s if w <= 2.0} | {start.window_s}, reverse=True))
     return {
-        "backend": Axis("backend", tuple(backends), lambda p: p.encoder_backend or "torch", lambda p, v: replace(p, encoder_backend=v)),
+        "backend": Axis(  # None / auto count as the first available (torch, unless an export is there: auto picks it)
+            "backend",
+            tuple(backends),
+            lambda p: p.encoder_backend if p.encoder_backend in backends else backends[-1 if p.encoder_backend == "auto" else 0],
+            lambda p, v: replace(p, encoder_backend=v),
+        ),
         "vae": Axis("vae", ("full", "taesd") if start.vae == "full" else ("taesd",), lambda p: p.vae, lambda p, v: replace(p, vae=v)),
         "unet": Axis(
             "unet", tuple(unet_levels(start)), lambda p: (p.steps, p.strength), lambda p, v: replace(p, steps=v[0], strength=v[1])
@@ -335,14 +340,18 @@ class Search:
         current = self.measure(start, "start")
         if current.error:  # a model that cannot load, a device that is not there: every candidate would fail alike
             return current
+        unhelpful: list[str] = []  # fields whose step did not help last time: tried after the others
         while current.shortfall(self.t) > 0 and self.time_left():  # down: give up, in order, until the targets are met
-            for label, candidate in moves(current.profile, current, self.t, space):
+            steps = moves(current.profile, current, self.t, space)
+            steps.sort(key=lambda m: m[0].split()[0] in unhelpful)  # stable: the give-up order otherwise
+            for label, candidate in steps:
                 if not self.time_left():
                     break
                 result = self.measure(candidate, label)
                 if result.shortfall(self.t) < current.shortfall(self.t) * (1 - IMPROVES_BY):
                     current = result
                     break
+                unhelpful.append(label.split()[0])
             else:
                 break  # no step helps: as close as this engine gets
         if current.shortfall(self.t) == 0:  # up: win quality back, the last given up first
