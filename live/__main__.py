@@ -23,6 +23,8 @@ examples:
   python -m live render set.flac -o drop.mp4 --start 95 --duration 30 --seed 7
   python -m live render song.mp3 -o song.mp4 --prompt "neon city at night" --audio-weight 0.6
   python -m live render demo/phosphene-demo.mp3 -o demo.mp4 --models tiny   # offline smoke run
+  python -m live render song.mp3 -o song.mp4 --engine shader --scene tunnel
+  python -m live render song.mp3 -o video.mp4 --engine shader --timeline demo/timeline.toml --seed 3
 
 models are hub ids (looked up in the local Hugging Face cache, then downloaded), local folders,
 or `tiny`: seeded random weights for tests and smoke runs, whose pictures mean nothing.
@@ -81,6 +83,27 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
         default="diffusion",
         help="diffusion: the audio encoder + img2img; shader: the GLSL stages alone, driven by the audio features (no weights, no torch)",
     )
+
+
+def add_scene_args(p: argparse.ArgumentParser, *, live: bool) -> None:
+    g = p.add_argument_group("scenes and transitions (see `python -m live scenes`)")
+    g.add_argument("--scene", metavar="NAME", help="start with this scene (default: classic, the look Phosphene always had)")
+    g.add_argument("--scenes", metavar="DIR", help="a folder of your own NAME.toml scenes, beside the shipped ones (yours win by name)")
+    g.add_argument(
+        "--timeline",
+        metavar="FILE.toml",
+        help='[[cue]] entries at "m:ss.s" or "bar N", each a scene and/or prompt and a transition'
+        + ("; live it is a cue list: the next entry fires on 'next' (N key, MIDI, OSC) or by itself at its time or bar" if live else ""),
+    )
+    g.add_argument(
+        "--transition",
+        default="crossfade 4 beats on bar",
+        metavar="TEXT",
+        help="how scenes change: cut | crossfade N beats|bars | dissolve N beats|bars, then on now|beat|bar|phrase [4|8|16] "
+        "(when a go lands) (default: %(default)s)",
+    )
+    g.add_argument("--auto-advance", type=int, metavar="BARS", help="go to the next scene every BARS bars by itself")
+    g.add_argument("--shuffle", action="store_true", help="with --auto-advance or next: the next scene at random (seeded), not in order")
 
 
 def add_render_args(p: argparse.ArgumentParser) -> None:
@@ -163,8 +186,12 @@ def add_render_args(p: argparse.ArgumentParser) -> None:
         help=f"1 = audio only, 0 = prompt only (default: {c.audio_weight:g}, or {c.PROMPT_AUDIO_WEIGHT:g} with --prompt)",
     )
     add_engine_args(p)
+    add_scene_args(p, live=False)
     p.add_argument(
-        "--stats-json", default=None, metavar="FILE", help="write the run's figures (frames, fps, ms per stage, peak memory) as JSON"
+        "--stats-json",
+        default=None,
+        metavar="FILE",
+        help="write the run's figures (frames, fps, ms per stage, peak memory; with scenes, the scene of every frame) as JSON",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log: warnings and errors only")
     add_model_args(p)
@@ -178,6 +205,8 @@ examples:
 
 keys: F fullscreen  H HUD  B blackout  Space freeze  Left/Right prompt  Up/Down strength
       [ ] audio weight  T tap tempo  R release the tapped tempo  O move the beat by half a beat
+      N / P next / previous scene (on the next bar; with --timeline: the next cue)
+      C cue the next scene (it fires on the next phrase)  G go: the cued scene on the next beat
       Q/Esc quit
 profiles (live/core/profiles/*.toml): stage (strong GPU), balanced, laptop (CPU); or a .toml of your own.
 """
@@ -337,6 +366,7 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
         "such as /dev/video10 (make one: sudo modprobe v4l2loopback exclusive_caps=1 card_label=Phosphene)",
     )
     add_engine_args(p)
+    add_scene_args(p, live=True)
     add_model_args(p)
 
 
@@ -382,6 +412,21 @@ def build_parser() -> argparse.ArgumentParser:
     from live.lab.beat_train import add_train_beats_args
 
     add_train_beats_args(sub)
+    scenes = sub.add_parser(
+        "scenes",
+        help="list the scenes (name, generator, description); --sheet draws them all",
+        description="List the scenes: the shipped ones in scenes/ and a --scenes folder of your own. "
+        "A scene is a TOML file: its structure generator, warp, grade, feature routes and diffusion prompt (README: Scenes).",
+        epilog="example:\n  python -m live scenes --sheet docs/scenes.png   # every scene at 3, 6, 9 and 12 s of the demo track",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scenes.add_argument("--scenes", metavar="DIR", help="a folder of your own NAME.toml scenes, beside the shipped ones")
+    scenes.add_argument("--sheet", metavar="OUT.png", help="render a contact sheet: a row per scene, a column per moment")
+    scenes.add_argument("--input", metavar="FILE", help="the track the sheet is drawn on (default: the demo track)")
+    scenes.add_argument(
+        "--at", type=float, nargs="+", default=[3.0, 6.0, 9.0, 12.0], metavar="S", help="the moments, in seconds (default: 3 6 9 12)"
+    )
+    scenes.add_argument("--size", type=int, default=160, metavar="PX", help="side of each picture (default: %(default)s)")
     midi = sub.add_parser("midi", help="list MIDI inputs and the controls they can reach", description="List MIDI inputs (for --midi).")
     midi.add_argument(
         "--midi-api", choices=["auto", "alsa", "jack"], default="auto", help="MIDI system (default: ALSA where it exists, else JACK)"
@@ -509,9 +554,13 @@ def cmd_render(args) -> int:
 
 def cmd_render_shader(args) -> int:
     """`render --engine shader`: the same input/output/segment/fps/size/seed options as diffusion."""
+    from live.app.director import scene_director
     from live.app.render import render_shader
     from live.app.stats import write_stats
+    from live.audio.decode import open_segment
 
+    duration_s = open_segment(args.input, args.start, args.duration).duration_s  # a timeline's times are checked against it
+    director = scene_director(args, seed=args.seed, duration_s=duration_s)
     result = render_shader(
         args.input,
         args.output,
@@ -522,6 +571,7 @@ def cmd_render_shader(args) -> int:
         seed=args.seed,
         half_beat=args.half_beat,
         progress=not args.quiet,
+        director=director,
     )
     if args.stats_json:
         write_stats(args.stats_json, result)
@@ -594,6 +644,22 @@ def cmd_run(args) -> int:
         f"{summary['frames']} frames, {summary['fps']:.1f} fps, latency p50 {lat['p50']:.0f} ms p95 {lat['p95']:.0f} ms, "
         f"overflows {summary['overflows']}, dropped {summary['dropped_frames']}, reconnects {summary['reconnects']}"
     )
+    return 0
+
+
+def cmd_scenes(args) -> int:
+    from live.app.scenes import describe, load_library
+
+    library = load_library(args.scenes)
+    if not args.sheet:
+        print(describe(library))
+        return 0
+    from live.app.sheet import DEMO, write_sheet
+    from live.core.paths import check_output_file
+
+    check_output_file(args.sheet, flag="--sheet", suffix=".png", inputs=(args.input,))
+    out = write_sheet(args.sheet, library, args.input or DEMO, args.at, size=args.size)
+    print(f"wrote {out}: {len(library)} scenes x {len(args.at)} moments")
     return 0
 
 
@@ -725,6 +791,7 @@ def main(argv: list[str] | None = None) -> int:
         "train-beats": cmd_train_beats,
         "midi": cmd_midi,
         "osc": cmd_osc,
+        "scenes": cmd_scenes,
         "tune": cmd_tune,
     }
     return run_main(commands, args, quiet=getattr(args, "quiet", False))

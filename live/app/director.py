@@ -155,7 +155,10 @@ class Director:
         self.requests: list[tuple[str, str | None]] = []  # appended by other threads, popped here
         self.rng = random.Random(self.seed)
         self.next_cue = 0
-        self.prompt = self._prompt_of(self.current)
+        if self.cues and self.cues[0].at_s == 0.0:  # a timeline that starts at 0:00 starts with its scene, not at the first bar
+            self.current = self.cues[0].scene or self.current
+            self.next_cue = 1
+        self.prompt = (self.cues[0].prompt if self.next_cue else None) or self._prompt_of(self.current)
         self.last_auto_bar = 0
         self.status = f"scene {self.current}"  # for the HUD, swapped whole
         self.changes: list[tuple[int, str]] = []  # (frame, scene) at each switch, for the stats
@@ -260,3 +263,27 @@ class Director:
         elif self.cued:
             text += f"   cued {self.cued}"
         return text
+
+
+def scene_director(args, *, seed: int = 0, duration_s: float | None = None) -> Director | None:
+    """The director a command's scene flags ask for (--scene, --scenes, --timeline, --transition,
+    --auto-advance, --shuffle), checked before any output exists; None when none was given (the
+    classic look alone, as before scenes)."""
+    from live.app.scenes import DEFAULT_SCENE, load_library, pick
+    from live.app.timeline import load_timeline
+    from live.core.errors import PhospheneError
+
+    names = ("scene", "scenes", "timeline", "auto_advance")
+    if not any(getattr(args, n, None) for n in names) and not getattr(args, "shuffle", False):
+        return None
+    library = load_library(getattr(args, "scenes", None))
+    start = pick(library, args.scene).name if getattr(args, "scene", None) else DEFAULT_SCENE
+    try:
+        transition = parse_transition(getattr(args, "transition", None) or "crossfade 4 beats on bar")
+    except ValueError as e:
+        raise PhospheneError(f"--transition: {e}") from None
+    auto = getattr(args, "auto_advance", None)
+    if auto is not None and auto < 1:
+        raise PhospheneError(f"--auto-advance {auto}: give a number of bars, 1 or more")
+    cues = load_timeline(args.timeline, library, duration_s=duration_s) if getattr(args, "timeline", None) else []
+    return Director(library, start, transition=transition, auto_bars=auto, shuffle=args.shuffle, seed=seed, cues=cues)
