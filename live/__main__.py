@@ -622,10 +622,17 @@ def cmd_run(args) -> int:
         if not path.is_file():
             raise PhospheneError(f"--prompts {path}: no such file (one prompt per line)")
         prompts += [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    from live.app.director import scene_director
+
+    director = scene_director(args)  # bad scenes, transitions and timelines fail here, before audio and models
+    if director is not None and args.engine != "shader":
+        logging.getLogger("phosphene").warning(
+            "scenes switch the shader engine's looks; the diffusion engine keeps its prompts (use --engine shader)"
+        )
 
     def pipeline():
         if args.engine == "shader":
-            return build_shader_pipeline(profile)  # no torch import on this path
+            return build_shader_pipeline(profile, director)  # no torch import on this path
         build = dict(device=args.compute, prompts=prompts, shaders=not args.no_shaders)
         models = select_models(args)
         if args.encoder_backend is None and profile.encoder_backend:  # the profile says which runtime suits the machine
@@ -635,7 +642,7 @@ def cmd_run(args) -> int:
         except ModelNotFound as e:
             if fall_back(args, e, "playing") == "shader":
                 check_shader_engine_args(args, fallback=True)
-                return build_shader_pipeline(profile)
+                return build_shader_pipeline(profile, director)
             return build_live_pipeline(Models.all_tiny(), profile, **build)
 
     summary = run_live(args, profile, pipeline)

@@ -20,7 +20,7 @@ from live.analysis.clock import Drive
 from live.core.defaults import RANDOM, TINY
 from live.core.errors import ModelNotFound, PhospheneError
 from live.core.units import parse_size
-from live.draw.shaders import ShaderEngine, ShaderLook
+from live.draw.shaders import ShaderEngine, ShaderLook, Structure
 from live.models.loading import Models
 
 log = logging.getLogger("phosphene")
@@ -128,6 +128,7 @@ class LiveParts:
     make_engine: object
     look: LookBox = field(default_factory=LookBox)
     encode_prompt: object = None  # text -> (77, D) prompt embeddings; None for the shader engine
+    director: object = None  # live.app.director.Director: scenes (shader engine), or None
 
 
 def build_live_pipeline(models, profile, *, device: str, prompts: list[str], shaders: bool = True) -> LiveParts:
@@ -183,18 +184,31 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
     return LiveParts(encoder, conditioner, generator, prompt_embeds, make_engine, look, lambda text: encode_text(parts, text))
 
 
-def build_shader_pipeline(profile) -> LiveParts:
-    """`--engine shader`: the shaders alone, driven by the features. No weights, no torch."""
+def build_shader_pipeline(profile, director=None) -> LiveParts:
+    """`--engine shader`: the shaders alone, driven by the features. No weights, no torch. With a
+    `director` (live.app.director), scenes switch on the music's bars as it says."""
 
-    look = LookBox()
+    first = director.library[director.current] if director is not None else None
+    look = LookBox(first.look if first else None)
 
     def make_engine(lock):
-        engine = ShaderEngine(*parse_size(profile.size), fps=profile.display_fps)
+        structure = first.structure if first else Structure()
+        engine = ShaderEngine(*parse_size(profile.size), look=look.look, structure=structure, fps=profile.display_fps)
 
         def frame(drive, level, dt_s, now, newest_index):
+            if director is not None:
+                state = director.step(drive)
+                if state.begin is not None:
+                    target = director.library[state.begin[0]]
+                    try:
+                        engine.begin(target.look, target.structure, state.begin[1].kind)
+                        look.look = target.look  # the controls move the new scene's look from here on
+                    except PhospheneError as e:  # a generator that does not compile: the last good scene stays
+                        log.warning("scene %s not shown, keeping the last good one: %s", target.name, e)
+                engine.progress(state.progress)
             engine.look = look.look  # what the controls set, from this frame on
             return engine.frame(drive), newest_index  # the features went up to the newest sample
 
         return frame
 
-    return LiveParts(None, None, None, [], make_engine, look)
+    return LiveParts(None, None, None, [], make_engine, look, director=director)

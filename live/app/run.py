@@ -255,6 +255,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
     stats = RunStats()
     frame_s = 1.0 / profile.display_fps
     controls = Controls(parts.conditioner, parts.generator, parts.prompts, parts.look, parts.encode_prompt)
+    controls.director = parts.director  # scenes: the next/previous/cue/go actions go to it
     resumed_at = 0  # sample index from which frames count towards latency: 0, or the first after an outage
     try:
         display.open()
@@ -300,6 +301,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
                     "link": link.status() if link else "",
                     "outputs": [output.status() for output in outputs if output.kind != "probe"],
                     "learn": learn.status() if learn else "",
+                    "scene": parts.director.status if parts.director else "",
                 },
             )
             if outputs:  # handed over, never waited for
@@ -343,6 +345,8 @@ def run_live(args, profile, pipeline_factory) -> dict:
             summary["unet_ms_mean"], summary["vae_ms_mean"] = per_frame.get("unet", 0.0), per_frame.get("vae", 0.0)
             summary["stage_ms"] = {k: v for k, v in per_frame.items() if k != "vae"}  # per generated frame: unet, vae_encode, ...
         summary["controls"] = inbox.summary()
+        if parts.director is not None:  # (generator frame, scene) at each switch, and the scene at the end
+            summary["scenes"] = {"changes": parts.director.changes, "current": parts.director.current}
         summary["controllers"] = {i.name: {"lost": i.lost, "reconnects": i.reconnects} for i in inputs if hasattr(i, "reconnects")}
         summary["tempo_bpm"] = generator.drive.tempo_bpm if generator.drive else None  # the beat clock's, at the end
         summary["tempo_source"] = generator.tempo_driver
@@ -376,6 +380,7 @@ class Controls:
         self.look = look  # engines.LookBox
         self.encode_prompt = encode_prompt  # text -> (77, D), for prompts sent live (OSC)
         self.index = 0
+        self.director = None  # live.app.director.Director when scenes are on
 
     @property
     def prompt_name(self) -> str:
@@ -460,6 +465,9 @@ def apply_control(control: Control, *, t0: float, display, generator, controls: 
             generator.tempo_driver = "audio"
         elif name == "half_beat":
             generator.half_beat = not generator.half_beat
+        elif name.startswith("scene_"):
+            if controls.director is not None:
+                controls.director.request(name)  # applied on the generator's thread, at the next frame
         elif name == "downbeat":
             generator.ones.append(t0)
         else:

@@ -5,6 +5,7 @@ Keys (also shown by the HUD):
     Left/Right previous/next prompt   Up/Down strength   [ ] audio weight
     T tap tempo (overrides the beat tracker)   R release the tapped tempo
     O off-beat: move the tracker's beat by half a beat (again: back)   D "this is the one": the nearest beat starts the bar
+    N/P next/previous scene   C cue the next scene (fires on the phrase)   G go (the cued scene, next beat)
     Esc or Q quit
 """
 
@@ -20,7 +21,7 @@ from live.core.errors import PhospheneError
 CLEAR = (12, 0, 24)  # the clear colour: a deep violet, so "nothing drawn yet" is told from black
 HUD_POINTS = 22  # the HUD's font size in a large window; it shrinks to fit a small one
 HIDDEN_DRIVERS = ("dummy", "offscreen")  # SDL video drivers that draw into memory only
-KEYS_HELP = "F fullscreen  H hud  B blackout  Space freeze  <- -> prompt  Up/Down strength  [ ] weight  T tap  R untap  O off-beat  D the one  Q quit"
+KEYS_HELP = "F fullscreen  H hud  B blackout  Space freeze  <- -> prompt  Up/Down strength  [ ] weight  T tap  R untap  O off-beat  D the one  N/P scene  C cue  G go  Q quit"
 
 
 def _pygame():
@@ -54,6 +55,8 @@ def hud_lines(hud: dict) -> list[str]:
         lines.append(f"encoder error: {hud['error'][:80]}")
     if hud.get("prompt"):
         lines.append(f"prompt: {hud['prompt'][:60]}   strength {hud['strength']:.2f}  audio weight {hud['audio_weight']:.2f}")
+    if hud.get("scene"):
+        lines.append(hud["scene"])  # current and cued scene, beats to the switch
     if hud.get("link"):
         lines.append(hud["link"])
     if hud.get("outputs"):
@@ -156,6 +159,10 @@ class Display:
                         pg.K_t: "tap",  # tap tempo: overrides the beat tracker until released
                         pg.K_r: "release_tap",
                         pg.K_o: "half_beat",  # the tracker found the pulse but sits on the off-beat
+                        pg.K_n: "scene_next",
+                        pg.K_p: "scene_previous",
+                        pg.K_c: "scene_cue",
+                        pg.K_g: "scene_go",
                         pg.K_d: "downbeat",  # "this is the one": the nearest beat starts the bar
                         pg.K_l: "learn",  # MIDI learn: touch a parameter, move a control
                         pg.K_PERIOD: "learn_next",
