@@ -27,11 +27,11 @@ class BarPosition:
 def bar_position(drive, beat: int) -> tuple[int, int, int]:
     """(bar, beat_in_bar, beats_per_bar) of a frame whose beat count is `beat`.
 
-    STAND-IN for the bar tracker: reads the Drive's bar fields when the analysis provides them
-    (live/analysis/bars.py: `bar`, `beat_in_bar`, `beats_per_bar`), else counts bars as
+    STAND-IN for the bar tracker: reads the Drive's bar fields once the analysis has placed a
+    downbeat (live/analysis/bars.py: `bar` > 0, `beat_in_bar`, `beats_per_bar`), else counts bars as
     BEATS_PER_BAR beats from the first beat. Replace this function, nothing else, when bar tracking
     changes."""
-    if hasattr(drive, "bar") and hasattr(drive, "beat_in_bar"):
+    if getattr(drive, "bar", 0) > 0 and hasattr(drive, "beat_in_bar"):  # the analysis has found a downbeat
         return int(drive.bar), int(drive.beat_in_bar), int(getattr(drive, "beats_per_bar", BEATS_PER_BAR) or BEATS_PER_BAR)
     if beat <= 0:
         return 0, 0, BEATS_PER_BAR
