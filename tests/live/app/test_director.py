@@ -141,7 +141,7 @@ def test_a_quantised_switch_lands_on_a_bar_line_of_a_click_track(audio_writer, t
     assert changes[0] == [0, "classic"] and changes[1][1] == "tunnel"
     k = changes[1][0]
 
-    clock, bar_clock, bar_lines = FeatureClock(sr), BarClock(), []  # the same analysis, frame by frame
+    clock, bar_clock, bar_lines, last = FeatureClock(sr), BarClock(), [], 0  # the same analysis, frame by frame
     for j in range(12 * fps):
         pos = bar_clock.advance(clock.advance(audio[j * sr // fps : (j + 1) * sr // fps, 0], j / fps))
         if j and pos.bar != last:
