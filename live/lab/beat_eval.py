@@ -32,7 +32,7 @@ import subprocess
 import tempfile
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -172,6 +172,9 @@ class Row:
     ours_bpm: float  # nan: no steady beat found
     ours: Score
     librosa: Score | None
+    audio_s: float = 0.0  # the excerpt's length
+    seconds: dict = field(default_factory=dict)  # tracker -> compute seconds on the excerpt ("ours", "librosa", peers)
+    peers: dict = field(default_factory=dict)  # peer tracker -> Score (with --peers: live/lab/beat_peers.py)
 
 
 def corpus_midis(corpus: str, names: list[str] | None, folder: Path, until_s: float) -> list[tuple[str, Path]]:
@@ -185,23 +188,56 @@ def corpus_midis(corpus: str, names: list[str] | None, folder: Path, until_s: fl
     return [(n, groove_midi(n, folder, until_s)) for n in chosen]
 
 
+def corpus_renders(corpus: str, names: list[str] | None, folder: Path, until_s: float) -> list[tuple[str, Path, np.ndarray]]:
+    """(name, WAV, reference beats in s) for a corpus, rendered into folder (reused when already there)."""
+    if corpus == "hard":
+        from live.lab import hard_corpus
+
+        return hard_corpus.renders(folder, names)
+    return [(name, *render_song(midi, folder, until_s)) for name, midi in corpus_midis(corpus, names, folder, until_s)]
+
+
 def evaluate(
     midis: list[tuple[str, Path]], starts: list[float], seconds: float, folder: Path, *, librosa: bool = True, progress: bool = True
 ):
     """One Row per (MIDI, start), in that order. Renders into `folder` (reused when already there)."""
+    until = max(starts) + seconds
+    renders = [(name, *render_song(midi, folder, until)) for name, midi in midis]
+    return evaluate_renders(renders, starts, seconds, librosa=librosa, progress=progress)
+
+
+def evaluate_renders(
+    renders: list[tuple[str, Path, np.ndarray]],
+    starts: list[float],
+    seconds: float,
+    *,
+    librosa: bool = True,
+    progress: bool = True,
+    peers: bool = False,
+) -> list[Row]:
+    """One Row per (render, start), in that order; with peers, the peer trackers too (one child process)."""
+    import time
+
+    import soundfile
     from tqdm import tqdm
 
     from live.app.beats import track_file
 
-    until = max(starts) + seconds
     rows = []
-    bar = tqdm(total=len(midis) * len(starts), desc="beats", unit="excerpt", disable=not progress, **bar_output())
-    for name, midi in midis:
-        wav, beats = render_song(midi, folder, until)
+    bar = tqdm(total=len(renders) * len(starts), desc="beats", unit="excerpt", disable=not progress, **bar_output())
+    jobs = []
+    for name, wav, beats in renders:
+        length = soundfile.info(str(wav)).duration
         for start in starts:
             reference = beats[(beats >= start) & (beats < start + seconds)] - start
+            t0 = time.process_time()
             tempo, est = track_file(wav, start_s=start, duration_s=seconds)
-            offline = librosa_beats(wav, start, seconds) if librosa else None
+            spent = {"ours": time.process_time() - t0}
+            offline = None
+            if librosa:
+                t0 = time.process_time()
+                offline = librosa_beats(wav, start, seconds)
+                spent["librosa"] = time.process_time() - t0
             reference_bpm = 60.0 / float(np.median(np.diff(reference)))
             rows.append(
                 Row(
@@ -211,10 +247,21 @@ def evaluate(
                     float("nan") if tempo is None else tempo,
                     score(reference, est),
                     None if offline is None else score(reference, offline),
+                    audio_s=max(0.0, min(seconds, length - start)),
+                    seconds=spent,
                 )
             )
+            jobs.append((reference, {"wav": str(wav), "start_s": start, "seconds": seconds}))
             bar.update()
     bar.close()
+    if peers:
+        from live.lab.beat_peers import run_peers
+
+        answers = run_peers([job for _, job in jobs])
+        for i, (row, (reference, _)) in enumerate(zip(rows, jobs, strict=True)):
+            for tracker, results in answers.items():
+                row.peers[tracker] = score(reference, results[i]["beats"])
+                row.seconds[tracker] = results[i]["compute_s"]
     return rows
 
 
@@ -240,10 +287,12 @@ def add_bench_beats_args(bench_sub) -> None:
     )
     p.add_argument(
         "--corpus",
-        choices=["songs", "grooves", "waltzes"],
-        default="songs",
-        help="songs: the ten planetblupi MIDI songs; grooves: 24 mma accompaniment styles; waltzes: six mma 3/4 styles "
-        "(with --bars) (default: %(default)s)",
+        nargs="+",
+        choices=["songs", "grooves", "hard", "waltzes"],
+        default=["songs"],
+        help="songs: the ten planetblupi MIDI songs; grooves: 24 mma accompaniment styles; hard: 22 synthetic pieces with "
+        "tempo ramps and steps, swing, 3/4, 6/8, 12/8, 5/4 and breakdowns (live/lab/hard_corpus.py: each scored whole, from "
+        "0 s); waltzes: six mma 3/4 styles (with --bars). Several: a table each (default: songs)",
     )
     p.add_argument(
         "--songs", nargs="+", default=None, metavar="NAME", help="members of the corpus: music000.mid ... or 50sRock ... (default: all)"
@@ -252,11 +301,11 @@ def add_bench_beats_args(bench_sub) -> None:
         "--starts",
         nargs="+",
         type=float,
-        default=[0.0, 30.0, 60.0, 90.0],
+        default=None,
         metavar="S",
-        help="excerpt starts in seconds (default: 0 30 60 90; the tests score 0)",
+        help="excerpt starts in seconds (default: 0 30 60 90, the hard corpus 0; the tests score 0)",
     )
-    p.add_argument("--seconds", type=float, default=30.0, help="excerpt length (default: %(default)s)")
+    p.add_argument("--seconds", type=float, default=None, help="excerpt length (default: 30, the hard corpus its whole pieces)")
     p.add_argument("--no-librosa", action="store_true", help="skip librosa's offline tracker (the slow part)")
     p.add_argument(
         "--bars",
@@ -264,45 +313,102 @@ def add_bench_beats_args(bench_sub) -> None:
         help="score the downbeats instead (live/lab/bar_eval.py): the causal bar tracker's and bar_times()' offline ones",
     )
     p.add_argument(
+        "--peers",
+        action="store_true",
+        help="run madmom (online and offline) and BeatNet (online) beside ours and librosa, in their own environment "
+        "(scripts/install-peers.sh makes .venv-peers), and end with one table: F, AMLt and CPU seconds per minute of audio",
+    )
+    p.add_argument(
         "--keep", type=Path, default=None, metavar="DIR", help="render into DIR and keep the MIDI and WAVs (default: a temporary folder)"
     )
 
 
+HARD_SECONDS = 60.0  # longer than any hard piece: each is scored whole
+
+
 def bench_beats(args) -> int:
-    if args.corpus == "waltzes" and not args.bars:
+    corpora = list(dict.fromkeys(args.corpus))
+    if "waltzes" in corpora and not args.bars:
         raise PhospheneError("--corpus waltzes is scored with --bars only (bench beats --bars --corpus waltzes)")
-    if (why := missing("grooves" if args.corpus == "waltzes" else args.corpus)) is not None:
-        raise PhospheneError(f"bench beats --corpus {args.corpus} {why}")
+    if args.bars and (len(corpora) > 1 or "hard" in corpora or args.peers):
+        raise PhospheneError("--bars scores one of songs, grooves or waltzes, without --peers")
+    for corpus in corpora:
+        if corpus == "hard":
+            from live.lab.hard_corpus import missing as hard_missing
+
+            why = hard_missing()
+        else:
+            why = missing("grooves" if corpus == "waltzes" else corpus)
+        if why is not None:
+            raise PhospheneError(f"bench beats --corpus {corpus} {why}")
     for module in ("pretty_midi", "mir_eval", *(() if args.no_librosa or args.bars else ("librosa",))):
         try:
             __import__(module)
         except ImportError:
             raise PhospheneError(f"bench beats needs the Python package {module}: pip install -r requirements.txt") from None
-    if args.seconds <= UNSCORED_S + 1 or min(args.starts) < 0:
+    if args.peers:
+        from live.lab.beat_peers import peers_python
+
+        peers_python()  # says how to make the environment before anything is rendered
+    if (args.seconds is not None and args.seconds <= UNSCORED_S + 1) or min(args.starts or [0.0]) < 0:
         raise PhospheneError(f"--seconds must exceed {UNSCORED_S + 1:g} (the first {UNSCORED_S:g} s are not scored) and --starts be >= 0")
 
-    def run(folder: Path) -> list:
+    def run(corpus: str, folder: Path) -> list:
+        hard = corpus == "hard"
+        starts = args.starts or ([0.0] if hard else [0.0, 30.0, 60.0, 90.0])
+        seconds = args.seconds or (HARD_SECONDS if hard else 30.0)
         if args.bars:
-            from live.lab.bar_eval import corpus, evaluate_bars
+            from live.lab.bar_eval import corpus as bar_corpus
+            from live.lab.bar_eval import evaluate_bars
 
-            midis = corpus(args.corpus, args.songs, folder, max(args.starts) + args.seconds)
-            return evaluate_bars(midis, args.starts, args.seconds, folder)
-        midis = corpus_midis(args.corpus, args.songs, folder, max(args.starts) + args.seconds)
-        return evaluate(midis, args.starts, args.seconds, folder, librosa=not args.no_librosa)
+            midis = bar_corpus(corpus, args.songs, folder, max(starts) + seconds)
+            return evaluate_bars(midis, starts, seconds, folder)
+        renders = corpus_renders(corpus, args.songs, folder, max(starts) + seconds)
+        return evaluate_renders(renders, starts, seconds, librosa=not args.no_librosa, peers=args.peers)
 
-    if args.keep is not None:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        rows = run(args.keep)
-    else:
-        with tempfile.TemporaryDirectory(prefix="phosphene-beats-") as folder:
-            rows = run(Path(folder))
-    if args.bars:
-        from live.lab.bar_eval import format_bar_table
+    results = {}
+    for corpus in corpora:
+        if args.keep is not None:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            rows = run(corpus, args.keep)
+        else:
+            with tempfile.TemporaryDirectory(prefix="phosphene-beats-") as folder:
+                rows = run(corpus, Path(folder))
+        results[corpus] = rows
+        if len(corpora) > 1:
+            print(f"--- {corpus}")
+        if args.bars:
+            from live.lab.bar_eval import format_bar_table
 
-        print(format_bar_table(rows))
-    else:
-        print(format_table(rows))
+            print(format_bar_table(rows))
+        else:
+            print(format_table(rows))
+    if args.peers:
+        print()
+        print(format_peer_table(results))
     return 0
+
+
+def format_peer_table(results: dict[str, list[Row]]) -> str:
+    """One line per tracker: mean F and AMLt on each corpus, and CPU seconds per minute of audio over all."""
+    from live.lab.beat_peers import CAUSAL
+
+    trackers = ["ours", "librosa", *dict.fromkeys(t for rows in results.values() for r in rows for t in r.peers)]
+    head = "| tracker | causal? | " + " | ".join(f"{c} F | {c} AMLt" for c in results) + " | s per min |"
+    out = [head, "|---|---|" + "---:|---:|" * len(results) + "---:|"]
+    for t in trackers:
+        cells, spent, audio = [], 0.0, 0.0
+        for rows in results.values():
+            scores = [r.ours if t == "ours" else r.librosa if t == "librosa" else r.peers.get(t) for r in rows]
+            if any(s is None for s in scores):
+                cells += ["-", "-"]
+                continue
+            cells += [f"{np.mean([s.f_measure for s in scores]):.3f}", f"{np.mean([s.amlt for s in scores]):.3f}"]
+            spent += sum(r.seconds.get(t, 0.0) for r in rows)
+            audio += sum(r.audio_s for r in rows)
+        per_min = f"{60 * spent / audio:.2f}" if audio else "-"
+        out.append(f"| {t} | {'yes' if CAUSAL.get(t) else 'no'} | " + " | ".join(cells) + f" | {per_min} |")
+    return "\n".join(out)
 
 
 def format_table(rows: list[Row]) -> str:
