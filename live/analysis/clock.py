@@ -62,6 +62,11 @@ class Drive:
     beat_phase: float = 0.0  # 0 on the beat
     tempo_bpm: float = 120.0
     confidence: float = 0.0
+    beat_in_bar: int = 0  # 0 on the downbeat, .. beats_per_bar - 1 (live/analysis/bars.py)
+    beats_per_bar: int = 4  # 3 or 4
+    bar: int = 0  # downbeats so far: bar 1 starts at the first
+    bar_phase: float = 0.0  # 0 on the downbeat, rising to 1 at the next
+    downbeat_confidence: float = 0.0  # the bar model's probability of its count (1 when set by hand)
     wave: tuple[float, ...] = (0.0,) * N_WAVE  # the newest SCOPE_SAMPLES of audio, -1..1, oldest first
     spectrum: tuple[float, ...] = (0.0,) * N_SPECTRUM  # log-spaced magnitude bins, 0..1 (SPECTRUM_FLOOR_DB .. 0 dB)
 
@@ -84,11 +89,6 @@ def scope(recent: np.ndarray, sr: int) -> tuple[tuple[float, ...], tuple[float, 
     db = 20 * np.log10(np.maximum(power, 1e-9))
     spectrum = np.clip((db - SPECTRUM_FLOOR_DB) / -SPECTRUM_FLOOR_DB, 0.0, 1.0)
     return tuple(float(v) for v in np.clip(wave, -1.0, 1.0)), tuple(float(v) for v in spectrum)
-    beat_in_bar: int = 0  # 0 on the downbeat, .. beats_per_bar - 1 (live/analysis/bars.py)
-    beats_per_bar: int = 4  # 3 or 4
-    bar: int = 0  # downbeats so far: bar 1 starts at the first
-    bar_phase: float = 0.0  # 0 on the downbeat, rising to 1 at the next
-    downbeat_confidence: float = 0.0  # the bar model's probability of its count (1 when set by hand)
 
 
 class FeatureClock:
@@ -99,6 +99,8 @@ class FeatureClock:
         self.analyzer = Analyzer(sr)
         self.analyzer.beats.half_beat = half_beat  # the beat moved by half a period (--half-beat, the O key)
         self.last = Drive()
+        self.sr = sr
+        self.recent = np.zeros(SCOPE_SAMPLES, np.float32)  # the newest audio, for the waveform and spectrum
 
     def advance(self, samples: np.ndarray, t_s: float) -> Drive:
         frames, _ = self.analyzer.push(samples)
@@ -111,6 +113,10 @@ class FeatureClock:
             "bar_phase": bar.bar_phase,
             "downbeat_confidence": bar.confidence,
         }
+        if len(samples):
+            tail = np.asarray(samples, np.float32).reshape(-1)[-SCOPE_SAMPLES:]
+            self.recent = np.concatenate([self.recent[len(tail) :], tail])
+        wave, spectrum = scope(self.recent, self.sr)
         if len(frames):
             self.last = Drive(
                 time_s=t_s,
@@ -122,7 +128,11 @@ class FeatureClock:
                 tempo_bpm=beat.tempo_bpm,
                 confidence=beat.confidence,
                 **bars,
+                wave=wave,
+                spectrum=spectrum,
             )
         else:  # a frame shorter than one analysis hop: keep the levels, move the clock
-            self.last = replace(self.last, time_s=t_s, beat_phase=beat.phase, tempo_bpm=beat.tempo_bpm, confidence=beat.confidence, **bars)
+            self.last = replace(
+                self.last, time_s=t_s, beat_phase=beat.phase, tempo_bpm=beat.tempo_bpm, confidence=beat.confidence, wave=wave, spectrum=spectrum, **bars
+            )
         return self.last
