@@ -351,6 +351,10 @@ def run_live(args, profile, pipeline_factory) -> dict:
         summary["tempo_bpm"] = generator.drive.tempo_bpm if generator.drive else None  # the beat clock's, at the end
         summary["tempo_source"] = generator.tempo_driver
         summary["params"] = {"strength": controls.strength, "audio_weight": controls.audio_weight, **asdict(parts.look.look)}
+        if args.duration:  # a timed run (bench, tune): a full-size model's call in flight ends first (exiting in it
+            for thread in (worker, generator):  # aborts in torch's threads), and before the ring it reads is unmapped
+                if thread is not None:
+                    thread.join(timeout=120.0)
         for control_input in inputs:
             result = control_input.stop()
             if control_input in outputs:
@@ -361,10 +365,6 @@ def run_live(args, profile, pipeline_factory) -> dict:
         display.close()
     if args.stats_json:
         write_json(args.stats_json, summary)
-    if args.duration:  # a timed run (bench, tune): let a full-size model's call in flight end, or exiting aborts in torch's threads
-        for thread in (worker, generator):
-            if thread is not None:
-                thread.join(timeout=120.0)
     return summary
 
 

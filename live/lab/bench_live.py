@@ -168,7 +168,7 @@ def run_profile(profile: str, args, folder: Path, player_port: str | None) -> di
     cmd += ["--stats-json", str(stats_file), *model_flags(args)]
     cmd += ["--size", str(args.size)] if getattr(args, "size", None) else []
     cmd += ["--device", "system"] if player_port else ["--input", str(DEMO_CLIP)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])), "SDL_VIDEODRIVER": "dummy"}
     err_file = folder / f"{profile}.err"
     with open(err_file, "w") as err:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)

@@ -270,7 +270,11 @@ class Bench:
         cmd = [sys.executable, "-m", "live", "run", "--profile", str(toml), "--engine", self.engine, "--windowed", "--headless"]
         cmd += ["--duration", f"{seconds:g}", "--stats-json", str(stats_file), *self.input_flags]
         cmd += self.model_flags if self.engine == "diffusion" else []
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            "SDL_VIDEODRIVER": "dummy",
+        }
         started = time.monotonic()
         proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         wall = time.monotonic() - started
