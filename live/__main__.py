@@ -537,9 +537,15 @@ def cmd_render(args) -> int:
         conditioning=ConditioningConfig(attack_s=args.attack, release_s=args.release, audio_weight=audio_weight),
         generator=GeneratorConfig(size=args.size, steps=args.steps, strength=args.strength, seed=args.seed),
     )
+    from live.app.director import scene_director
+    from live.audio.decode import open_segment
+
+    duration_s = open_segment(args.input, args.start, args.duration).duration_s  # a timeline's times are checked against it
+    director = scene_director(args, seed=args.seed, duration_s=duration_s, input_path=args.input, start_s=args.start)
     kwargs = dict(
         config=config, start_s=args.start, duration_s=args.duration, device=args.compute, prompt=args.prompt, progress=not args.quiet
     )
+    kwargs.update(director=director, audio_weight=args.audio_weight)  # scenes: their prompts, strength and audio weight
     try:
         result = render(args.input, args.output, models=select_models(args), **kwargs)
     except ModelNotFound as e:
@@ -560,7 +566,7 @@ def cmd_render_shader(args) -> int:
     from live.audio.decode import open_segment
 
     duration_s = open_segment(args.input, args.start, args.duration).duration_s  # a timeline's times are checked against it
-    director = scene_director(args, seed=args.seed, duration_s=duration_s)
+    director = scene_director(args, seed=args.seed, duration_s=duration_s, input_path=args.input, start_s=args.start)
     result = render_shader(
         args.input,
         args.output,

@@ -113,6 +113,7 @@ class Pending:
     prompt: str | None = None
     at_bar: int = 0
     cue_line: int = 0  # the timeline line it came from (0: none)
+    travel: tuple[float, str] | None = None  # a cue's prompt span (N, beats | bars); None: the transition's
 
 
 @dataclass
@@ -133,6 +134,7 @@ class Active:
     span_beats: float
     prompt_from: str | None = None
     prompt_to: str | None = None
+    prompt_span_beats: float | None = None  # the prompt's travel, when a cue gives it its own span
 
 
 @dataclass
@@ -168,7 +170,8 @@ class Director:
     # --- asked for ------------------------------------------------------------------------
 
     def request(self, action: str, name: str | None = None) -> None:
-        """scene_next | scene_previous | scene_cue | scene_go, or ("go", NAME): safe from any thread."""
+        """scene_next | scene_previous | scene_cue | scene_go, or ("go", NAME) / ("cue", NAME) for a scene
+        by name (OSC /phosphene/scene, /phosphene/scene/cue): safe from any thread."""
         self.requests.append((action, name))
 
     def _neighbour(self, name: str, step: int) -> str:
@@ -187,6 +190,9 @@ class Director:
     def _handle(self, action: str, name: str | None, pos: BarPosition) -> None:
         if action == "go" and name:
             self._arm(name, self.transition, pos)
+        elif action == "cue" and name:  # as scene_cue, with the scene named: it fires on the next phrase (or on scene_go)
+            self.cued = name
+            self._arm(name, self.transition, pos, rule="phrase")
         elif action == "scene_next" and self.cues:
             self._arm_cue(pos, rule=self.transition.on)
         elif action in ("scene_next", "scene_previous"):
@@ -206,7 +212,7 @@ class Director:
         self.next_cue += 1
         scene = cue.scene or (self.pending.scene if self.pending else self.current)
         r = rule or (cue.transition.on if cue.at_bar is None else "at bar")
-        self._arm(scene, cue.transition, pos, rule=r, prompt=cue.prompt, at_bar=cue.at_bar or 0, cue_line=cue.line)
+        self._arm(scene, cue.transition, pos, rule=r, prompt=cue.prompt, at_bar=cue.at_bar or 0, cue_line=cue.line, travel=cue.travel)
 
     # --- once per frame ---------------------------------------------------------------------
 
@@ -233,15 +239,21 @@ class Director:
                 self.cued = None
             prompt_to = p.prompt or self._prompt_of(p.scene) or self.prompt
             span = p.transition.span_beats(pos.beats_per_bar)
-            self.active = Active(self.current, p.scene, p.transition, pos.beat_pos, span, self.prompt, prompt_to)
+            travel = p.travel[0] * (pos.beats_per_bar if p.travel[1] == "bars" else 1) if p.travel else None
+            self.active = Active(self.current, p.scene, p.transition, pos.beat_pos, span, self.prompt, prompt_to, travel)
             self.current, self.prompt = p.scene, prompt_to
             self.changes.append((self.frame, p.scene))
             state = FrameState(p.scene, begin=(p.scene, p.transition), position=pos)
         a = self.active
         if a is not None:
-            t = 1.0 if a.span_beats <= 0 else min(1.0, max(0.0, (pos.beat_pos - a.start_pos) / a.span_beats))
-            state.progress, state.prompt = t, (a.prompt_from, a.prompt_to, t)
-            if t >= 1.0:
+
+            def through(span: float) -> float:
+                return 1.0 if span <= 0 else min(1.0, max(0.0, (pos.beat_pos - a.start_pos) / span))
+
+            t = through(a.span_beats)  # the pictures' crossfade or dissolve
+            t_prompt = t if a.prompt_span_beats is None else through(a.prompt_span_beats)  # the prompt's travel
+            state.progress, state.prompt = t, (a.prompt_from, a.prompt_to, t_prompt)
+            if t >= 1.0 and t_prompt >= 1.0:
                 self.active = None
         else:
             state.prompt = (self.prompt, self.prompt, 1.0)
@@ -265,10 +277,11 @@ class Director:
         return text
 
 
-def scene_director(args, *, seed: int = 0, duration_s: float | None = None) -> Director | None:
+def scene_director(args, *, seed: int = 0, duration_s: float | None = None, input_path=None, start_s: float = 0.0) -> Director | None:
     """The director a command's scene flags ask for (--scene, --scenes, --timeline, --transition,
     --auto-advance, --shuffle), checked before any output exists; None when none was given (the
-    classic look alone, as before scenes)."""
+    classic look alone, as before scenes). With `input_path` (a render's music file), a timeline's
+    `bar N` cues are checked against the file's bars (live.app.beats.bars_of_file)."""
     from live.app.scenes import DEFAULT_SCENE, load_library, pick
     from live.app.timeline import load_timeline
     from live.core.errors import PhospheneError
@@ -285,5 +298,13 @@ def scene_director(args, *, seed: int = 0, duration_s: float | None = None) -> D
     auto = getattr(args, "auto_advance", None)
     if auto is not None and auto < 1:
         raise PhospheneError(f"--auto-advance {auto}: give a number of bars, 1 or more")
-    cues = load_timeline(args.timeline, library, duration_s=duration_s) if getattr(args, "timeline", None) else []
+    downbeats = None
+    if input_path is not None:
+
+        def downbeats() -> list[float]:
+            from live.app.beats import bars_of_file
+
+            return bars_of_file(input_path, start_s=start_s, duration_s=duration_s).downbeats_s
+
+    cues = load_timeline(args.timeline, library, duration_s=duration_s, downbeats=downbeats) if getattr(args, "timeline", None) else []
     return Director(library, start, transition=transition, auto_bars=auto, shuffle=args.shuffle, seed=seed, cues=cues)

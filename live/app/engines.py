@@ -79,9 +79,20 @@ class DiffusionHooks:
     rgb = hooks.post(generated_uint8, drive)           # uint8 (H, W, 3)
     """
 
-    def __init__(self, size: int | tuple[int, int], *, look: ShaderLook | None = None, seed: int = 0, fps: float = 24.0, ctx=None):
+    def __init__(
+        self,
+        size: int | tuple[int, int],
+        *,
+        look: ShaderLook | None = None,
+        structure: Structure | None = None,
+        seed: int = 0,
+        fps: float = 24.0,
+        ctx=None,
+    ):
         width, height = parse_size(size)
-        self.engine = ShaderEngine(width, height, look=look or ShaderLook(), seed=seed, fps=fps, ctx=ctx)
+        self.engine = ShaderEngine(
+            width, height, look=look or ShaderLook(), structure=structure or Structure(), seed=seed, fps=fps, ctx=ctx
+        )
 
     def init_image(self, previous, drive: Drive):
         """previous: uint8 (H, W, 3), or a float tensor/array (1, 3, H, W) or (3, H, W) in [-1, 1].

@@ -22,6 +22,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from live.app.engines import DiffusionHooks, load_diffusion_side, start_token
 from live.app.scenes import DEFAULT_SCENE, Scene, load_library
 from live.app.settings import RenderConfig, check_fps
 from live.app.timeline import load_timeline
+from live.app.travel import PromptTravel
 from live.audio.decode import AudioSegment, open_segment, stream
 from live.audio.windows import SampleBuffer
 from live.core.defaults import SAMPLE_RATE
@@ -88,20 +90,45 @@ def write_mp4(
 class Pipeline:
     """The loaded models and the per-render state, built and checked before any output exists."""
 
-    def __init__(self, models: Models, config: RenderConfig, *, device: str = "auto", prompt: str | None = None):
+    def __init__(
+        self,
+        models: Models,
+        config: RenderConfig,
+        *,
+        device: str = "auto",
+        prompt: str | None = None,
+        director: Director | None = None,
+        audio_weight: float | None = None,
+    ):
+        """`director`: scenes (their prompts, strength and audio weight, travelling between them);
+        `audio_weight`: the one the command was given for them (None: the default for a prompt)."""
         import torch
 
         from live.models.conditioning import Conditioner, encode_text
         from live.models.generator import Img2Img
 
-        config.validate(prompt=bool(prompt))
+        config.validate(prompt=bool(prompt) or director is not None)  # scenes bring their own prompts
         self.config = config
         side = load_diffusion_side(models, device=device)
         self.device, self.dtype, self.encoder, self.parts = side.device, side.dtype, side.encoder, side.parts
         self.timer = StageTimer(sync=torch.cuda.synchronize if self.device.type == "cuda" else None)
         self.generator = Img2Img(self.parts, config.generator, timer=self.timer)
-        prompt_embeds = encode_text(self.parts, prompt) if prompt else None  # (77, D)
-        self.conditioner = Conditioner(config.conditioning, bos=start_token(side), prompt=prompt_embeds)  # bos: (D,) or None
+        self.director, self.travel = director, None
+        conditioning = config.conditioning
+        if director is not None:
+            self.travel = PromptTravel(
+                director,
+                lambda text: encode_text(self.parts, text),
+                strength=config.generator.strength,
+                audio_weight=audio_weight,
+                prompt=prompt,
+            )
+            first = self.travel.start()
+            prompt_embeds, conditioning = first.prompt, replace(conditioning, audio_weight=first.audio_weight)
+            self.generator.set_strength(first.strength)
+        else:
+            prompt_embeds = encode_text(self.parts, prompt) if prompt else None  # (77, D)
+        self.conditioner = Conditioner(conditioning, bos=start_token(side), prompt=prompt_embeds)  # bos: (D,) or None
         self.window_samples = round((config.window_s or self.encoder.meta.window_s) * SAMPLE_RATE)
 
 
@@ -116,12 +143,16 @@ def render(
     device: str = "auto",
     prompt: str | None = None,
     progress: bool = True,
+    director: Director | None = None,
+    audio_weight: float | None = None,
 ) -> RenderResult:
     """Render `input_path` to `output_path` (an .mp4) with the diffusion engine. Every check that can
-    fail on bad input runs before the output file is opened; a failure after that removes the partial file."""
+    fail on bad input runs before the output file is opened; a failure after that removes the partial file.
+    `director`: scenes and a timeline, as render_shader takes them; their prompts, strength and audio
+    weight (the scene's, else `audio_weight`, else the default for a prompt) apply per frame."""
     output = check_output_path(output_path, inputs=(input_path,))
     segment = open_segment(input_path, start_s, duration_s)
-    pipeline = Pipeline(models, config, device=device, prompt=prompt)
+    pipeline = Pipeline(models, config, device=device, prompt=prompt, director=director, audio_weight=audio_weight)
     n_frames = max(1, round(segment.duration_s * config.fps))
     width, height = config.generator.wh
     log.info(
@@ -137,7 +168,7 @@ def render(
     )
     loop = FrameLoop(pipeline, segment, n_frames)
     frames = (loop.render(k) for k in range(n_frames))
-    return write_mp4(
+    result = write_mp4(
         output,
         segment,
         frames,
@@ -149,6 +180,11 @@ def render(
         progress=progress,
         engine="diffusion",
     )
+    if director is not None:  # per frame: the scene, and the strength and audio weight it drew with
+        result.scenes = loop.scenes
+        result.per_frame = {"strength": loop.strengths, "audio_weight": loop.weights}
+        never_fired(director, result)
+    return result
 
 
 class FrameLoop:
@@ -163,12 +199,24 @@ class FrameLoop:
         self.n_embeddings = self.total // self.hop_samples + 2  # one past the last frame, to slerp towards
         self.next_embedding = 0
         self.hooks, self.clock, self.previous = None, None, None
+        director = pipeline.director
+        first = director.library[director.current] if director is not None else None
         if self.cfg.shaders:
             try:
-                self.hooks = DiffusionHooks(self.cfg.generator.wh, seed=self.cfg.generator.seed, fps=float(self.cfg.fps))
-                self.clock = FeatureClock(half_beat=self.cfg.half_beat)  # features and beats at 16 kHz, fed the audio under each frame
+                self.hooks = DiffusionHooks(
+                    self.cfg.generator.wh,
+                    seed=self.cfg.generator.seed,
+                    fps=float(self.cfg.fps),
+                    look=first.look if first else None,
+                    structure=first.structure if first else None,
+                )
             except PhospheneError as e:  # no EGL here: plain img2img feedback still makes a video
                 log.warning("shader stage off: %s", e)
+        if self.hooks is not None or director is not None:  # features and beats at 16 kHz, fed the audio under each frame
+            self.clock = FeatureClock(half_beat=self.cfg.half_beat)
+        self.scenes: list[str] = []  # with scenes, per frame: the scene, strength and audio weight
+        self.strengths: list[float] = []
+        self.weights: list[float] = []
 
     def window_bounds(self, j: int) -> tuple[int, int]:
         centre = j * self.hop_samples
@@ -200,12 +248,18 @@ class FrameLoop:
         frame_a, frame_b = round(k * SAMPLE_RATE / fps), round((k + 1) * SAMPLE_RATE / fps)  # exact, at any rate
         under_frame = self.buffer.get(frame_a, frame_b)  # the audio playing while this frame shows
         level = float(np.sqrt(np.mean(under_frame**2))) if len(under_frame) else 0.0
+        drive = None
+        if self.clock is not None:
+            with self.p.timer.section("shaders"):
+                drive = self.clock.advance(under_frame, t_s)  # consecutive frames partition the audio
+        if self.p.director is not None:
+            with self.p.timer.section("conditioning"):
+                self.direct(drive)
         with self.p.timer.section("conditioning"):
             embeds, _sample_index = self.p.conditioner.at(t_s, level, float(1 / fps))
         init = None
         if self.hooks is not None:
             with self.p.timer.section("shaders"):
-                drive = self.clock.advance(under_frame, t_s)  # consecutive frames partition the audio
                 if self.previous is not None:  # warp + structure: motion follows the music
                     init = self.hooks.init_image(self.previous, drive)
         image = self.p.generator(embeds, init_image=init)
@@ -218,6 +272,20 @@ class FrameLoop:
         next_window_start = self.window_bounds(self.next_embedding)[0]
         self.buffer.forget_before(min(frame_b, next_window_start))
         return rgb
+
+    def direct(self, drive) -> None:
+        """Scenes: the director's frame; the shader stage's look, and the prompt, strength and audio
+        weight travelling between scenes (live/app/travel.py)."""
+        director, conditioner = self.p.director, self.p.conditioner
+        state = direct(director, self.hooks.engine, drive) if self.hooks is not None else director.step(drive)
+        settings = self.p.travel.at(state)
+        if settings is not None:
+            conditioner.prompt = settings.prompt
+            conditioner.config = replace(conditioner.config, audio_weight=settings.audio_weight)
+            self.p.generator.set_strength(settings.strength)
+        self.scenes.append(state.scene)
+        self.strengths.append(self.p.generator.config.strength)
+        self.weights.append(conditioner.config.audio_weight if conditioner.prompt is not None else 1.0)
 
 
 # --- the shader engine --------------------------------------------------------------------------
@@ -289,7 +357,7 @@ def render_shader(
             with timer.section("shaders"):
                 engine.reload_if_changed()
                 if director is not None:
-                    scenes.append(direct(director, engine, drive))
+                    scenes.append(direct(director, engine, drive).scene)
                 elif scene is not None:
                     scenes.append(scene.name)
                 yield engine.frame(drive)
@@ -308,18 +376,25 @@ def render_shader(
             engine="shader",
         )
         result.scenes = scenes
-        if director is not None and director.next_cue < len(director.cues):
-            cue = director.cues[director.next_cue]
-            result.notes.append(f"the cue at line {cue.line} never fired: the audio ended first")
-            log.warning("timeline: %s", result.notes[-1])
+        if director is not None:
+            never_fired(director, result)
         return result
     finally:
         engine.release()
 
 
-def direct(director: Director, engine: ShaderEngine, drive) -> str:
-    """One frame of the director on the shader engine: start a switch, move the transition on.
-    A scene whose generator does not compile is skipped with a warning: the last good one stays."""
+def never_fired(director: Director, result: RenderResult) -> None:
+    """A timeline's cue the audio ended before is named in the result's notes (and the log)."""
+    if director.next_cue < len(director.cues):
+        cue = director.cues[director.next_cue]
+        result.notes.append(f"the cue at line {cue.line} never fired: the audio ended first")
+        log.warning("timeline: %s", result.notes[-1])
+
+
+def direct(director: Director, engine: ShaderEngine, drive):
+    """One frame of the director on a shader engine: start a switch, move the transition on; returns
+    the director's FrameState. A scene whose generator does not compile is skipped with a warning:
+    the last good one stays."""
     state = director.step(drive)
     if state.begin is not None:
         name, transition = state.begin
@@ -329,7 +404,7 @@ def direct(director: Director, engine: ShaderEngine, drive) -> str:
         except PhospheneError as e:  # ShaderError: a broken generator; the scene on screen stays
             log.warning("scene %s not shown, keeping the last good one: %s", name, e)
     engine.progress(state.progress)
-    return state.scene
+    return state
 
 
 def timed(blocks, timer: StageTimer, name: str):

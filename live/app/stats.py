@@ -123,6 +123,8 @@ def write_stats(path: str, result) -> None:
     if getattr(result, "scenes", None):  # per frame: which scene drew it
         stats["scene_per_frame"] = result.scenes
         stats["scene_changes"] = [[k, name] for k, name in enumerate(result.scenes) if k == 0 or result.scenes[k - 1] != name]
+    for name, values in getattr(result, "per_frame", {}).items():  # strength_per_frame, audio_weight_per_frame
+        stats[f"{name}_per_frame"] = values
     if getattr(result, "notes", None):
         stats["notes"] = result.notes
     write_json(path, stats, indent=2)

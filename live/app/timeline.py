@@ -9,25 +9,31 @@ live (`run --timeline`: the next entry on "next", or by itself at its time or ba
     scene = "kaleido"                  # a scene and/or a prompt (diffusion: the prompt travels there)
     prompt = "neon city at night"
     transition = "crossfade 4 beats"   # cut | crossfade N beats|bars | dissolve N beats|bars [on now|beat|bar|phrase N]
+    travel = "8 bars"                  # the prompt's own span (default: the transition's)
 
 A time-keyed cue is quantised to the next bar line unless its transition says otherwise ("... on
-now" lands on the stated time exactly); a bar-keyed cue starts on its bar line. Refusals name the
-line: an unknown scene, a time past the end of the audio, entries out of order, a syntax error.
+now" lands on the stated time exactly); a bar-keyed cue starts on its bar line. Prompt travel: from
+the cue's start, the prompt embeddings go from the prompt before to the cue's by per-token slerp
+over `travel` (else the transition's span; a cut: at once). Refusals name the line: an unknown
+scene, a time or a bar past the end of the audio, entries out of order (bars are turned into times
+first, with the bars `python -m live beats FILE --bars` prints), a syntax error.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from live.app.director import Transition, parse_transition
 from live.core.errors import PhospheneError
 
-CUE_KEYS = ("at", "scene", "prompt", "transition")
+CUE_KEYS = ("at", "scene", "prompt", "transition", "travel")
 _TIME = re.compile(r"^(?:(?P<m>\d+):)?(?P<s>\d+(?:\.\d+)?)$")
 _BAR = re.compile(r"^bar\s+(?P<n>\d+)$")
+_SPAN = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s+(?P<unit>beats?|bars?)$")
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,15 @@ class Cue:
     scene: str | None
     prompt: str | None
     transition: Transition
+    travel: tuple[float, str] | None = None  # the prompt's span (N, "beats" | "bars"); None: the transition's
+
+
+def parse_span(text) -> tuple[float, str]:
+    """ "8 bars" -> (8.0, "bars"); a ValueError otherwise."""
+    m = _SPAN.match(" ".join(str(text).lower().split())) if isinstance(text, str) else None
+    if not m or not 0 < float(m["n"]) <= 64:
+        raise ValueError(f'travel = {text!r}: give "N beats" or "N bars", N from 1 to 64 (e.g. "8 bars")')
+    return float(m["n"]), "bars" if m["unit"].startswith("bar") else "beats"
 
 
 def parse_at(text) -> tuple[float | None, int | None]:
@@ -71,8 +86,12 @@ def _lines(text: str) -> list[tuple[int, dict[str, int]]]:
     return entries
 
 
-def load_timeline(path: str | Path, library: dict, *, duration_s: float | None = None) -> list[Cue]:
-    """The cues of a timeline file, checked against the scenes and the audio's length."""
+def load_timeline(
+    path: str | Path, library: dict, *, duration_s: float | None = None, downbeats: Callable[[], list[float]] | None = None
+) -> list[Cue]:
+    """The cues of a timeline file, checked against the scenes and the audio's length. `downbeats`:
+    the audio's bar lines in seconds (bar 1 first; live.app.beats.bars_of_file), asked for once and
+    only when a cue is keyed by bar: a bar past the last is refused and bars are ordered by time."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -89,6 +108,7 @@ def load_timeline(path: str | Path, library: dict, *, duration_s: float | None =
         raise PhospheneError(f"{path}: a timeline is a list of [[cue]] entries ({extra})")
     lines = _lines(text)
     cues: list[Cue] = []
+    bar_lines: list[float] | None = None
     for i, entry in enumerate(data["cue"]):
         header, key_lines = lines[i] if i < len(lines) else (0, {})
 
@@ -115,11 +135,39 @@ def load_timeline(path: str | Path, library: dict, *, duration_s: float | None =
             transition = parse_transition(entry.get("transition", "cut"), on="now" if at_bar is not None else "bar")
         except ValueError as e:
             fail(str(e), "transition")
+        travel = None
+        if "travel" in entry:
+            try:
+                travel = parse_span(entry["travel"])
+            except ValueError as e:
+                fail(str(e), "travel")
         if at_s is not None and duration_s is not None and at_s > duration_s:
             fail(f'at = "{entry["at"]}" is past the end of the audio ({duration_s:.1f} s)', "at")
+        if at_bar is not None and downbeats is not None:
+            bar_lines = downbeats() if bar_lines is None else bar_lines
+            if at_bar > len(bar_lines):
+                fail(
+                    f'at = "{entry["at"]}" is past the end of the audio (it has {len(bar_lines)} bars; '
+                    "`python -m live beats FILE --bars` lists them)",
+                    "at",
+                )
         for before in cues:
-            same_kind = (before.at_s is not None) == (at_s is not None)
-            if same_kind and (at_s if at_s is not None else at_bar) <= (before.at_s if at_s is not None else before.at_bar):
+            mine, theirs = cue_time(at_s, at_bar, bar_lines), cue_time(before.at_s, before.at_bar, bar_lines)
+            if mine is not None and theirs is not None:  # both times, or bars turned into times
+                out_of_order = mine <= theirs
+            else:  # a bar and a time with no bar lines to compare them by: only the same kind is ordered
+                same_kind = (before.at_s is not None) == (at_s is not None)
+                out_of_order = same_kind and (at_s if at_s is not None else at_bar) <= (before.at_s if at_s is not None else before.at_bar)
+            if out_of_order:
                 fail(f'at = "{entry["at"]}" is not after the cue at line {before.line}: cues go in order', "at")
-        cues.append(Cue(header, at_s, at_bar, scene, prompt.strip() if prompt else None, transition))
+        cues.append(Cue(header, at_s, at_bar, scene, prompt.strip() if prompt else None, transition, travel))
     return cues
+
+
+def cue_time(at_s: float | None, at_bar: int | None, bar_lines: list[float] | None) -> float | None:
+    """A cue's time in seconds: its own, or its bar line's (None where the bars are not known)."""
+    if at_s is not None:
+        return at_s
+    if bar_lines is not None and at_bar is not None and at_bar <= len(bar_lines):
+        return bar_lines[at_bar - 1]
+    return None

@@ -264,6 +264,7 @@ class RenderResult:
     engine: str = "diffusion"  # which engine drew it: diffusion, or shader (asked for, or the fallback)
     notes: list[str] = field(default_factory=list)
     scenes: list[str] = field(default_factory=list)  # the scene of each frame (renders with scenes)
+    per_frame: dict[str, list] = field(default_factory=dict)  # more per-frame figures (diffusion scenes: strength, audio_weight)
 
 
 AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)  # kept as they are; others -> 48 kHz
