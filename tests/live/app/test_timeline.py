@@ -35,6 +35,15 @@ def cli(*args):
         ('[[cue]]\nat = "0:05"\nscene = "tunnel"\n[[cue]\n', ":4: not valid TOML"),
         ('[[cue]]\nat = "0:05"\nscene = "tunnel"\ntransition = "wipe"\n', ":4: transition 'wipe': give KIND"),
         ('[[cue]]\nat = "later"\nscene = "tunnel"\n', ':2: at = "later": give a time'),
+        (  # the demo track has 6 bars (`python -m live beats demo/phosphene-demo.mp3 --bars`)
+            '[[cue]]\nat = "0:00"\nscene = "tunnel"\n[[cue]]\nat = "bar 7"\nscene = "cells"\n',
+            ':5: at = "bar 7" is past the end of the audio (it has 6 bars',
+        ),
+        (  # bar 2 starts at 4.0 s: before the cue at 0:05
+            '[[cue]]\nat = "0:05"\nscene = "tunnel"\n[[cue]]\nat = "bar 2"\nscene = "cells"\n',
+            ':5: at = "bar 2" is not after the cue at line 1',
+        ),
+        ('[[cue]]\nat = "0:05"\nprompt = "fog"\ntravel = "long"\n', ':4: travel = \'long\': give "N beats" or "N bars"'),
     ],
 )
 def test_bad_timelines_are_refused_naming_the_line(tmp_path, text, needle):
