@@ -631,15 +631,11 @@ def cmd_run(args) -> int:
     from live.app.director import scene_director
 
     director = scene_director(args)  # bad scenes, transitions and timelines fail here, before audio and models
-    if director is not None and args.engine != "shader":
-        logging.getLogger("phosphene").warning(
-            "scenes switch the shader engine's looks; the diffusion engine keeps its prompts (use --engine shader)"
-        )
 
     def pipeline():
         if args.engine == "shader":
             return build_shader_pipeline(profile, director)  # no torch import on this path
-        build = dict(device=args.compute, prompts=prompts, shaders=not args.no_shaders)
+        build = dict(device=args.compute, prompts=prompts, shaders=not args.no_shaders, director=director)
         models = select_models(args)
         if args.encoder_backend is None and profile.encoder_backend:  # the profile says which runtime suits the machine
             models = dataclasses.replace(models, encoder_backend=profile.encoder_backend)

@@ -139,13 +139,16 @@ class LiveParts:
     make_engine: object
     look: LookBox = field(default_factory=LookBox)
     encode_prompt: object = None  # text -> (77, D) prompt embeddings; None for the shader engine
-    director: object = None  # live.app.director.Director: scenes (shader engine), or None
+    director: object = None  # live.app.director.Director: scenes (both engines), or None
 
 
-def build_live_pipeline(models, profile, *, device: str, prompts: list[str], shaders: bool = True) -> LiveParts:
-    """Load encoder, diffusion model and generator for the live loop, checked like a render's."""
+def build_live_pipeline(models, profile, *, device: str, prompts: list[str], shaders: bool = True, director=None) -> LiveParts:
+    """Load encoder, diffusion model and generator for the live loop, checked like a render's. With a
+    `director`, scenes switch the shader stage's look and the prompt, strength and audio weight,
+    travelling between scenes (live/app/travel.py); every prompt the set can reach is encoded here."""
     import torch
 
+    from live.app.travel import PromptTravel
     from live.core.timing import StageTimer
     from live.models.conditioning import Conditioner, encode_text
     from live.models.generator import Img2Img, to_uint8
@@ -161,17 +164,45 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
     prompt_embeds = [(text, encode_text(parts, text)) for text in prompts]  # (77, D) each
     prompt = prompt_embeds[0][1] if prompt_embeds else None
     weight = ConditioningConfig.default_audio_weight(prompt is not None)
-    look = LookBox()
+    travel, first = None, None
+    if director is not None:
+        travel = PromptTravel(
+            director, lambda text: encode_text(parts, text), strength=profile.strength, prompt=prompts[0] if prompts else None
+        )
+        travel.warm()  # not mid-set
+        start = travel.start()
+        prompt, weight = start.prompt, start.audio_weight
+        generator.set_strength(start.strength)
+        first = director.library[director.current]
+    look = LookBox(first.look if first else None)
     conditioner = Conditioner(ConditioningConfig(profile.attack_s, profile.release_s, weight), bos=bos, prompt=prompt)
 
     def make_engine(lock):
         hooks = None
         if shaders:
             try:
-                hooks = DiffusionHooks(profile.size, fps=profile.display_fps)
+                hooks = DiffusionHooks(profile.size, fps=profile.display_fps, look=look.look, structure=first.structure if first else None)
             except PhospheneError as e:
                 log.warning("shader stage off: %s", e)
         previous = None
+
+        def scenes(drive) -> None:
+            """The director's frame: the shader stage's scene, then the prompt, strength and weight."""
+            state = director.step(drive)
+            if hooks is not None:
+                if state.begin is not None:
+                    target = director.library[state.begin[0]]
+                    try:
+                        hooks.engine.begin(target.look, target.structure, state.begin[1].kind)
+                        look.look = target.look  # the controls move the new scene's look from here on
+                    except PhospheneError as e:  # a generator that does not compile: the last good scene stays
+                        log.warning("scene %s not shown, keeping the last good one: %s", target.name, e)
+                hooks.engine.progress(state.progress)
+            settings = travel.at(state, current=(generator.config.strength, conditioner.config.audio_weight))
+            if settings is not None:
+                conditioner.prompt = settings.prompt
+                conditioner.config = replace(conditioner.config, audio_weight=settings.audio_weight)
+                generator.set_strength(settings.strength)
 
         def frame(drive, level, dt_s, now, newest_index):
             nonlocal previous
@@ -179,6 +210,8 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
                 if not conditioner.timeline.entries:
                     return None
                 with timer.section("conditioning"):
+                    if director is not None:
+                        scenes(drive)
                     embeds, sample_index = conditioner.at(now, level, dt_s)
             if hooks is not None:
                 hooks.engine.look = look.look  # what the controls set, from this frame on
@@ -192,7 +225,10 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
 
         return frame
 
-    return LiveParts(encoder, conditioner, generator, prompt_embeds, make_engine, look, lambda text: encode_text(parts, text))
+    def encode(text: str):  # (77, D), for prompts sent live (OSC)
+        return encode_text(parts, text)
+
+    return LiveParts(encoder, conditioner, generator, prompt_embeds, make_engine, look, encode, director=director)
 
 
 def build_shader_pipeline(profile, director=None) -> LiveParts:

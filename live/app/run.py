@@ -266,7 +266,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
                 inbox.put(Control("action", display.actions.pop(0), None, "keys"))
             drawn_for_control = False
             for control in inbox.drain():  # keys, MIDI and OSC: one table, applied between frames
-                apply_control(control, t0=t0, display=display, generator=generator, controls=controls, lock=lock, learn=learn)
+                apply_control(control, t0=t0, display=display, generator=generator, controls=controls, lock=lock, learn=learn, inbox=inbox)
                 drawn_for_control |= control.kind == "param"
             if drawn_for_control:  # the generator was kicked: show its frame in this display interval, not the next
                 drawn_for_control = slot.wait_newer_than(t0, timeout=0.5 * frame_s)
@@ -441,8 +441,8 @@ class Controls:
 DISPLAY_ACTIONS = ("blackout", "freeze", "hud", "fullscreen", "quit")
 
 
-def apply_control(control: Control, *, t0: float, display, generator, controls: Controls, lock, learn=None) -> None:
-    """One control from the surface, whatever sent it."""
+def apply_control(control: Control, *, t0: float, display, generator, controls: Controls, lock, learn=None, inbox=None) -> None:
+    """One control from the surface, whatever sent it (`inbox`: where a scene that does not exist is counted)."""
     if learn is not None and control.source in ("keys", "osc") and control.kind in ("param", "action"):
         learn.offer_target(control.kind, control.name)  # armed: this is what the next control moved binds to
     if control.kind == "action":
@@ -480,6 +480,15 @@ def apply_control(control: Control, *, t0: float, display, generator, controls: 
     elif control.kind == "prompt":
         with lock:
             controls.add_prompt(control.value)
+    elif control.kind == "scene":  # a scene by name: go (the session's transition) or cue (the next phrase)
+        director = controls.director
+        if director is None or control.value not in director.library:
+            reason = "no scenes" if director is None else "scene"
+            log.warning("%s %s: %s", control.source, control.describe(), "no such scene" if director else "scenes are off (--scene NAME)")
+            if inbox is not None:
+                inbox.ignore(control.source, reason)
+            return
+        director.request(control.name, control.value)  # applied on the generator's thread, at the next frame
     elif control.kind == "tempo":  # a tempo from the rig: four taps one period apart, ending now
         if generator.tempo_source not in ("auto", "tap"):
             return

@@ -6,6 +6,8 @@ said in the log). The address space (`python -m live osc` prints it):
     /phosphene/action/<name>             an action (surface.ACTIONS)
     /phosphene/prompt         <string>   a new text prompt (diffusion)
     /phosphene/tempo          <float>    the tempo in BPM, as a tap tempo would set it
+    /phosphene/scene          <string>   go to the scene of that name (the session's --transition)
+    /phosphene/scene/cue      <string>   cue it: it fires on the next phrase, or at once on scene_go
 
 The socket is read and every packet parsed in a child process: a flood of tens of thousands of
 messages a second costs that process's time, not the frame loop's. The child coalesces (the newest
@@ -56,6 +58,8 @@ def parse(data: bytes) -> list[tuple[str, str, object]] | str:
             out.append(("action", name, None))
         elif head in ("prompt", "tempo") and not name:
             out.append((head, "", value))
+        elif head == "scene" and name in ("", "cue"):
+            out.append(("scene", name or "go", value))
         else:
             out.append(("unknown", address, None))
     return out

@@ -80,9 +80,9 @@ ACTIONS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Control:
-    kind: str  # "param" | "action" | "prompt" | "tempo"
-    name: str  # a PARAMS or ACTIONS key ("" for prompt / tempo)
-    value: float | str | None  # the parameter's value in its range, the prompt text, the BPM
+    kind: str  # "param" | "action" | "prompt" | "tempo" | "scene"
+    name: str  # a PARAMS or ACTIONS key ("" for prompt / tempo; "go" | "cue" for a scene)
+    value: float | str | None  # the parameter's value in its range, the prompt text, the BPM, the scene's name
     source: str  # "keys" | "midi" | "osc": shown on the HUD
 
     def describe(self) -> str:
@@ -90,6 +90,8 @@ class Control:
             return f"{self.name} {self.value:.3g}"
         if self.kind == "action":
             return self.name
+        if self.kind == "scene":
+            return f"scene {self.value}" if self.name == "go" else f"cue scene {self.value}"
         return f"{self.kind} {self.value}"
 
 
@@ -108,6 +110,9 @@ def validate(kind: str, name: str, value, source: str) -> tuple[Control | None, 
         return (Control("action", name, None, source), "") if name in ACTIONS else (None, "unknown")
     if kind == "prompt":
         return (Control("prompt", "", value, source), "") if isinstance(value, str) and 0 < len(value) <= 500 else (None, "type")
+    if kind == "scene":  # a scene by name: whether it exists is the director's to say (the run counts "scene" if not)
+        ok = name in ("go", "cue") and isinstance(value, str) and 0 < len(value) <= 100
+        return (Control("scene", name, value, source), "") if ok else (None, "type" if name in ("go", "cue") else "unknown")
     if kind == "tempo":
         ok = isinstance(value, int | float) and not isinstance(value, bool) and 30.0 <= value <= 300.0
         return (Control("tempo", "", float(value), source), "") if ok else (None, "range")

@@ -103,10 +103,10 @@ def test_a_taken_port_is_one_line():
         taken.close()
 
 
-def live_run(tmp_path, house_music, seconds, name):
+def live_run(tmp_path, house_music, seconds, name, *extra):
     stats = tmp_path / f"{name}.json"
     cmd = [sys.executable, "-m", "live", "run", "--headless", "--windowed", "--input", str(house_music), "--engine", "shader"]
-    cmd += ["--profile", "laptop", "--size", "128", "--duration", str(seconds), "--osc-port", "0", "--stats-json", str(stats)]
+    cmd += ["--profile", "laptop", "--size", "128", "--duration", str(seconds), "--osc-port", "0", "--stats-json", str(stats), *extra]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
     port = None
     for line in proc.stderr:  # "OSC: listening on 127.0.0.1:PORT"
@@ -130,6 +130,38 @@ def test_params_and_actions_reach_the_live_loop(tmp_path, house_music):
     stats = json.loads(stats_file.read_text())
     assert stats["params"]["flash"] == 2.5 and stats["params"]["saturation"] == pytest.approx(0.3)  # OSC floats are 32-bit
     assert stats["controls"]["received"]["osc"] == 3 and stats["controls"]["ignored"]["osc:type"] == 1
+
+
+def test_scenes_by_name_parse_and_validate():
+    from live.control.surface import validate
+
+    assert parse(message("/phosphene/scene", "tunnel")) == [("scene", "go", "tunnel")]
+    assert parse(message("/phosphene/scene/cue", "cells")) == [("scene", "cue", "cells")]
+    assert parse(message("/phosphene/scene/later", "cells")) == [("unknown", "/phosphene/scene/later", None)]
+    control, _ = validate("scene", "cue", "cells", "osc")
+    assert (control.kind, control.name, control.value, control.describe()) == ("scene", "cue", "cells", "cue scene cells")
+    assert validate("scene", "go", 3.0, "osc") == (None, "type") and validate("scene", "go", "x" * 101, "osc") == (None, "type")
+
+
+def test_a_scene_by_name_reaches_the_live_loop(tmp_path, house_music):
+    """/phosphene/scene tunnel (the session's transition: a cut, at once), then /phosphene/scene/cue
+    plasma and scene_go (on the next beat): the run's stats show both switches, in order, and end on
+    plasma; a scene that does not exist is counted, not raised."""
+    proc, port, stats_file = live_run(tmp_path, house_music, 6, "scenes", "--scene", "classic", "--transition", "cut on now")
+    client = SimpleUDPClient("127.0.0.1", port)
+    time.sleep(1.0)
+    client.send_message("/phosphene/scene", "tunnel")
+    client.send_message("/phosphene/scene", "nonesuch")
+    time.sleep(1.0)
+    client.send_message("/phosphene/scene/cue", "plasma")
+    time.sleep(0.3)
+    client.send_message("/phosphene/action/scene_go", [])
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    stats = json.loads(stats_file.read_text())
+    assert [name for _, name in stats["scenes"]["changes"]] == ["tunnel", "plasma"] and stats["scenes"]["current"] == "plasma"
+    assert stats["scenes"]["changes"][0][0] < stats["scenes"]["changes"][1][0]  # generator frames: tunnel first
+    assert stats["controls"]["received"]["osc"] == 4 and stats["controls"]["ignored"]["osc:scene"] == 1
 
 
 def test_a_flood_does_not_slow_the_picture(tmp_path, house_music):
