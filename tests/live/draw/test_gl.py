@@ -141,3 +141,17 @@ def test_broken_shader_names_file_and_line_and_keeps_the_last_good(ctx, tmp_path
     assert prog.reload_if_changed() is True and prog.last_error is None
     prog.draw(fbo, values, {"u_image": image_tex})
     assert read_rgb(fbo).mean() > 140  # the edit (an inverted image) is live
+
+
+def test_the_shader_doc_lists_every_uniform_and_generator():
+    """docs/SHADERS.md's tables: a row per uniform of live.draw.gl.UNIFORMS (its GLSL type as there)
+    and per structure file in shaders/."""
+    from pathlib import Path
+
+    from live.draw.gl import UNIFORMS
+
+    root = Path(__file__).resolve().parents[3]
+    doc = (root / "docs" / "SHADERS.md").read_text()
+    missing = [n for n, u in UNIFORMS.items() if f"| `{n}` | `{u.glsl}` |" not in doc]
+    missing += [p.name for p in (root / "shaders").glob("structure*.glsl") if f"| `{p.name}` |" not in doc]
+    assert not missing, f"docs/SHADERS.md lacks {missing}"
