@@ -4,7 +4,7 @@ Independent of sounds.py (no sound-icons, no pygame music): each clip is its own
 phrase of 2-4 random notes in the instrument's range, 4 s long, with silence before, between and
 after the notes, rendered through Debian's TimGM6mb soundfont (system-packages.txt) with reverb and
 chorus off and written to a file of its own. Per instrument, every fourth recording is held out as
-`test`: held out by recording, never by crop. Captions are "a {instrument} playing a few notes",
+`test`: held out by recording, never by crop. Captions are "a(n) {instrument} playing a few notes",
 as close to each other as the tiny text space makes them.
 
     write_manifest(folder)                          -> folder/instruments.csv (the test set, TEST_SET)
@@ -47,6 +47,10 @@ DEV_SET = {
     "bass guitar": (33, 28, 52),
     "vibraphone": (11, 53, 89),
 }
+
+
+def article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def available() -> bool:
@@ -114,7 +118,7 @@ def write_manifest(folder: Path, instruments: dict = TEST_SET, *, clips: int = 1
         files = render(program, [phrase(rng, low, high) for _ in range(clips)], folder, stem)
         for k, path in enumerate(files):
             split = "test" if k % HELD_OUT_EVERY == HELD_OUT_EVERY - 1 else "train"
-            rows.append({"audio": str(path), "caption": f"a {word} playing a few notes", "label": word, "split": split})
+            rows.append({"audio": str(path), "caption": f"{article(word)} {word} playing a few notes", "label": word, "split": split})
     path = folder / f"{name}.csv"
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["audio", "caption", "label", "split"])

@@ -139,3 +139,16 @@ def test_augmenter_switches_and_seeding(house, cosmic):
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         off.mix = True
+
+
+def test_label_prompts_caption_whole_batches_with_the_zero_shot_prompt(house, cosmic):
+    waveforms, masks, captions = batch(house, cosmic)
+    labels = ["house", None] + ["house"] * (len(captions) - 2)
+    off = AugmentConfig(mix=False, gain=False, noise=False, shift=False)
+    always = dataclasses.replace(off, label_prompts=1.0)
+    _, _, c = Augmenter(always)(waveforms, masks, captions, labels)
+    assert c[0] == "This is a sound of house" and c[1] == captions[1]  # an unlabelled clip keeps its caption
+    assert len(set(c) - {captions[1]}) == 1  # one class, one caption: never its own negative
+    drawn = [Augmenter(dataclasses.replace(off, label_prompts=0.5), seed=s)(waveforms, masks, captions, labels)[2][0] for s in range(40)]
+    assert 10 < sum(d.startswith("This is a sound of") for d in drawn) < 30  # about half the batches
+    assert Augmenter(off)(waveforms, masks, captions, labels)[2] == captions  # 0: the captions as they are
