@@ -93,14 +93,16 @@ class Result:
 
     @property
     def p95(self) -> float:
+        """Latency p95; with no picture shown, at least the run's length (nothing reached the screen in it)."""
         value = self.latency_ms.get("p95", math.nan)
-        return math.inf if math.isnan(value) else value
+        return (1000 * self.seconds if self.seconds else math.inf) if math.isnan(value) else value
 
     def shortfall(self, t: Targets, tolerance: float = 0.0) -> float:
         """0 when both targets are met (within `tolerance`); else how far they are missed, as ratios."""
         if self.error:
             return math.inf
-        fps_short = max(0.0, t.fps * (1 - FPS_SLACK) * (1 - tolerance) / max(self.fps, 1e-3) - 1)
+        fps = max(self.fps, 0.5 / max(self.seconds, 1.0))  # no picture at all: as if half of one in the run
+        fps_short = max(0.0, t.fps * (1 - FPS_SLACK) * (1 - tolerance) / fps - 1)
         latency_short = max(0.0, self.p95 / (t.latency_ms * (1 + tolerance)) - 1)
         return fps_short + latency_short + (1.0 if self.overflows else 0.0)
 
@@ -119,6 +121,8 @@ class Result:
     def figures(self) -> str:
         if self.error:
             return f"failed: {self.error}"
+        if math.isnan(self.latency_ms.get("p95", math.nan)):
+            return f"{self.fps:.2f} fps, no picture shown within the {self.seconds:.0f} s run"
         lat = self.latency_ms
         return (
             f"{self.fps:.1f} fps, latency p50/p95/p99 {lat.get('p50', math.nan):.0f}/{lat.get('p95', math.nan):.0f}/"
@@ -218,7 +222,8 @@ def moves(p: LatencyProfile, result: Result, t: Targets, space: dict[str, Axis])
     first; then one step cheaper on each field in the give-up order (not a longer hop when only the
     latency is short: it adds latency)."""
     fps_short = result.error or result.fps < t.fps * (1 - FPS_SLACK)
-    latency_short = result.error or result.p95 > t.latency_ms or result.overflows
+    # with no picture at all, the frame time is what is short: the latency steps cannot help
+    latency_short = (result.error or result.p95 > t.latency_ms or result.overflows) and result.fps > 0
     out = []
     if latency_short:
         for name in ("block", "hop"):
