@@ -78,7 +78,7 @@ def load_diffusion(name: str, vae: str = DEFAULT_VAE, *, device="cpu", dtype=tor
     if name == RANDOM:  # full-size, random weights, from live/models/configs: TAESD, or the full VAE with --vae full
         from live.models.random_weights import random_diffusion
 
-        parts = random_diffusion(vae if vae == FULL_VAE else RANDOM)
+        parts = random_diffusion(vae if vae == FULL_VAE else RANDOM, device=torch.device(device))
         if vae not in (RANDOM, FULL_VAE, TINY):  # a real VAE by name, beside the random UNet
             parts.vae, parts.vae_name = load_vae(vae, diffusion_folder=None), vae
         return parts.to(torch.device(device), dtype)

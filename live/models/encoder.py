@@ -168,7 +168,7 @@ def load_torch_encoder(name: str, *, device="cpu", dtype=torch.float32) -> Torch
     if name in (RANDOM, RANDOM_OWN):  # full-size, random weights, from live/models/configs
         from live.models.random_weights import random_encoder
 
-        model, fe, meta, min_frames = random_encoder(name)
+        model, fe, meta, min_frames = random_encoder(name, device=torch.device(device))
         return TorchEncoder(name, meta, model.to(device, dtype).eval(), fe, torch.device(device), dtype, min_frames)
     if name == TINY:
         log.warning(TINY_NOTICE.format(what="encoder"))

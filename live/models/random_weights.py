@@ -7,7 +7,8 @@ files in live/models/configs/ (see its README), for timing the real pipeline wit
 
 Timing does not depend on weight values, so these measure what the real models cost; their
 pictures mean nothing, and the log says so (RANDOM_NOTICE). No file is read but the configs, and no
-socket is opened.
+socket is opened. On CUDA the weights are made on the GPU, then cast to fp16 by the loaders (that
+path is written but has not been measured: no GPU here).
 """
 
 from __future__ import annotations
@@ -29,15 +30,15 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 POOL = 1 << 20  # random values generated once and tiled over every tensor: filling 2 G values with fresh ones takes ~20 s
 
 
-def build(make):
+def build(make, device="cpu"):
     """`make()` on the meta device (no memory, no init), then every parameter filled from one seeded
     pool of N(0, 1) values scaled by 1/sqrt(fan_in) (norm weights 1, biases 0), so activations stay
     O(1) through the depth and no denormal or NaN slows a kernel. Seconds instead of ~45 s for the
     full set with the modules' own initialisers; the values are as meaningless either way."""
     with torch.device("meta"):
         module = make()
-    module.to_empty(device="cpu")
-    pool = torch.randn(POOL, generator=torch.Generator().manual_seed(0))
+    module.to_empty(device=device)  # straight onto the GPU where there is one: no host copy of the weights
+    pool = torch.randn(POOL, generator=torch.Generator().manual_seed(0)).to(device)
     with torch.no_grad():
         for name, p in module.named_parameters():
             if p.dim() == 1:
@@ -60,28 +61,28 @@ def config(name: str) -> dict:
     return {k: v for k, v in raw.items() if not k.startswith("_")}
 
 
-def random_unet():
+def random_unet(device="cpu"):
     from diffusers import UNet2DConditionModel
 
-    return build(lambda: UNet2DConditionModel(**config("sd-turbo-unet")))
+    return build(lambda: UNet2DConditionModel(**config("sd-turbo-unet")), device)
 
 
-def random_vae(kind: str = RANDOM):
+def random_vae(kind: str = RANDOM, device="cpu"):
     """TAESD (`random`) or the full AutoencoderKL (`full`)."""
     from diffusers import AutoencoderKL, AutoencoderTiny
 
     if kind == FULL_VAE:
-        return build(lambda: AutoencoderKL(**config("sd-turbo-vae")))
-    return build(lambda: AutoencoderTiny(**config("taesd")))
+        return build(lambda: AutoencoderKL(**config("sd-turbo-vae")), device)
+    return build(lambda: AutoencoderTiny(**config("taesd")), device)
 
 
-def random_text_encoder():
+def random_text_encoder(device="cpu"):
     """OpenCLIP ViT-H's text tower (sd-turbo's text encoder) and the offline byte-level tokenizer."""
     from transformers import CLIPTextConfig, CLIPTextModel
 
     from live.models.diffusion import tiny_tokenizer
 
-    return build(lambda: CLIPTextModel(CLIPTextConfig(**config("sd-turbo-text-encoder")))), tiny_tokenizer()
+    return build(lambda: CLIPTextModel(CLIPTextConfig(**config("sd-turbo-text-encoder"))), device), tiny_tokenizer()
 
 
 def random_scheduler():
@@ -90,14 +91,15 @@ def random_scheduler():
     return EulerDiscreteScheduler.from_config(config("sd-turbo-scheduler"))
 
 
-def random_diffusion(vae: str = RANDOM):
+def random_diffusion(vae: str = RANDOM, device="cpu"):
     """DiffusionParts of sd-turbo's shape: UNet, Euler scheduler, text encoder, and TAESD or the full VAE."""
     from live.models.diffusion import DiffusionParts
 
     log.warning(RANDOM_NOTICE.format(what="diffusion model", name=RANDOM))
-    text_encoder, tokenizer = random_text_encoder()
+    text_encoder, tokenizer = random_text_encoder(device)
     vae_name = FULL_VAE if vae == FULL_VAE else RANDOM
-    parts = DiffusionParts(RANDOM, random_unet(), random_scheduler(), text_encoder, tokenizer, random_vae(vae_name), vae_name)
+    unet, vae_model = random_unet(device), random_vae(vae_name, device)
+    parts = DiffusionParts(RANDOM, unet, random_scheduler(), text_encoder, tokenizer, vae_model, vae_name)
     vae_label = "full VAE (AutoencoderKL)" if vae_name == FULL_VAE else "TAESD (AutoencoderTiny)"
     log.info(
         "diffusion model 'random': UNet %.1f M, text encoder %.1f M, %s %.1f M parameters",
@@ -124,7 +126,7 @@ def feature_extractor():
     return SeamlessM4TFeatureExtractor(**{k: v for k, v in raw.items() if k not in ("feature_extractor_type", "processor_class")})
 
 
-def random_encoder(name: str = RANDOM):
+def random_encoder(name: str = RANDOM, device="cpu"):
     """(model, feature extractor, EncoderMeta, min fbank frames) of `random` (audio2img) or `random-own`."""
     from transformers import Wav2Vec2BertConfig, Wav2Vec2BertModel
 
@@ -133,13 +135,15 @@ def random_encoder(name: str = RANDOM):
     log.warning(RANDOM_NOTICE.format(what="encoder", name=name))
     if name == RANDOM_OWN:
         head = config("audio-prompt-head")
-        model = build(lambda: AudioPromptEncoder(AudioPromptConfig(backbone={"model_type": "wav2vec2-bert", **backbone_config()}, **head)))
+        model = build(
+            lambda: AudioPromptEncoder(AudioPromptConfig(backbone={"model_type": "wav2vec2-bert", **backbone_config()}, **head)), device
+        )
         meta = EncoderMeta(text_encoder=RANDOM, tokens=head["num_tokens"], width=head["width"])
         log.info("encoder 'random-own': w2v-bert-2.0 + adapter + token head, %.1f M parameters", millions(model))
         return model, feature_extractor(), meta, 0
     from live.models.encoder import AUDIO2IMG_MAX_FRAMES, audio2img_meta
 
-    model = build(lambda: Wav2Vec2BertModel(Wav2Vec2BertConfig(**backbone_config())))
+    model = build(lambda: Wav2Vec2BertModel(Wav2Vec2BertConfig(**backbone_config())), device)
     meta = audio2img_meta(model.config)
     log.info("encoder 'random': w2v-bert-2.0 + audio2img adapter, %.1f M parameters", millions(model))
     return model, feature_extractor(), meta, AUDIO2IMG_MAX_FRAMES

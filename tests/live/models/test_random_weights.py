@@ -54,7 +54,7 @@ def no_network(monkeypatch):
     yield tried
 
 
-def on_meta(make):
+def on_meta(make, device="cpu"):
     """random_weights.build without the memory: the modules as the configs make them, no values."""
     with torch.device("meta"):
         return make()
