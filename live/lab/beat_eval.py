@@ -416,11 +416,14 @@ def format_table(rows: list[Row]) -> str:
         return "-" if s.phase is None else f"{s.phase:+.2f}"
 
     width = max(10, *(len(r.song) + 2 for r in rows))
-    out = [f"{'song':<{width}}{'start s':>8}{'ref BPM':>9}{'our BPM':>9}{'our F':>7}{'AMLt':>6}{'phase':>7}{'librosa F':>11}{'AMLt':>6}"]
+    peers = list(dict.fromkeys(t for r in rows for t in r.peers))  # with --peers: their F, abbreviated
+    head = f"{'song':<{width}}{'start s':>8}{'ref BPM':>9}{'our BPM':>9}{'our F':>7}{'AMLt':>6}{'phase':>7}{'librosa F':>11}{'AMLt':>6}"
+    out = [head + "".join(f"{_short(t) + ' F':>11}" for t in peers)]
     for r in rows:
         lib = f"{r.librosa.f_measure:>11.2f}{r.librosa.amlt:>6.2f}" if r.librosa else f"{'-':>11}{'-':>6}"
+        theirs = "".join(f"{r.peers[t].f_measure:>11.2f}" if t in r.peers else f"{'-':>11}" for t in peers)
         out.append(
-            f"{r.song:<{width}}{r.start_s:>8g}{r.reference_bpm:>9.1f}{r.ours_bpm:>9.1f}{r.ours.f_measure:>7.2f}{r.ours.amlt:>6.2f}{phase(r.ours):>7}{lib}"
+            f"{r.song:<{width}}{r.start_s:>8g}{r.reference_bpm:>9.1f}{r.ours_bpm:>9.1f}{r.ours.f_measure:>7.2f}{r.ours.amlt:>6.2f}{phase(r.ours):>7}{lib}{theirs}"
         )
     ours = np.mean([r.ours.f_measure for r in rows])
     line = f"mean over {len(rows)} excerpts: ours F {ours:.3f} (AMLt {np.mean([r.ours.amlt for r in rows]):.3f})"
@@ -434,3 +437,9 @@ def format_table(rows: list[Row]) -> str:
     if off:
         out.append(f"excerpts where our beats sit on the off-beat (|phase| > 0.35): {len(off)} of {len(rows)}")
     return "\n".join(out)
+
+
+def _short(tracker: str) -> str:
+    """ "madmom online" -> "mm on", "BeatNet online" -> "BN on": a column head."""
+    name, _, mode = tracker.partition(" ")
+    return {"madmom": "mm", "BeatNet": "BN"}.get(name, name[:6]) + (f" {mode[:3]}" if mode else "")

@@ -20,7 +20,8 @@ reference beats, in each half of the piece (equal halves: no drift).
 Soundfonts: Debian's TimGM6mb, FluidR3_GM, FluidR3Mono_GM and csound's sf_GMbank, cycled over the
 pieces with seven GM drum kits. MuseScore_General and the OPL-3 soundfont are reserved for a held-out
 evaluation and are never used here; nor are the freedoom and openttd-openmsx MIDI packages.
-Renders are kept in the folder given, by name, as the other corpora do (live/lab/beat_eval.py).
+Each render ends where its last beat does (the ring-out of cymbals and reverb is cut, with a
+fade). Renders are kept in the folder given, by name, as the other corpora do (live/lab/beat_eval.py).
 """
 
 from __future__ import annotations
@@ -267,9 +268,24 @@ def render(piece: Piece, folder: Path, index: int | None = None) -> tuple[Path, 
         partial = wav.with_suffix(".partial.wav")
         cmd = ["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", str(RENDER_SR), "-F", str(partial), str(soundfont), str(flat)]
         subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+        _end_at(partial, beat_times(piece)[-1])
         partial.replace(wav)
         meta.write_text(json.dumps({"piece": piece.name, "soundfont": soundfont.name, "kit": kit, "beats": beats.tolist()}))
     return wav, beats
+
+
+def _end_at(wav: Path, end_s: float, fade_s: float = 0.25) -> None:
+    """Cut the render where the last beat ends, with a short fade: fluidsynth plays on while cymbals
+    and reverb ring out (up to 12 s here), and a tracker's beats in that tail would count as wrong
+    although there is no beat to find."""
+    import soundfile
+
+    y, sr = soundfile.read(str(wav), dtype="float32", always_2d=True)
+    end = min(len(y), round((end_s + fade_s) * sr))
+    y = y[:end]
+    fade = min(end, round(fade_s * sr))
+    y[end - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
+    soundfile.write(str(wav), y, sr, subtype="PCM_16")
 
 
 def renders(folder: Path, names: list[str] | None = None) -> list[tuple[str, Path, np.ndarray]]:
