@@ -64,6 +64,7 @@ class RunStats:
         return {
             "frames": self.frames,
             "seconds": seconds,
+            "started_monotonic": self.started,  # the loop's start on the system's monotonic clock (a bench's timeline)
             "fps": self.frames / seconds if seconds else 0.0,
             "latency_ms": {p: float(np.nanpercentile(lat, int(p[1:]))) for p in ("p50", "p95", "p99")},
             "overflows": source.ring.overflows if source.ring is not None else 0,

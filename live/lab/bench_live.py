@@ -198,9 +198,8 @@ def run_profile(profile: str, args, folder: Path, player_port: str | None) -> di
         for line in err_file.read_text().splitlines():
             if "M parameters" in line:
                 note(f"bench live: {line.removeprefix('phosphene: ')}")
-    # The run does not say when its loop started; count back from its exit by the loop's own length
-    # (shutdown, < 1 s, only moves the estimate later: further from the model load).
-    loop_start = exited - stats["seconds"]
+    # when the run's loop started: its own monotonic time (older runs: counted back from the exit by the loop's length)
+    loop_start = stats.get("started_monotonic", exited - stats["seconds"])  # CLOCK_MONOTONIC: one for all processes
     stats["rss"] = [(t - loop_start, own, kids) for t, own, kids in samples]
     stats["jack"] = player_port is not None
     return stats
