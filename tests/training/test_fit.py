@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.training import instruments
 from tests.training.sounds import write_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
-# the recipe the tests train with: a random tiny backbone needs a far higher learning rate than a pretrained one
-TINY = ["--weights", "tiny", "--batch-size", "16", "--window-s", "0.5", "--lr", "3e-3", "--head-lr", "3e-3", "--warmup-steps", "10"]
+# the tests train with fit's own defaults for a tiny encoder (training.config.RECIPES["tiny"]): no special flags
+TINY = ["--weights", "tiny"]
 
 
 def run(module: str, *args, timeout=600) -> subprocess.CompletedProcess:
@@ -44,37 +45,74 @@ def cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained(sounds, cache, tmp_path_factory) -> Path:
-    """A tiny encoder trained for 500 steps (about 1.5 minutes here) on the train split."""
+def instrument_set(tmp_path_factory) -> Path:
+    """tests/training/instruments.py: 8 General MIDI instruments x 12 recordings, rendered (about 2 s)."""
+    if not instruments.available():
+        pytest.skip("needs fluidsynth and timgm6mb-soundfont (system-packages.txt)")
+    return instruments.write_manifest(tmp_path_factory.mktemp("instruments"))
+
+
+@pytest.fixture(scope="session")
+def both_sets(sounds, instrument_set, tmp_path_factory) -> Path:
+    """The two sets in one manifest: one training run learns both (each is scored on its own held-out clips)."""
+    import csv
+
+    rows = [row for path in (sounds, instrument_set) for row in csv.DictReader(open(path))]
+    path = tmp_path_factory.mktemp("both") / "both.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["audio", "caption", "start", "end", "label", "split"], restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained(both_sets, cache, tmp_path_factory) -> Path:
+    """A tiny encoder trained with fit's defaults for 500 steps (about 2 minutes here) on both sets' train splits."""
     out = tmp_path_factory.mktemp("run") / "tiny"
-    r = run("training", "fit", "--manifest", sounds, "--output", out, *TINY, "--max-steps", 500, "--save-every", 250, "--log-every", 25,
-            "--cache-dir", cache)  # fmt: skip
+    r = run("training", "fit", "--manifest", both_sets, "--output", out, *TINY, "--max-steps", 500, "--save-every", 250,
+            "--log-every", 25, "--cache-dir", cache)  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     return out
+
+
+def evaluate(encoder: Path, manifest: Path, cache: Path, folder: Path, *args) -> tuple[dict, str]:
+    folder.mkdir(exist_ok=True)
+    report_file = folder / f"eval-{manifest.stem}.json"
+    r = run("training", "eval", "--encoder", encoder, "--manifest", manifest, "--split", "test", "--cache-dir", cache,
+            "--json", report_file, *args)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(report_file.read_text()), r.stdout
 
 
 def test_tiny_encoder_learns_held_out_sounds(trained, sounds, cache, tmp_path):
     losses = [line["loss"] for line in log_lines(trained)]
     assert losses[-1] < 0.8 * losses[0]
-    report_file = tmp_path / "eval.json"
-    r = run("training", "eval", "--encoder", trained / "encoder", "--manifest", sounds, "--split", "test", "--cache-dir", cache,
-            "--json", report_file)  # fmt: skip
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert "audio to text" in r.stdout and "zero-shot" in r.stdout
-    report = json.loads(report_file.read_text())
+    report, stdout = evaluate(trained / "encoder", sounds, cache, tmp_path)
+    assert "audio to text" in stdout and "zero-shot" in stdout and "baseline (nearest class centroid" in stdout
     # 11 held-out clips (never seen in training: disjoint stretches or other files) of 8 captions
     assert report["clips"] == 11 and report["captions"] == 8
-    assert report["audio_to_text/R@1"] >= 3 * report["chance/audio_to_text/R@1"]
+    # measured 0.636 and 0.364 (chance 0.125); issue 20 asks 0.6 for both: zero-shot here falls short (README)
+    assert report["audio_to_text/R@1"] >= 0.5 and report["zero_shot/accuracy"] >= 0.25
     assert report["token_cosine"] > 0.5
 
     # the same architecture untrained scores below it: the figure above is learnt
     untrained = tmp_path / "untrained"
     assert run("training", "init", "-o", untrained).returncode == 0
-    r = run("training", "eval", "--encoder", untrained, "--manifest", sounds, "--split", "test", "--cache-dir", cache,
-            "--window-s", 0.5, "--json", report_file)  # fmt: skip
-    assert r.returncode == 0, r.stderr[-3000:]
-    before = json.loads(report_file.read_text())
+    window_s = json.loads((trained / "encoder" / "phosphene.json").read_text())["window_s"]
+    before, _ = evaluate(untrained, sounds, cache, tmp_path / "untrained-eval", "--window-s", window_s)
     assert before["audio_to_text/R@1"] < report["audio_to_text/R@1"] and before["token_cosine"] < report["token_cosine"]
+
+
+def test_tiny_encoder_learns_held_out_instrument_recordings(trained, instrument_set, cache, tmp_path):
+    """Issue 20: a second set from other sources (rendered General MIDI phrases), held out by recording;
+    captions within cos 0.74-0.99 of each other in the tiny text space."""
+    report, stdout = evaluate(trained / "encoder", instrument_set, cache, tmp_path)
+    assert report["clips"] == 24 and report["captions"] == 8 and report["zero_shot/classes"] == 8
+    assert report["audio_to_text/R@1"] >= 0.5 and report["zero_shot/accuracy"] >= 0.5  # measured 0.667 and 0.667; chance 0.125
+    # the baseline row: nearest class centroid on log-mel statistics, fitted on the 72 training recordings
+    assert report["baseline/fitted_on"] == 72 and report["baseline/accuracy"] > 0.4
+    assert f"fitted on 72 clips of the manifest's train split): {report['baseline/accuracy']:.3f}" in stdout
 
 
 def test_checkpoint_layout_and_metadata(trained):
@@ -168,10 +206,11 @@ def test_config_file_flags_and_resume_mistakes(tmp_path, sounds, cache):
     config = tmp_path / "run.toml"
     config.write_text(f'[fit]\nmanifest = "{sounds}"\nweights = "tiny"\nmax-steps = 2\nbatch_size = 4\nwindow_s = 0.5\nsave_every = 100\n')
     out = tmp_path / "run"
-    r = run("training", "fit", "--config", config, "--output", out, "--max-steps", 3, "--cache-dir", cache, "--no-mix")
+    r = run("training", "fit", "--config", config, "--output", out, "--max-steps", 3, "--cache-dir", cache, "--mix")
     assert r.returncode == 0, r.stderr[-3000:]
     saved = json.loads((out / "fit.json").read_text())
-    assert saved["max_steps"] == 3 and saved["batch_size"] == 4 and saved["mix"] is False  # flags override the file
+    assert saved["max_steps"] == 3 and saved["batch_size"] == 4 and saved["mix"] is True  # flags override the file and tiny's recipe
+    assert (saved["lr"], saved["warmup_steps"], saved["label_prompts"]) == (3e-3, 10, 0.5)  # what tiny's recipe gave
     assert saved["text_encoder"] == "tiny" and (saved["head_layers"], saved["head_heads"]) == (1, 2)  # what --weights tiny trained
     assert [line["step"] for line in log_lines(out)] == [3]
 
@@ -206,6 +245,8 @@ def test_eval_runs_on_audio2img_format(tmp_path, sounds, cache):
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "audio to text" in r.stdout and "targets: tiny, window 3.76 s" in r.stdout
+    # the baseline row, as for own checkpoints: fitted on the train split, on the windows this encoder sees
+    assert "baseline (nearest class centroid on log-mel mean/std, fitted on 34 clips of the manifest's train split)" in r.stdout
     r = run("training", "eval", "--encoder", folder, "--manifest", sounds, "--cache-dir", cache)
     assert r.returncode == 2 and "--text-encoder" in r.stderr  # SD 2.1's text encoder cannot be had here
 
@@ -215,6 +256,7 @@ def test_help_lists_every_setting_without_importing_torch():
     assert r.returncode == 0
     for flag in ("--max-steps", "--resume", "--backbone", "--freeze-layers", "--gradient-checkpointing", "--no-mix", "--mixed-precision"):
         assert flag in r.stdout
+    assert "(default: 5e-05; 0.003 with --weights tiny)" in " ".join(r.stdout.split())  # a default that differs by size: both
     probe = "import sys, training.__main__ as m; m.build_parser().parse_args(['fit', '--output', 'x']); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "False", out.stderr
