@@ -49,6 +49,7 @@ hears that fixes it with one key.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,8 +118,9 @@ class BeatTracker:
         )
         self.posterior = self.prior / self.prior.sum()
         self.tempo_every = max(1, round(config.tempo_every_s * frame_rate))
-        self._trend = np.zeros(max(2, round(config.tempo_trend_s / config.tempo_every_s)))  # log2 of the last estimates' periods
-        self._trend_n = 0  # estimates in it
+        k = max(2, round(config.tempo_trend_s / config.tempo_every_s))
+        self._trend: deque[float] = deque(maxlen=k)  # log2 of the last k estimates' periods
+        self._trend_x = [(i - (k - 1) / 2) / sum((j - (k - 1) / 2) ** 2 for j in range(k)) for i in range(k)]  # least-squares slope weights
 
         # flux and cumulative score live in preallocated buffers, index i holding frame base + i; they
         # start with `history` zeros (the silence before frame 0), so every look-back lands inside
@@ -292,16 +294,16 @@ class BeatTracker:
 
     def _lead(self, period: float) -> float:
         """The period read tempo_lead_s ahead along the estimates' trend: their least-squares slope over
-        the last tempo_trend_s, when no two successive ones differ by more than 1% (a step is no trend)."""
+        the last tempo_trend_s, when no two successive ones differ by more than 1% (a step is no trend).
+        Plain floats: eight numbers cost less so than as arrays."""
         trend = self._trend
-        trend[:-1] = trend[1:]
-        trend[-1] = math.log2(period)
-        self._trend_n += 1
-        if self.cfg.tempo_lead_s <= 0 or self._trend_n < len(trend) or np.abs(np.diff(trend)).max() > 0.015:
+        trend.append(math.log2(period))
+        if self.cfg.tempo_lead_s <= 0 or len(trend) < trend.maxlen:
             return period
-        x = np.arange(len(trend)) - (len(trend) - 1) / 2
-        slope = float(x @ trend / (x @ x)) / self.cfg.tempo_every_s  # octaves per second
-        return period * 2 ** float(np.clip(slope * self.cfg.tempo_lead_s, -0.03, 0.03))
+        if max(abs(b - a) for a, b in zip(trend, list(trend)[1:], strict=False)) > 0.015:
+            return period
+        slope = sum(x * y for x, y in zip(self._trend_x, trend, strict=True)) / self.cfg.tempo_every_s  # octaves per second
+        return period * 2 ** min(max(slope * self.cfg.tempo_lead_s, -0.03), 0.03)
 
     def _acf_decay(self, n: int) -> np.ndarray:
         """(n,) the weight of each frame of the tempo's window, oldest first: exp(-age / tempo_memory_s), or 1."""
