@@ -173,10 +173,10 @@ def test_shader_tune_writes_a_profile_that_run_loads_and_check_holds(tmp_path):
 
 def test_tiny_models_tune_writes_a_profile_that_holds(tmp_path):
     out = tmp_path / "tiny.toml"
-    r = run_tune("--models", "tiny", "--target-fps", "3", "--target-latency", "4000", "--budget-s", "30", "--seconds", "4", "-o", str(out))
+    r = run_tune("--models", "tiny", "--target-fps", "2", "--target-latency", "4000", "--budget-s", "30", "--seconds", "4", "-o", str(out))
     assert r.returncode == 0, r.stderr
     raw = written_profile(out)
-    assert raw["display_fps"] == 3 and int(raw["steps"] * raw["strength"]) >= 1
+    assert raw["display_fps"] == 2 and int(raw["steps"] * raw["strength"]) >= 1
     assert "--models tiny" in out.read_text()  # how to run it, and what --check re-measures with
     check = run_tune("--check", str(out), "--seconds", "4")
     assert check.returncode == 0 and "holds (diffusion:" in check.stdout, check.stdout + check.stderr
