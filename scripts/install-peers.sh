@@ -5,7 +5,7 @@
 set -e
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
-VENV=.venv-peers
+VENV=${VENV:-.venv-peers}  # PHOSPHENE_PEERS_PYTHON=$VENV/bin/python points the bench elsewhere
 if ! [ -e /usr/include/portaudio.h ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends portaudio19-dev >/dev/null

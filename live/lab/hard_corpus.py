@@ -17,9 +17,11 @@ MIDI files are avoided on purpose:
 `alignment(wav, beats)` checks the result: the offset of the drum onsets in the audio from the
 reference beats, in each half of the piece (equal halves: no drift).
 
-Soundfonts: Debian's TimGM6mb, FluidR3_GM, FluidR3Mono_GM and csound's sf_GMbank, cycled over the
-pieces with seven GM drum kits. MuseScore_General and the OPL-3 soundfont are reserved for a held-out
-evaluation and are never used here; nor are the freedoom and openttd-openmsx MIDI packages.
+Soundfonts: Debian's TimGM6mb, FluidR3_GM and csound's sf_GMbank, cycled over the pieces with seven
+GM drum kits. MuseScore_General and the OPL-3 soundfont are reserved for a held-out evaluation and
+are never used here; nor are the freedoom and openttd-openmsx MIDI packages. Nor is Debian's
+fluidr3mono-gm-soundfont: it registers itself as /usr/share/sounds/sf3/MuseScore_General.sf3 (an
+alternative), so an evaluation that asks for MuseScore_General by that path would get it.
 Each render ends where its last beat does (the ring-out of cymbals and reverb is cut, with a
 fade). Renders are kept in the folder given, by name, as the other corpora do (live/lab/beat_eval.py).
 """
@@ -39,10 +41,9 @@ from live.core.errors import PhospheneError
 SOUNDFONTS = (
     Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
     Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
-    Path("/usr/share/sounds/sf3/FluidR3Mono_GM.sf3"),
     Path("/usr/share/sounds/sf2/sf_GMbank.sf2"),
 )  # never MuseScore_General nor OPL-3: reserved for evaluation
-PACKAGES = "fluidsynth timgm6mb-soundfont fluid-soundfont-gm fluidr3mono-gm-soundfont csound-soundfont"
+PACKAGES = "fluidsynth timgm6mb-soundfont fluid-soundfont-gm csound-soundfont"
 KITS = (0, 8, 16, 24, 25, 32, 40)  # GM drum kits: standard, room, power, electronic, TR-808, jazz, brush
 RENDER_SR = 22_050
 RENDER_BPM = 120.0  # the single tempo of the render copy
