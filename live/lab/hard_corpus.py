@@ -146,7 +146,7 @@ def piece_names() -> list[str]:
 def missing() -> str | None:
     import shutil
 
-    if shutil.which("fluidsynth") is None or not any(p.exists() for p in SOUNDFONTS):
+    if shutil.which("fluidsynth") is None or not all(p.exists() for p in SOUNDFONTS):  # all: the corpus is what was measured
         return f"needs Debian {PACKAGES}: apt-get install {PACKAGES}"
     return None
 
@@ -257,9 +257,9 @@ def write_midis(piece: Piece, folder: Path, *, kit: int, seed: int) -> tuple[Pat
 def render(piece: Piece, folder: Path, index: int | None = None) -> tuple[Path, np.ndarray]:
     """The piece as a WAV in folder (kept: a second call reuses it) and its reference beats (s)."""
     index = PIECES.index(piece) if index is None else index
-    fonts = [p for p in SOUNDFONTS if p.exists()]
-    if not fonts:
-        raise PhospheneError(f"bench beats --corpus hard {missing()}")
+    if (why := missing()) is not None:
+        raise PhospheneError(f"bench beats --corpus hard {why}")
+    fonts = SOUNDFONTS
     soundfont, kit = fonts[index % len(fonts)], KITS[index % len(KITS)]
     beats = beat_times(piece)[:-1]
     wav = folder / f"hard-{piece.name}-{soundfont.stem}-kit{kit}.wav"
