@@ -11,6 +11,7 @@ weights; the flag for that differs between the CLIs (`--models tiny` in live, `-
 export), so each CLI names its own to `run_main`.
 """
 
+import gc
 import signal
 import sys
 
@@ -61,3 +62,8 @@ def run_main(
     except KeyboardInterrupt as e:
         print(f"interrupted: {str(e) or interrupted}", file=sys.stderr)
         return 130
+    finally:
+        # The command has closed what it opened. The interpreter's last garbage collection over
+        # torch's and transformers' objects would take another second (a VJ's quit, a script's
+        # SIGTERM): they are left to the process's exit.
+        gc.freeze()
