@@ -46,7 +46,7 @@ class Analyzer:
         return self.bars.state(t_s, beat.last_beat_s, 60.0 / beat.tempo_bpm, beat.phase)
 
     def set_downbeat(self, t_s: float) -> None:
-        """"This is the one", pressed at t_s: the beat nearest it starts the bar (held until bars.release())."""
+        """ "This is the one", pressed at t_s: the beat nearest it starts the bar (held until bars.release())."""
         self.bars.set_downbeat(ahead=self.beats.state(t_s).phase > 0.5)
 
 
@@ -133,6 +133,13 @@ class FeatureClock:
             )
         else:  # a frame shorter than one analysis hop: keep the levels, move the clock
             self.last = replace(
-                self.last, time_s=t_s, beat_phase=beat.phase, tempo_bpm=beat.tempo_bpm, confidence=beat.confidence, wave=wave, spectrum=spectrum, **bars
+                self.last,
+                time_s=t_s,
+                beat_phase=beat.phase,
+                tempo_bpm=beat.tempo_bpm,
+                confidence=beat.confidence,
+                wave=wave,
+                spectrum=spectrum,
+                **bars,
             )
         return self.last
