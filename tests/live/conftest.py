@@ -16,3 +16,18 @@ def jack(monkeypatch):
     yield proc
     while jackdummy.STARTED:  # this one, and a restarted one a failing test did not get to stop
         jackdummy.stop_server(jackdummy.STARTED.pop())
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    """A headless GL context (EGL on Mesa here) for the shader and scene tests; skipped, with the
+    reason, on a machine that has none."""
+    from live.core.errors import PhospheneError
+    from live.draw.gl import create_context
+
+    try:
+        context = create_context()
+    except PhospheneError as e:
+        pytest.skip(f"no headless GL here: {e}")
+    yield context
+    context.release()

@@ -10,20 +10,7 @@ from live.analysis.clock import Drive
 from live.app.barclock import BarClock
 from live.app.director import Director, parse_transition
 from live.app.scenes import Scene, load_library
-from live.core.errors import PhospheneError
 from live.draw.shaders import ShaderLook, Structure
-
-
-@pytest.fixture(scope="module")
-def ctx():
-    from live.draw.gl import create_context
-
-    try:
-        context = create_context()
-    except PhospheneError as e:
-        pytest.skip(f"no headless GL here: {e}")
-    yield context
-    context.release()
 
 
 def test_transition_texts():

@@ -18,18 +18,6 @@ from live.draw.shaders import ShaderLook, Structure, generators
 ROOT = Path(__file__).resolve().parents[3]
 
 
-@pytest.fixture(scope="module")
-def ctx():
-    from live.draw.gl import create_context
-
-    try:
-        context = create_context()
-    except PhospheneError as e:
-        pytest.skip(f"no headless GL here: {e}")
-    yield context
-    context.release()
-
-
 def cli(*args, timeout=300):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -231,7 +232,7 @@ def test_song_position_sets_where_in_the_beat_the_clock_resumes():
     midi = MidiInput.__new__(MidiInput)  # no port: only the message mapping runs
     midi.inbox, midi.mapping, midi.learn, midi.values = Inbox(), MidiMap(), None, {}
     midi.running, midi.clocks = True, 0
-    midi._ticks = __import__("collections").deque(maxlen=4 * CLOCKS_PER_BEAT)
+    midi._ticks = deque(maxlen=4 * CLOCKS_PER_BEAT)
     midi._map(mido.Message("stop"))
     midi._map(mido.Message("songpos", pos=2))  # two sixteenths in: half a beat
     midi._map(mido.Message("continue"))

@@ -11,21 +11,10 @@ import numpy as np
 import pytest
 
 from live.analysis.clock import Drive
-from live.core.errors import PhospheneError
-from live.draw.gl import SHADER_DIR, UNIFORMS, ShaderError, ShaderProgram, create_context, new_texture, read_rgb, upload
+from live.draw.gl import SHADER_DIR, UNIFORMS, ShaderError, ShaderProgram, new_texture, read_rgb, upload
 from live.draw.shaders import ShaderEngine, ShaderLook, audio_uniforms, post_uniforms
 
 SIZE = 64
-
-
-@pytest.fixture(scope="module")
-def ctx():
-    try:
-        context = create_context()
-    except PhospheneError as e:
-        pytest.skip(f"no headless GL here: {e}")
-    yield context
-    context.release()
 
 
 @pytest.fixture(scope="module")
