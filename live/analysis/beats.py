@@ -55,12 +55,15 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
+import scipy.ndimage
 
 from live.analysis.features import FeatureFrames
 
 # Frame i's flux peaks when an attack reaches the newest part of its window: a beat found at frame i
 # sounded this long before the frame's end. Measured on click tracks (tests/live/analysis/test_beats.py).
 ONSET_DELAY_S = 0.02
+MOVING_MEAN = 33  # frames in the tempo's adaptive threshold (its centred moving mean)
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class BeatTracker:
         self.window = max(int(config.tempo_window_s * frame_rate), self.max_lag + 1)
         self.history = max(self.window, int(2 * self.periods.max()) + 2)  # frames of flux and CS kept
         self.comb_index, self.comb_weight = _comb(self.periods, config.half_period_weight)  # (C, 27) lags, (27,) weights
+        self._comb_total = float(self.comb_weight.sum())
         log_dist = np.log2(self.bpms / config.prior_bpm)
         self.prior = np.exp(-0.5 * (log_dist / config.prior_octaves) ** 2)  # (C,)
         steps = np.log2(self.bpms[:, None] / self.bpms[None, :])
@@ -135,11 +139,10 @@ class BeatTracker:
         self.period = 60.0 * frame_rate / config.prior_bpm  # frames per beat, current estimate
         self._w1_cache = (None, None, None)  # (period, v, W1(v)): recomputed when the period changes
         # the tempo's fixed-size work, precomputed: moving-mean bounds and the unbiased ACF's divisor
-        i = np.arange(self.window)
-        self._mm_lo, self._mm_hi = np.maximum(i - 16, 0), np.minimum(i + 17, self.window)
+        self._mm_scale = self._moving_mean_scale(self.window)
         self._decay = self._acf_decay(self.window)
         self._acf_norm = self._acf_normaliser(self._decay)
-        self._fft_n = 1 << (2 * self.window - 1).bit_length()  # zero-padded: no circular wrap in the ACF
+        self._fft_n = scipy.fft.next_fast_len(self.window + self.max_lag, real=True)  # zero-padded: no circular wrap up to max_lag
         self.confidence = 0.0
         self.predict_at = round(config.warmup_s * frame_rate)  # frame at which to predict the next beat
         self.beat_at: int | None = None  # predicted next beat frame
@@ -258,41 +261,37 @@ class BeatTracker:
             return
         n = min(self.window, last + 1)  # the flux since the start, until there is a whole window of it
         if n == self.window:
-            lo, hi, decay, norm, fft_n = self._mm_lo, self._mm_hi, self._decay, self._acf_norm, self._fft_n
+            scale, decay, norm, fft_n = self._mm_scale, self._decay, self._acf_norm, self._fft_n
         else:
-            i = np.arange(n)
             decay = self._acf_decay(n)
-            lo, hi, norm, fft_n = np.maximum(i - 16, 0), np.minimum(i + 17, n), self._acf_normaliser(decay), 2 * n
+            scale, norm = self._moving_mean_scale(n), self._acf_normaliser(decay)
+            fft_n = scipy.fft.next_fast_len(n + self.max_lag, real=True)
         end = last + 1 - self.base
-
-        def acf_of(signal: np.ndarray) -> np.ndarray | None:
-            o = signal[end - n : end].astype(np.float64)
-            c = np.concatenate([[0.0], np.cumsum(o)])
-            o -= (c[hi] - c[lo]) / (hi - lo)  # adaptive threshold, as BTrack: only what stands out of its surroundings
-            o = np.maximum(o, 0)
-            o -= o.mean()
-            o *= decay
-            spectrum = np.fft.rfft(o, fft_n)
-            acf = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, fft_n)[: self.max_lag + 1]
-            return None if acf[0] <= 1e-12 else acf * norm / (acf[0] * norm[0])  # unbiased, normalised: acf[0] = 1
-
-        acf = acf_of(self.flux)
-        evidence = acf_of(self.evidence)
-        if acf is None or evidence is None:  # silence: keep the tempo, lose the confidence
+        # the flux and the evidence, as two rows: one call each for both autocorrelations
+        o = np.stack([self.flux[end - n : end], self.evidence[end - n : end]]).astype(np.float64)  # (2, n)
+        # adaptive threshold, as BTrack: only what stands out of the mean of the 33 frames around it
+        o -= scipy.ndimage.uniform_filter1d(o, MOVING_MEAN, axis=1, mode="constant") * scale
+        np.maximum(o, 0, out=o)
+        o -= o.sum(axis=1, keepdims=True) * (1.0 / n)
+        o *= decay
+        spectrum = scipy.fft.rfft(o, fft_n, axis=1)
+        acfs = scipy.fft.irfft(spectrum.real**2 + spectrum.imag**2, fft_n, axis=1)[:, : self.max_lag + 1]
+        if acfs[0, 0] <= 1e-12 or acfs[1, 0] <= 1e-12:  # silence: keep the tempo, lose the confidence
             self.confidence *= 0.5
             return
+        acf, evidence = acfs * (norm / norm[0]) / acfs[:, :1]  # unbiased, normalised: acf[0] = 1
         comb = np.maximum(acf[self.comb_index] @ self.comb_weight, 0)  # (C,)
         observation = comb * self.prior + 1e-9
         self.posterior = observation * (self.transition @ self.posterior)
         self.posterior /= self.posterior.sum()
-        best = int(np.clip(np.argmax(self.posterior), 1, len(self.bpms) - 2))
-        y0, y1, y2 = np.log(self.posterior[best - 1 : best + 2] + 1e-30)
-        shift = np.clip(0.5 * (y0 - y2) / (y0 - 2 * y1 + y2 - 1e-12), -0.5, 0.5)  # parabola through the peak: between grid steps
+        best = min(max(int(self.posterior.argmax()), 1), len(self.bpms) - 2)
+        y0, y1, y2 = np.log(self.posterior[best - 1 : best + 2] + 1e-30).tolist()
+        shift = min(max(0.5 * (y0 - y2) / (y0 - 2 * y1 + y2 - 1e-12), -0.5), 0.5)  # parabola through the peak: between grid steps
         period = float(self.periods[best] * (self.periods[best + 1] / self.periods[best]) ** shift)
         self.period = self._lead(period)
-        evident = max(evidence[self.comb_index[best]] @ self.comb_weight, 0)  # the comb at the tempo, on the evidence
-        periodicity = evident / self.comb_weight.sum()  # 1 for a perfectly periodic signal, ~0 for noise
-        self.confidence = float(0.7 * self.confidence + 0.3 * np.clip(2 * periodicity, 0, 1))
+        evident = max(float(evidence[self.comb_index[best]] @ self.comb_weight), 0.0)  # the comb at the tempo, on the evidence
+        periodicity = evident / self._comb_total  # 1 for a perfectly periodic signal, ~0 for noise
+        self.confidence = 0.7 * self.confidence + 0.3 * min(max(2 * periodicity, 0.0), 1.0)
 
     def _lead(self, period: float) -> float:
         """The period read tempo_lead_s ahead along the estimates' trend: their least-squares slope over
@@ -306,6 +305,14 @@ class BeatTracker:
             return period
         slope = sum(x * y for x, y in zip(self._trend_x, trend, strict=True)) / self.cfg.tempo_every_s  # octaves per second
         return period * 2 ** min(max(slope * self.cfg.tempo_lead_s, -0.03), 0.03)
+
+    @staticmethod
+    def _moving_mean_scale(n: int) -> np.ndarray:
+        """(n,) MOVING_MEAN / the frames inside the moving mean's window at each frame of an n-frame window:
+        a zero-padded uniform filter times this is the mean over the frames there are."""
+        i = np.arange(n)
+        half = MOVING_MEAN // 2
+        return MOVING_MEAN / (np.minimum(i + half + 1, n) - np.maximum(i - half, 0))
 
     def _acf_decay(self, n: int) -> np.ndarray:
         """(n,) the weight of each frame of the tempo's window, oldest first: exp(-age / tempo_memory_s), or 1."""

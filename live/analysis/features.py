@@ -35,12 +35,15 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
+import scipy.sparse
 
 BAND_EDGES_HZ = (20.0, 60.0, 250.0, 500.0, 2000.0, 4000.0, 8000.0)  # sub, bass, low-mid, mid, high-mid, air
 BAND_NAMES = ("sub", "bass", "lowmid", "mid", "highmid", "air")
 CHROMA_HZ = (200.0, 3000.0)  # the chroma's range: below 200 Hz a 16 kHz, 1024-point bin is wider than a semitone
 LOW_ONSET_HZ = 200.0  # the low onset's flux bands lie below this: kick drum and bass
 MAX_CHUNK_FRAMES = 4096  # frames analysed per numpy batch: bounds memory when a whole file is pushed at once
+MANY_FRAMES = 16  # from this many frames a batch takes scipy's FFT and sparse product (see Features._analyse)
 
 
 @dataclass(frozen=True)
@@ -135,15 +138,18 @@ class Features:
         self.window = (window * (2.0 / window.sum())).astype(np.float32)  # scaled: |rfft| is a sine's amplitude
         freqs = np.fft.rfftfreq(self.n_fft, 1 / sr)
         bins, n_bands = len(freqs), len(config.band_edges_hz) - 1
-        # one sparse product per batch: band power from the power spectrum, flux bands from the amplitude
-        stacked = np.zeros((2 * bins, n_bands + config.flux_bands + 12), dtype=np.float32)  # ([power | amplitude], B + F + 12)
-        stacked[:bins, :n_bands] = _band_matrix(freqs, config.band_edges_hz)
+        # two small products per batch: band power from the power spectrum; flux bands and chroma
+        # from the amplitude. Dense for a few frames; sparse (scipy's: no BLAS thread pool) for many
+        amplitude_bands = np.zeros((bins, config.flux_bands + 12), dtype=np.float32)  # (bins, F + 12)
         flux_top_hz = min(11_000.0, sr / 2)
-        stacked[bins:, n_bands : n_bands + config.flux_bands] = _log_band_matrix(freqs, config.flux_fmin_hz, flux_top_hz, config.flux_bands)
-        stacked[bins:, n_bands + config.flux_bands :] = _chroma_matrix(freqs, *CHROMA_HZ)
+        amplitude_bands[:, : config.flux_bands] = _log_band_matrix(freqs, config.flux_fmin_hz, flux_top_hz, config.flux_bands)
+        amplitude_bands[:, config.flux_bands :] = _chroma_matrix(freqs, *CHROMA_HZ)
         centres = np.geomspace(config.flux_fmin_hz, flux_top_hz, config.flux_bands + 2)[1:-1]
         self.low_bands = max(1, int(np.sum(centres < LOW_ONSET_HZ)))  # the first this-many flux bands make the low onset
-        self.bands_matrix = SparseBands(stacked)
+        self.power_bands = _band_matrix(freqs, config.band_edges_hz)  # (bins, B)
+        self.amplitude_bands = amplitude_bands
+        self.sparse_power_bands = scipy.sparse.csr_array(self.power_bands.T)  # (B, bins)
+        self.sparse_amplitude_bands = scipy.sparse.csr_array(amplitude_bands.T)  # (F + 12, bins)
         self.n_bands = n_bands
         if beat_net is None and config.beat_net:
             from live.analysis.beat_net import BeatNet
@@ -195,15 +201,25 @@ class Features:
             return self._empty()
         frames = np.ndarray((n, n_fft), np.float32, buffer=x, strides=(hop * 4, 4))  # (n, n_fft): overlapping rows, a view
         newest = x[n_fft - hop : n_fft - hop + n * hop].reshape(n, hop)  # (n, hop): each frame's new samples
-        spectrum = np.abs(np.fft.rfft(frames * self.window))  # (n, bins) float32, sine amplitude
-        banded = self.bands_matrix(np.concatenate([spectrum * spectrum, spectrum], axis=1))  # (n, B + F + 12)
-        log_bands = np.log1p(cfg.compression * banded[:, nb : nb + cfg.flux_bands])  # (n, F)
+        # spectrum (n, bins) float32, sine amplitude; band power (n, B); amplitude (n, F + 12): flux
+        # bands, then chroma. scipy's FFT runs rows side by side in SIMD (4x numpy's over a second of
+        # frames) and its sparse product skips the zeros, but both cost more per call: numpy's for
+        # the few frames of a live block
+        if n >= MANY_FRAMES:
+            spectrum = np.abs(scipy.fft.rfft(frames * self.window, axis=1))
+            band_power = (self.sparse_power_bands @ (spectrum * spectrum).T).T
+            amplitude = (self.sparse_amplitude_bands @ spectrum.T).T
+        else:
+            spectrum = np.abs(np.fft.rfft(frames * self.window, axis=1))
+            band_power = (spectrum * spectrum) @ self.power_bands
+            amplitude = spectrum @ self.amplitude_bands
+        log_bands = np.log1p(cfg.compression * amplitude[:, : cfg.flux_bands])  # (n, F)
         prev = log_bands[:1] if self._prev_log_bands is None else self._prev_log_bands[None]
         self._prev_log_bands = log_bands[-1]
 
         values = np.empty((n, nb + 3), dtype=np.float32)  # (n, 1 + B + 2): rms, band power, flux, beat_flux
         values[:, 0] = np.sqrt(np.einsum("ij,ij->i", newest, newest) / hop)
-        values[:, 1 : nb + 1] = banded[:, :nb]
+        values[:, 1 : nb + 1] = band_power
         rise = log_bands - np.concatenate([prev, log_bands[:-1]])  # (n, F)
         rise = np.maximum(rise, 0, out=rise)
         activation = self.beat_net.push(log_bands, rise) if self.beat_net is not None else np.zeros(n, np.float32)
@@ -231,7 +247,7 @@ class Features:
             is_onset=is_onset,
             beat_onset=scaled[:, nb + 2],
             beat_activation=activation,
-            chroma=banded[:, nb + cfg.flux_bands :],
+            chroma=np.ascontiguousarray(amplitude[:, cfg.flux_bands :]),
             low_onset=low_onset,
             sr=self.sr,
         )
@@ -276,32 +292,6 @@ class Features:
         self._was_above = bool(above[-1])
         self._flux_history = history[-w:]
         return is_onset
-
-
-class SparseBands:
-    """x @ matrix for a band matrix whose columns cover contiguous bins, without BLAS: a few hundred
-    nonzeros instead of a dense product (and no BLAS thread pool, which costs more than it saves
-    on matrices this small and contends with the renderer's own threads)."""
-
-    def __init__(self, matrix: np.ndarray):  # (bins, B)
-        self.n_out = matrix.shape[1]
-        cols = [np.flatnonzero(matrix[:, b]) for b in range(self.n_out)]
-        self.filled = np.array([len(c) > 0 for c in cols])
-        self.index = np.concatenate([c for c in cols if len(c)])  # bins, band after band
-        self.weight = np.concatenate([matrix[c, b] for b, c in enumerate(cols) if len(c)]).astype(np.float32)
-        self.starts = np.cumsum([0] + [len(c) for c in cols if len(c)])[:-1]
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:  # (n, bins) -> (n, B)
-        if not len(self.index):
-            return np.zeros((len(x), self.n_out), dtype=np.float32)
-        picked = np.take(x, self.index, axis=1)  # (n, nonzeros)
-        picked *= self.weight
-        sums = np.add.reduceat(picked, self.starts, axis=1)
-        if self.filled.all():
-            return sums
-        out = np.zeros((len(x), self.n_out), dtype=np.float32)
-        out[:, self.filled] = sums
-        return out
 
 
 def _decaying_max(x: np.ndarray, start: np.ndarray, grow: np.ndarray, decay: float) -> np.ndarray:
