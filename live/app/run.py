@@ -511,6 +511,10 @@ def open_controls(args):
             mapping = None
             if args.midi_map and Path(args.midi_map).exists():
                 mapping = MidiMap.load(args.midi_map)
+                if mapping.scenes:
+                    from live.app.scenes import load_library
+
+                    mapping.check_scenes(list(load_library(getattr(args, "scenes", None))), f"--midi-map {args.midi_map}")
             elif args.midi_map:  # a map to be: the defaults until MIDI learn writes it
                 if not Path(args.midi_map).parent.is_dir():
                     raise PhospheneError(f"--midi-map {args.midi_map}: its folder does not exist; make it or give another path")

@@ -2,7 +2,7 @@
 on ALSA (desktops) or JACK (`--midi-api jack`; `auto` takes ALSA where its sequencer exists).
 
     CC n   -> a parameter: absolute (0..127 across its range) or a relative encoder (1..63 up, 65..127 down)
-    note n -> an action (note on, velocity > 0)
+    note n -> an action (note on, velocity > 0), or a scene by name: go to it, or cue it
     clock  -> 24 ticks per quarter note: each quarter is a tap, timed by a line through the last four
               beats' ticks, so the beat clock follows the DJ's clock (Start restarts the count,
               Stop pauses it, Continue resumes it where Song Position put it); `--tempo-source`
@@ -15,6 +15,8 @@ The mapping comes from `--midi-map FILE.toml` or the default below:
     21 = { param = "zoom_bass", mode = "relative" }
     [note]
     36 = "blackout"
+    48 = { scene = "tunnel" }     # go: on the session's --transition
+    49 = { cue = "kaleido" }      # cue: it fires on the next phrase (or at once on scene_go)
 
 A controller unplugged mid-set is shown on the HUD and reopened by name when it returns.
 """
@@ -65,6 +67,7 @@ LEARN_DEFAULT_PATH = "phosphene-midi.toml"  # where MIDI learn saves without --m
 class MidiMap:
     cc: dict[int, tuple[str, str]] = field(default_factory=lambda: {n: (p, "absolute") for n, p in DEFAULT_CC.items()})
     notes: dict[int, str] = field(default_factory=lambda: dict(DEFAULT_NOTES))
+    scenes: dict[int, tuple[str, str]] = field(default_factory=dict)  # note -> ("go" | "cue", scene name)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MidiMap:
@@ -77,7 +80,7 @@ class MidiMap:
             raise PhospheneError(f"--midi-map {path}: not valid TOML ({e})") from None
         if unknown := set(raw) - {"cc", "note"}:
             raise PhospheneError(f"--midi-map {path}: unknown table(s) {', '.join(sorted(unknown))}; the tables are [cc] and [note]")
-        cc, notes = {}, {}
+        cc, notes, scenes = {}, {}, {}
         for key, target in raw.get("cc", {}).items():
             number = _number(path, "cc", key)
             param, mode = (target, "absolute") if isinstance(target, str) else (target.get("param"), target.get("mode", "absolute"))
@@ -86,11 +89,28 @@ class MidiMap:
                     f"--midi-map {path}: cc {key} = {target!r}: give a parameter ({', '.join(PARAMS)}) and mode absolute or relative"
                 )
             cc[number] = (param, mode)
-        for key, action in raw.get("note", {}).items():
-            if action not in ACTIONS:
-                raise PhospheneError(f"--midi-map {path}: note {key} = {action!r}: choose an action ({', '.join(ACTIONS)})")
-            notes[_number(path, "note", key)] = action
-        return cls(cc, notes)
+        for key, target in raw.get("note", {}).items():
+            number = _number(path, "note", key)
+            if isinstance(target, dict) and len(target) == 1 and set(target) <= {"scene", "cue"}:
+                ((how, name),) = target.items()
+                if not isinstance(name, str) or not name:
+                    raise PhospheneError(f"--midi-map {path}: note {key} = {target!r}: a scene's name is a string")
+                scenes[number] = ("go" if how == "scene" else "cue", name)
+            elif isinstance(target, str) and target in ACTIONS:
+                notes[number] = target
+            else:
+                raise PhospheneError(
+                    f"--midi-map {path}: note {key} = {target!r}: choose an action ({', '.join(ACTIONS)}),"
+                    ' or { scene = "NAME" } / { cue = "NAME" }'
+                )
+        return cls(cc, notes, scenes)
+
+    def check_scenes(self, names, where: str) -> None:
+        """Refuse, in one line, a note bound to a scene that is not among `names`."""
+        for number, (how, name) in sorted(self.scenes.items()):
+            if name not in names:
+                key = "scene" if how == "go" else "cue"
+                raise PhospheneError(f"{where}: note {number} = {{ {key} = {name!r} }}: no such scene (there are: {', '.join(names)})")
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the map as `load` reads it, atomically: a set never finds half a file."""
@@ -98,7 +118,10 @@ class MidiMap:
 
         path = Path(path)
         cc = {str(n): (p if mode == "absolute" else {"param": p, "mode": mode}) for n, (p, mode) in sorted(self.cc.items())}
-        text = tomli_w.dumps({"cc": cc, "note": {str(n): a for n, a in sorted(self.notes.items())}})
+        notes = {n: a for n, a in self.notes.items()} | {
+            n: {"scene" if how == "go" else "cue": name} for n, (how, name) in self.scenes.items()
+        }
+        text = tomli_w.dumps({"cc": cc, "note": {str(n): a for n, a in sorted(notes.items())}})
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text("# Phosphene MIDI map (python -m live run --midi-map THIS_FILE); written by MIDI learn\n" + text)
         os.replace(tmp, path)
@@ -212,6 +235,10 @@ class MidiInput:
             self.inbox.put(Control("param", param, value, "midi"))
         elif kind == "note_on" and message.velocity > 0:
             action = self.mapping.notes.get(message.note)
+            if action is None and message.note in self.mapping.scenes:
+                how, name = self.mapping.scenes[message.note]
+                self.inbox.put(Control("scene", how, name, "midi"))
+                return
             if action is None:
                 self.inbox.ignore("midi", "unmapped")
                 return
@@ -341,13 +368,14 @@ class Learn:
             self.message, self.control = f"{name} is a{'' if target_kind == 'param' else 'n'} {target_kind}: move {want}", None
             return
         mapping = self.midi.mapping
-        cc, notes = dict(mapping.cc), dict(mapping.notes)
+        cc, notes, scenes = dict(mapping.cc), dict(mapping.notes), dict(mapping.scenes)
         if kind == "cc":
             cc[number] = (name, "absolute")
             self.midi.values.setdefault(name, None)
         else:
             notes[number] = name
-        learned = MidiMap(cc, notes)
+            scenes.pop(number, None)  # a note does one thing
+        learned = MidiMap(cc, notes, scenes)
         try:
             learned.save(self.path)
         except OSError as e:  # an unwritable folder: the binding holds for this set, the HUD says why

@@ -107,6 +107,8 @@ def test_map_files(tmp_path):
     for text, needle in (
         ('[cc]\n1 = "volume"\n', "cc 1 = 'volume'"),
         ('[note]\n36 = "explode"\n', "note 36 = 'explode'"),
+        ("[note]\n36 = { scene = 3 }\n", "a scene's name is a string"),
+        ('[note]\n36 = { scene = "tunnel", cue = "cells" }\n', '{ scene = "NAME" }'),
         ('[cc]\n300 = "flash"\n', "numbers are 0..127"),
         ("[knobs]\n", "unknown table"),
         ("[cc\n", "not valid TOML"),
@@ -214,8 +216,64 @@ def test_learn_checks_the_kinds_and_keeps_the_binding_when_it_cannot_save(tmp_pa
     assert learn.target == Learn.TARGETS[-1]
 
 
+def test_notes_for_scenes_by_name(tmp_path):
+    path = tmp_path / "map.toml"
+    path.write_text('[note]\n36 = "blackout"\n48 = { scene = "tunnel" }\n49 = { cue = "cells" }\n')
+    mapping = MidiMap.load(path)
+    assert mapping.notes == {36: "blackout"} and mapping.scenes == {48: ("go", "tunnel"), 49: ("cue", "cells")}
+    mapping.check_scenes(["classic", "tunnel", "cells"], "--midi-map m")
+    with pytest.raises(PhospheneError, match=r"--midi-map m: note 49 = \{ cue = 'cells' \}: no such scene \(there are: classic, tunnel\)"):
+        mapping.check_scenes(["classic", "tunnel"], "--midi-map m")
+
+
+@needs_jack
+def test_notes_go_to_and_cue_scenes_by_name(jack, house_music, tmp_path):
+    """Note 48 goes to tunnel (the session's transition: a cut, at once); note 49 cues plasma and
+    note 50 (scene_go) fires it on the next beat: the run's stats show both switches, in order."""
+    import rtmidi
+
+    midi_map = tmp_path / "map.toml"
+    midi_map.write_text('[note]\n48 = { scene = "tunnel" }\n49 = { cue = "plasma" }\n50 = "scene_go"\n')
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="phosphene-test")
+    out.open_virtual_port("ctl")
+    try:
+        stats_file = tmp_path / "stats.json"
+        args = ("--midi", PORT, "--midi-api", "jack", "--midi-map", midi_map, "--scene", "classic", "--transition", "cut on now")
+        proc = start_run(house_music, stats_file, *args, seconds=7)
+        for line in proc.stderr:
+            if "MIDI: phosphene-test:ctl" in line:
+                break
+        time.sleep(1.0)
+        out.send_message([0x90, 48, 100])
+        time.sleep(1.0)
+        out.send_message([0x90, 49, 100])
+        time.sleep(0.5)
+        out.send_message([0x90, 50, 100])
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    finally:
+        out.close_port()
+        del out
+    stats = json.loads(stats_file.read_text())
+    assert [name for _, name in stats["scenes"]["changes"]] == ["tunnel", "plasma"] and stats["scenes"]["current"] == "plasma"
+    assert stats["controls"]["received"]["midi"] == 3
+
+
+def test_a_map_naming_a_scene_that_does_not_exist_is_refused_at_start(house_music, tmp_path):
+    """Checked before any port is opened: no JACK needed for the refusal."""
+    midi_map = tmp_path / "map.toml"
+    midi_map.write_text('[note]\n48 = { scene = "tunel" }\n')
+    r = start_run(house_music, tmp_path / "s.json", "--midi", "anything", "--midi-map", midi_map, "--scene", "classic")
+    _, err = r.communicate(timeout=60)
+    assert r.returncode == 2 and err.strip().startswith(f"error: --midi-map {midi_map}: note 48 = {{ scene = 'tunel' }}: no such scene"), (
+        err
+    )
+
+
 def test_a_saved_map_is_read_back_as_it_was(tmp_path):
-    mapping = MidiMap({1: ("flash", "absolute"), 21: ("zoom_bass", "relative")}, {36: "blackout"})
+    mapping = MidiMap(
+        {1: ("flash", "absolute"), 21: ("zoom_bass", "relative")}, {36: "blackout"}, {48: ("go", "tunnel"), 49: ("cue", "cells")}
+    )
     path = tmp_path / "map.toml"
     mapping.save(path)
     assert MidiMap.load(path) == mapping and not list(tmp_path.glob(".*.tmp"))
