@@ -194,6 +194,10 @@ def corpus_renders(corpus: str, names: list[str] | None, folder: Path, until_s: 
         from live.lab import hard_corpus
 
         return hard_corpus.renders(folder, names)
+    if corpus == "tunes":
+        from live.lab import tunes_corpus
+
+        return tunes_corpus.renders(folder, names)
     return [(name, *render_song(midi, folder, until_s)) for name, midi in corpus_midis(corpus, names, folder, until_s)]
 
 
@@ -288,11 +292,12 @@ def add_bench_beats_args(bench_sub) -> None:
     p.add_argument(
         "--corpus",
         nargs="+",
-        choices=["songs", "grooves", "hard", "waltzes"],
+        choices=["songs", "grooves", "hard", "tunes", "waltzes"],
         default=["songs"],
         help="songs: the ten planetblupi MIDI songs; grooves: 24 mma accompaniment styles; hard: 22 synthetic pieces with "
         "tempo ramps and steps, swing, 3/4, 6/8, 12/8, 5/4 and breakdowns (live/lab/hard_corpus.py: each scored whole, from "
-        "0 s); waltzes: six mma 3/4 styles (with --bars). Several: a table each (default: songs)",
+        "0 s); tunes: 14 real folk tunes (abcmidi's ABC examples: jigs, reels, klezmer; 6/8, 3/8, 2/4, 4/4) through abc2midi "
+        "(live/lab/tunes_corpus.py: scored whole); waltzes: six mma 3/4 styles (with --bars). Several: a table each (default: songs)",
     )
     p.add_argument(
         "--songs", nargs="+", default=None, metavar="NAME", help="members of the corpus: music000.mid ... or 50sRock ... (default: all)"
@@ -303,9 +308,11 @@ def add_bench_beats_args(bench_sub) -> None:
         type=float,
         default=None,
         metavar="S",
-        help="excerpt starts in seconds (default: 0 30 60 90, the hard corpus 0; the tests score 0)",
+        help="excerpt starts in seconds (default: 0 30 60 90, the hard and tunes corpora 0; the tests score 0)",
     )
-    p.add_argument("--seconds", type=float, default=None, help="excerpt length (default: 30, the hard corpus its whole pieces)")
+    p.add_argument(
+        "--seconds", type=float, default=None, help="excerpt length (default: 30, the hard and tunes corpora their whole pieces)"
+    )
     p.add_argument("--no-librosa", action="store_true", help="skip librosa's offline tracker (the slow part)")
     p.add_argument(
         "--bars",
@@ -330,13 +337,17 @@ def bench_beats(args) -> int:
     corpora = list(dict.fromkeys(args.corpus))
     if "waltzes" in corpora and not args.bars:
         raise PhospheneError("--corpus waltzes is scored with --bars only (bench beats --bars --corpus waltzes)")
-    if args.bars and (len(corpora) > 1 or "hard" in corpora or args.peers):
+    if args.bars and (len(corpora) > 1 or {"hard", "tunes"} & set(corpora) or args.peers):
         raise PhospheneError("--bars scores one of songs, grooves or waltzes, without --peers")
     for corpus in corpora:
         if corpus == "hard":
             from live.lab.hard_corpus import missing as hard_missing
 
             why = hard_missing()
+        elif corpus == "tunes":
+            from live.lab.tunes_corpus import missing as tunes_missing
+
+            why = tunes_missing()
         else:
             why = missing("grooves" if corpus == "waltzes" else corpus)
         if why is not None:
@@ -354,7 +365,7 @@ def bench_beats(args) -> int:
         raise PhospheneError(f"--seconds must exceed {UNSCORED_S + 1:g} (the first {UNSCORED_S:g} s are not scored) and --starts be >= 0")
 
     def run(corpus: str, folder: Path) -> list:
-        hard = corpus == "hard"
+        hard = corpus in ("hard", "tunes")  # scored whole, from 0 s
         starts = args.starts or ([0.0] if hard else [0.0, 30.0, 60.0, 90.0])
         seconds = args.seconds or (HARD_SECONDS if hard else 30.0)
         if args.bars:
