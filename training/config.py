@@ -104,6 +104,7 @@ class FitConfig:
     audio2img_weight: float = setting(1.0, "weight of audio2img's per-token contrastive loss")
     temperature: float = setting(0.15, "temperature of the per-token contrastive loss (audio2img: 0.15)")
     clap_weight: float = setting(1.0, "weight of the symmetric InfoNCE on pooled tokens (learnable logit scale)")
+    clap_temperature: float = setting(0.07, "the InfoNCE's starting temperature: its logit scale starts at 1 / this (CLIP, CLAP: 0.07)")
     token_weight: float = setting(1.0, "weight of the per-token distance to the targets (what the UNet reads)")
     token_loss: str = setting("cosine", "per-token distance: cosine | mse")
     mix: bool | None = setting(None, "TANGO mix of two clips with their captions joined")
@@ -169,7 +170,7 @@ class FitConfig:
             if getattr(self, name) not in (*allowed, None):
                 raise PhospheneError(f"--{name.replace('_', '-')} {getattr(self, name)!r}: choose one of {', '.join(allowed)}")
         positive = ("window_s", "tokens", "head_layers", "head_heads", "batch_size", "grad_accum", "max_steps", "lr", "head_lr",
-                    "temperature", "save_every", "log_every")  # fmt: skip
+                    "temperature", "clap_temperature", "save_every", "log_every")  # fmt: skip
         for name in positive:
             if getattr(self, name) is not None and not getattr(self, name) > 0:  # None: head sizes taken from --init-from
                 raise PhospheneError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")

@@ -59,12 +59,12 @@ LOG_FILE = "log.jsonl"
 class Trainee(nn.Module):
     """The encoder plus the logit scale of the CLAP loss: everything the optimiser updates."""
 
-    def __init__(self, encoder: nn.Module, clap: bool):
+    def __init__(self, encoder: nn.Module, clap: bool, clap_temperature: float | None = None):
         super().__init__()
-        from training.losses import LogitScale
+        from training.losses import CLIP_INIT_TEMPERATURE, LogitScale
 
         self.encoder = encoder
-        self.logit_scale = LogitScale() if clap else None
+        self.logit_scale = LogitScale(clap_temperature or CLIP_INIT_TEMPERATURE) if clap else None
 
     def forward(self, **inputs) -> torch.Tensor:
         return self.encoder(**inputs).last_hidden_state  # (B, L, D)
@@ -104,7 +104,7 @@ def build(config: FitConfig):
     log.info("encoder: %.2f M parameters, %.2f M trainable", sum(p.numel() for p in encoder.parameters()) / 1e6, trainable / 1e6)
     fbank = fbank_for(fe) if type(fe).__name__ == "SeamlessM4TFeatureExtractor" else None
     meta = EncoderMeta(text_encoder=config.text_encoder, tokens=config.tokens, width=width, window_s=config.window_s)
-    return config, Trainee(encoder, clap=config.clap_weight > 0), fe, fbank, text_encoder, tokenizer, meta
+    return config, Trainee(encoder, clap=config.clap_weight > 0, clap_temperature=config.clap_temperature), fe, fbank, text_encoder, tokenizer, meta
 
 
 def caption_ids(captions: list[str]) -> torch.Tensor:

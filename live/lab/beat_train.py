@@ -193,13 +193,18 @@ def train(args) -> int:
 
     if not (MMA_LIB.is_dir() and any(p.exists() for p in SOUNDFONTS)):
         raise PhospheneError(f"train-beats needs Debian {PACKAGES}: sudo apt-get install {PACKAGES}")
-    if args.seconds < 5 or args.examples < 1 or args.epochs < 1 or args.noise_examples < 0:
-        raise PhospheneError("--seconds must be at least 5, --examples and --epochs at least 1, --noise-examples at least 0")
+    if args.seconds < 5 or args.examples < 1 or args.epochs < 1 or args.noise_examples < 0 or args.varied < 0:
+        raise PhospheneError("--seconds must be at least 5, --examples and --epochs at least 1, --noise-examples and --varied at least 0")
     grooves = training_grooves()
     args.work.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(args.jobs) as pool:  # mma and fluidsynth are processes: threads keep them busy
         jobs = [pool.submit(render_example, i, args.work, args.seconds, grooves) for i in range(args.examples)]
         metas = [j.result() for j in tqdm(jobs, desc="render", unit="groove", **bar_output())]
+        if args.varied:
+            from live.lab.hard_corpus import render_varied
+
+            jobs = [pool.submit(render_varied, i, args.work, args.seconds) for i in range(args.varied)]
+            metas += [j.result() for j in tqdm(jobs, desc="render", unit="piece", **bar_output())]
     frames = int(args.seconds * FRAME_RATE) - 10  # every example has this many (the last hop may be short)
     arrays = [example_arrays(m, frames) for m in tqdm(metas, desc="features", unit="groove", **bar_output())]
     arrays += [noise_arrays(i, frames) for i in range(args.noise_examples)]
@@ -233,7 +238,10 @@ def train(args) -> int:
     np.savez(partial, **export(model, n_bands))
     partial.replace(args.out)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"wrote {args.out}: {n_params} parameters, {len(metas)} grooves from {len(grooves)} style files, {args.noise_examples} noises")
+    print(
+        f"wrote {args.out}: {n_params} parameters, {args.examples} grooves from {len(grooves)} style files, "
+        f"{args.varied} varied pieces, {args.noise_examples} noises"
+    )
     return 0
 
 
@@ -247,6 +255,13 @@ def add_train_beats_args(sub) -> None:
     p.add_argument("--out", type=Path, default=Path("live/analysis/beat_net.npz"), help="weights file to write (default: %(default)s)")
     p.add_argument("--work", type=Path, default=Path("runs/beat-corpus"), help="where the rendered corpus is cached (default: %(default)s)")
     p.add_argument("--examples", type=int, default=1200, help="grooves to render (default: %(default)s; about 2 GB of WAV)")
+    p.add_argument(
+        "--varied",
+        type=int,
+        default=0,
+        help="pieces of varied metre, tempo map, swing, kit and soundfont written here (live/lab/hard_corpus.py varied_piece; "
+        "never the bench's) besides the grooves (default: %(default)s)",
+    )
     p.add_argument("--noise-examples", type=int, default=0, help="negatives: noise or silence, no beats (default: %(default)s)")
     p.add_argument("--seconds", type=float, default=40.0, help="length of each groove (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=40, help="passes over the corpus (default: %(default)s)")

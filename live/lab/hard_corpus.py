@@ -139,6 +139,83 @@ PIECES = (
 )  # fmt: skip
 
 
+# Metres for varied_piece: (beats per bar, subdivisions, swung, the drum patterns that fit)
+METRES = (
+    (4, 2, False, ("rock", "house", "breakbeat", "dnb", "halftime", "offbeat")),
+    (4, 3, True, ("swing", "garage")),
+    (3, 2, False, ("waltz",)),
+    (3, 3, True, ("jazzwaltz",)),
+    (2, 3, False, ("compound",)),
+    (4, 3, False, ("compound",)),
+    (5, 2, False, ("fivefour",)),
+)
+
+
+def varied_piece(i: int, seconds: float) -> Piece:
+    """Training piece i for train-beats (deterministic in i): a random metre, tempo map (steady, a
+    ramp, a step, a ritardando or an accelerando, 60-190 BPM), sections (some drumless), bass and
+    chord styles, key and programs, at least `seconds` long. Never one of PIECES: those are scored."""
+    rng = random.Random(10_000 + i)
+    n, sub, swing, patterns = rng.choice(METRES)
+    a = float(np.exp(rng.uniform(np.log(60), np.log(190))))
+    shape = rng.choice(("steady", "steady", "ramp", "step", "rit", "accel"))
+    b = {
+        "steady": a,
+        "ramp": a * rng.choice((0.94, 1.06)),
+        "step": a * rng.choice((0.75, 0.85, 1.2, 1.3)),
+        "rit": a * 0.75,
+        "accel": a * 1.3,
+    }[shape]
+    b = min(max(b, 55.0), 200.0)
+    beats = int(np.ceil((seconds + 4) * max(a, b) / 60 / n) * n)  # long enough at the fastest tempo it reaches
+    first, moving = n * rng.randint(3, 6), (0 if shape in ("steady", "step") else n * rng.randint(4, 8))
+    tempo = ((first, a, a), (moving, a, b), (max(n, beats - first - moving), b, b))
+    tempo = tuple(t for t in tempo if t[0] > 0)
+    bars_left, sections = beats // n + 1, []
+    while bars_left > 0:
+        bars = min(bars_left, rng.randint(4, 12))
+        drums = None if rng.random() < 0.15 else rng.choice(patterns)
+        sections.append(
+            Section(bars, drums, rng.choice(("root", "walk", "offbeat", "root")), rng.choice(("beats", "offbeats", "arp", "hold")))
+        )
+        bars_left -= bars
+    programs = (rng.choice((32, 33, 34, 38)), rng.choice((0, 4, 16, 24, 48)))
+    return Piece(f"varied{i:04d}", tempo, n, sub, tuple(sections), swing=swing, key=rng.randint(0, 11), programs=programs)
+
+
+def render_varied(i: int, folder: Path, seconds: float) -> Path:
+    """Training piece i rendered into folder (kept) through a random soundfont and kit; returns its
+    JSON (wav, beats), in the form train-beats reads."""
+    rng = random.Random(20_000 + i)
+    piece = varied_piece(i, seconds)
+    soundfont, kit = rng.choice(SOUNDFONTS), rng.choice(KITS)
+    done = folder / f"{piece.name}-{soundfont.stem}-kit{kit}-{seconds:g}s.json"
+    if done.exists():
+        return done
+    wav = done.with_suffix(".wav")
+    _, flat = write_midis(piece, folder, kit=kit, seed=10_000 + i)
+    partial = wav.with_suffix(".partial.wav")
+    cmd = [
+        "fluidsynth",
+        "-ni",
+        "-q",
+        "-g",
+        f"{rng.uniform(0.3, 0.8):.2f}",
+        "-r",
+        str(RENDER_SR),
+        "-F",
+        str(partial),
+        str(soundfont),
+        str(flat),
+    ]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    _end_at(partial, min(beat_times(piece)[-1], seconds + 2))
+    partial.replace(wav)
+    beats = beat_times(piece)[:-1]
+    done.write_text(json.dumps({"piece": piece.name, "soundfont": soundfont.name, "kit": kit, "wav": wav.name, "beats": beats.tolist()}))
+    return done
+
+
 def piece_names() -> list[str]:
     return [p.name for p in PIECES]
 

@@ -104,22 +104,52 @@ def test_training_corpus_leaves_out_every_benched_groove():
 
 
 def test_train_beats_writes_weights_that_load(tmp_path):
-    """A tiny real run: renders four grooves, trains an epoch, writes weights BeatNet loads and the
-    features run with. (The shipped weights: 1200 grooves, 40 epochs; see the README.)"""
+    """A tiny real run: renders four grooves and two varied pieces (live/lab/hard_corpus.py
+    varied_piece), trains an epoch, writes weights BeatNet loads and the features run with. (The
+    shipped weights: see the README.)"""
     pytest.importorskip("torch")
     pytest.importorskip("pretty_midi")
     if (why := beat_eval.missing("grooves")) is not None:
         pytest.skip(why)
     out = tmp_path / "net.npz"
-    cmd = [sys.executable, "-m", "live", "train-beats", "--examples", "4", "--seconds", "6", "--epochs", "1", "--channels", "4"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "live",
+        "train-beats",
+        "--examples",
+        "4",
+        "--varied",
+        "2",
+        "--seconds",
+        "6",
+        "--epochs",
+        "1",
+        "--channels",
+        "4",
+    ]
     cmd += ["--layers", "3", "--batch", "2", "--work", str(tmp_path / "corpus"), "--out", str(out)]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert "wrote" in r.stdout and out.exists() and not list(tmp_path.glob("*.partial*"))
+    assert "wrote" in r.stdout and "2 varied pieces" in r.stdout and out.exists() and not list(tmp_path.glob("*.partial*"))
+    assert len(list((tmp_path / "corpus").glob("varied000[01]-*-6s.wav"))) == 2
     net = BeatNet(out)
     assert net.dilations == [1, 2, 4] and net.inp_w.shape == (2 * N_BANDS, 4)
     frames = Features(SAMPLE_RATE, beat_net=net).push(np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1)
     assert len(frames) == 100 and np.all((frames.beat_activation >= 0) & (frames.beat_activation <= 1))
+
+
+def test_varied_training_pieces_are_never_the_benched_ones():
+    """train-beats' varied pieces: every metre of the hard corpus, steady and moving tempi, long
+    enough; none is one of the scored pieces (their names and tempo maps differ)."""
+    from live.lab.hard_corpus import PIECES, beat_times, varied_piece
+
+    pieces = [varied_piece(i, 40.0) for i in range(200)]
+    assert {(p.beats_per_bar, p.sub) for p in pieces} == {(4, 2), (4, 3), (3, 2), (3, 3), (2, 3), (5, 2)}
+    assert sum(len(p.tempo) > 1 for p in pieces) > 50 and all(beat_times(p)[-1] >= 40.0 for p in pieces)
+    scored = {(p.tempo, p.beats_per_bar, p.sub) for p in PIECES}
+    assert not scored & {(p.tempo, p.beats_per_bar, p.sub) for p in pieces}
+    assert varied_piece(7, 40.0) == varied_piece(7, 40.0)  # deterministic in i
 
 
 def test_bad_weight_files_are_one_clear_error(tmp_path):
