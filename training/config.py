@@ -43,6 +43,7 @@ RECIPES = {
         "warmup_steps": 500,
         "mix": True,  # TANGO's mixes: more caption combinations than the data has
         "label_prompts": 0.0,  # a real text space already puts a caption near its class's prompt
+        "zero_shot_weight": 0.0,  # likewise: its captions already rank their class's prompt first
     },
     "tiny": {
         "window_s": 0.5,  # a CPU minute buys ~8x the steps of 4 s windows; crops prefer active audio (data.active_offsets)
@@ -51,7 +52,8 @@ RECIPES = {
         "head_lr": 3e-3,
         "warmup_steps": 10,  # runs are a few hundred steps
         "mix": False,  # half the windows as two-source mixes with joined captions cost a small model most of what it learns
-        "label_prompts": 0.5,  # the random tiny text space puts "This is a sound of {label}" nowhere near the caption
+        "label_prompts": 0.0,  # batches of prompts instead of captions pull the output halfway between the two
+        "zero_shot_weight": 1.0,  # the random tiny text space puts "This is a sound of {label}" nowhere near the caption: rank both
     },
 }
 
@@ -106,6 +108,9 @@ class FitConfig:
     clap_weight: float = setting(1.0, "weight of the symmetric InfoNCE on pooled tokens (learnable logit scale)")
     clap_temperature: float = setting(0.07, "the InfoNCE's starting temperature: its logit scale starts at 1 / this (CLIP, CLAP: 0.07)")
     token_weight: float = setting(1.0, "weight of the per-token distance to the targets (what the UNet reads)")
+    zero_shot_weight: float | None = setting(
+        None, "weight of an InfoNCE, in every batch, of the labelled clips against their zero-shot prompts ('This is a sound of {label}')"
+    )
     token_loss: str = setting("cosine", "per-token distance: cosine | mse")
     mix: bool | None = setting(None, "TANGO mix of two clips with their captions joined")
     gain: bool = setting(True, "random gain, -6 to +6 dB")
@@ -175,7 +180,7 @@ class FitConfig:
             if getattr(self, name) is not None and not getattr(self, name) > 0:  # None: head sizes taken from --init-from
                 raise PhospheneError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
         at_least_0 = ("num_workers", "freeze_layers", "weight_decay", "warmup_steps", "audio2img_weight", "clap_weight",
-                      "token_weight", "keep_checkpoints", "seed", "label_prompts")  # fmt: skip
+                      "token_weight", "zero_shot_weight", "keep_checkpoints", "seed", "label_prompts")  # fmt: skip
         for name in at_least_0:
             if getattr(self, name) is not None and not getattr(self, name) >= 0:  # None: the recipe's, taken with --init-from's size
                 raise PhospheneError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")

@@ -104,7 +104,15 @@ def build(config: FitConfig):
     log.info("encoder: %.2f M parameters, %.2f M trainable", sum(p.numel() for p in encoder.parameters()) / 1e6, trainable / 1e6)
     fbank = fbank_for(fe) if type(fe).__name__ == "SeamlessM4TFeatureExtractor" else None
     meta = EncoderMeta(text_encoder=config.text_encoder, tokens=config.tokens, width=width, window_s=config.window_s)
-    return config, Trainee(encoder, clap=config.clap_weight > 0, clap_temperature=config.clap_temperature), fe, fbank, text_encoder, tokenizer, meta
+    return (
+        config,
+        Trainee(encoder, clap=config.clap_weight > 0, clap_temperature=config.clap_temperature),
+        fe,
+        fbank,
+        text_encoder,
+        tokenizer,
+        meta,
+    )
 
 
 def caption_ids(captions: list[str]) -> torch.Tensor:
@@ -112,8 +120,12 @@ def caption_ids(captions: list[str]) -> torch.Tensor:
     return torch.tensor([int.from_bytes(hashlib.blake2b(c.encode(), digest_size=8).digest(), "little") >> 1 for c in captions])
 
 
-def compute_losses(pred: torch.Tensor, targets: torch.Tensor, ids: torch.Tensor, trainee: Trainee, config: FitConfig) -> dict:
-    """The weighted losses of one batch. pred, targets: (B, L, D); ids: (B,) caption ids.
+def compute_losses(
+    pred: torch.Tensor, targets: torch.Tensor, ids: torch.Tensor, trainee: Trainee, config: FitConfig, prompts: tuple | None = None
+) -> dict:
+    """The weighted losses of one batch. pred, targets: (B, L, D); ids: (B,) caption ids; prompts:
+    (rows, (K, L, D) targets, (K,) ids) of the labelled clips' zero-shot prompts, for the
+    zero-shot loss (config.zero_shot_weight).
 
     Position 0 is the start token, the same state for every caption (a causal text encoder's first
     position sees only itself): the contrastive losses skip it, the token loss keeps it (the UNet
@@ -131,9 +143,37 @@ def compute_losses(pred: torch.Tensor, targets: torch.Tensor, ids: torch.Tensor,
     if config.token_weight > 0:
         distance = token_cosine_loss if config.token_loss == "cosine" else token_mse_loss
         parts["token"] = distance(pred, targets)
-    weights = {"audio2img": config.audio2img_weight, "clap": config.clap_weight, "token": config.token_weight}
+    if config.zero_shot_weight > 0 and prompts is not None and len(prompts[0]) > 1:
+        rows, prompt_targets, prompt_ids = prompts
+        scale = trainee.logit_scale() if trainee.logit_scale is not None else torch.tensor(1 / 0.07, device=pred.device)
+        pooled = pred[rows, 1:].mean(1)
+        parts["zero_shot"], accuracy["zero_shot"] = clap_loss(pooled, prompt_targets[:, 1:].mean(1), scale, caption_ids=prompt_ids)
+    weights = {
+        "audio2img": config.audio2img_weight,
+        "clap": config.clap_weight,
+        "token": config.token_weight,
+        "zero_shot": config.zero_shot_weight,
+    }
     total = sum(weights[k] * v for k, v in parts.items())
     return {"loss": total, **{f"loss/{k}": v for k, v in parts.items()}, **{f"accuracy/{k}": v for k, v in accuracy.items()}}
+
+
+def zero_shot_prompts(original: list[str], captions: list[str], labels: list | None, cache, device) -> tuple | None:
+    """(rows, targets, ids) of the zero-shot prompts ("This is a sound of {label}") of a batch's
+    labelled clips, for the zero-shot loss; a clip the TANGO mix joined to another is left out (its
+    label names one of two sounds). None when fewer than two clips are labelled."""
+    from training.augment import label_prompt
+
+    if not labels:
+        return None
+    rows = [
+        i for i, (label, before, after) in enumerate(zip(labels, original, captions, strict=True))
+        if label and after in (before, label_prompt(label))
+    ]  # fmt: skip
+    if len(rows) < 2:
+        return None
+    prompts = [label_prompt(labels[i]) for i in rows]
+    return torch.tensor(rows, device=device), cache.get(prompts).to(device), caption_ids(prompts).to(device)
 
 
 # --- data order -----------------------------------------------------------------------------------
@@ -292,10 +332,15 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
                     k: v.to(accelerator.device) for k, v in model_inputs(fe, waveforms, masks, fbank=fbank, frame_multiple=multiple).items()
                 }
                 targets = cache.get(captions).to(accelerator.device)
+                prompts = (
+                    zero_shot_prompts(batch.captions, captions, batch.labels, cache, accelerator.device)
+                    if config.zero_shot_weight
+                    else None
+                )
                 with accelerator.accumulate(trainee):
                     pred = trainee(**inputs)
                     losses = compute_losses(
-                        pred, targets, caption_ids(captions).to(accelerator.device), accelerator.unwrap_model(trainee), config
+                        pred, targets, caption_ids(captions).to(accelerator.device), accelerator.unwrap_model(trainee), config, prompts
                     )
                     accelerator.backward(losses["loss"])
                     if accelerator.sync_gradients:

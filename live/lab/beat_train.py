@@ -184,6 +184,31 @@ def export(model, n_bands: int) -> dict[str, np.ndarray]:
     }
 
 
+def load_into(model, weights: dict[str, np.ndarray]) -> None:
+    """export's inverse: BeatNet weights (live/analysis/beat_net.npz) into the torch model, to go on from them."""
+    import torch
+
+    if len(weights["dilations"]) != len(model.convs) or weights["inp_w"].shape[1] != model.inp.out_channels:
+        raise PhospheneError(
+            f"--init weights have {len(weights['dilations'])} layers of {weights['inp_w'].shape[1]} channels, "
+            f"not --layers {len(model.convs)} --channels {model.inp.out_channels}"
+        )
+
+    def put(param, value) -> None:
+        with torch.no_grad():
+            param.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+
+    put(model.inp.weight, weights["inp_w"].T[:, :, None])
+    put(model.inp.bias, weights["inp_b"])
+    for layer, (conv, mix) in enumerate(zip(model.convs, model.mix, strict=True)):
+        put(conv.weight, weights["conv_w"][layer].transpose(2, 1, 0))
+        put(conv.bias, weights["conv_b"][layer])
+        put(mix.weight, weights["mix_w"][layer].T[:, :, None])
+        put(mix.bias, weights["mix_b"][layer])
+    put(model.out.weight, weights["out_w"][None, :, None])
+    put(model.out.bias, np.atleast_1d(weights["out_b"]))
+
+
 def train(args) -> int:
     try:
         import torch
@@ -214,6 +239,10 @@ def train(args) -> int:
 
     torch.manual_seed(args.seed)
     model = build_model(n_bands, args.channels, args.layers)
+    if args.init is not None:
+        from live.analysis.beat_net import load_weights
+
+        load_into(model, load_weights(args.init))
     opt = torch.optim.Adam(model.parameters(), args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
     positive = torch.tensor(4.0)
@@ -269,5 +298,6 @@ def add_train_beats_args(sub) -> None:
     p.add_argument("--layers", type=int, default=9, help="dilated layers; context 2**(layers+1) frames (default: %(default)s)")
     p.add_argument("--batch", type=int, default=16, help="grooves per step (default: %(default)s)")
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--init", type=Path, default=None, help="go on from these weights (a train-beats file) instead of a random start")
     p.add_argument("--seed", type=int, default=0, help="torch seed (the corpus is fixed by --examples) (default: %(default)s)")
     p.add_argument("--jobs", type=int, default=2, help="renders at once (default: %(default)s)")

@@ -182,3 +182,51 @@ def test_same_caption_clips_are_not_negatives_of_each_other():
     plain, _ = clap_loss(pooled_a, pooled_t, torch.tensor(100.0))
     masked, accuracy = clap_loss(pooled_a, pooled_t, torch.tensor(100.0), caption_ids=ids)
     assert plain > 0.95 * 2 * math.log(2) / B and masked < 0.01 and accuracy == 1.0
+
+
+class _Cache:
+    """TargetCache's get() for the test: fixed (L, D) tokens per text, one-hot, a dimension per text in
+    the order they are first asked for (at most D texts)."""
+
+    def __init__(self):
+        self.seen: dict[str, int] = {}
+
+    def get(self, texts):
+        return torch.stack([torch.eye(D)[[self.seen.setdefault(t, len(self.seen))] * T] for t in texts])
+
+
+def test_zero_shot_loss_ranks_the_labelled_clips_prompts():
+    """fit's zero-shot term: an InfoNCE of the labelled clips (not a mixed one) against their classes'
+    "This is a sound of {label}", in every batch, beside the caption losses."""
+    from training.augment import label_prompt
+    from training.config import FitConfig
+    from training.fit import Trainee, compute_losses, zero_shot_prompts
+
+    labels = ["dog", "bell", "", "rain", "dog"]
+    original = ["a dog barks", "a bell rings", "wind", "rain falls", "a dog whines"]
+    after = list(original)
+    after[3] = "rain falls and a bell rings"  # the TANGO mix joined clip 3 to another: its label names one of two sounds
+    cache = _Cache()
+    rows, prompts, ids = zero_shot_prompts(original, after, labels, cache, "cpu")
+    assert rows.tolist() == [0, 1, 4] and ids[0] == ids[2] != ids[1]  # two clips of one class share a prompt
+    assert zero_shot_prompts(original, after, None, _Cache(), "cpu") is None
+    assert zero_shot_prompts(original[:2], after[:2], ["dog", ""], _Cache(), "cpu") is None  # one labelled clip: no negatives
+
+    config = FitConfig(output="x", manifest="m.csv", weights="tiny")
+    assert config.zero_shot_weight == 1.0 and config.label_prompts == 0.0  # the tiny recipe's
+    trainee = Trainee(torch.nn.Identity(), clap=True)
+    targets = cache.get(original)
+    right = torch.zeros(len(labels), T, D)
+    right[rows] = prompts  # each labelled clip's output is its prompt
+    wrong = right.clone()
+    wrong[rows] = prompts[[1, 0, 1]]  # dog <-> bell
+    losses = {
+        name: compute_losses(pred, targets, torch.arange(5), trainee, config, (rows, prompts, ids))
+        for name, pred in (("right", right), ("wrong", wrong))
+    }
+    assert losses["right"]["loss/zero_shot"] < losses["wrong"]["loss/zero_shot"] and losses["right"]["accuracy/zero_shot"] == 1
+    assert label_prompt("dog") == "This is a sound of dog"
+    full = FitConfig(output="x", manifest="m.csv")
+    assert full.zero_shot_weight == 0.0 and "loss/zero_shot" not in compute_losses(
+        right, targets, torch.arange(5), trainee, full, (rows, prompts, ids)
+    )

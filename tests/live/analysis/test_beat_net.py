@@ -159,3 +159,26 @@ def test_bad_weight_files_are_one_clear_error(tmp_path):
     with pytest.raises(PhospheneError, match="not a train-beats file"):
         BeatNet(tmp_path / "other.npz")
     assert WEIGHTS.exists()  # the shipped weights are in the package
+
+
+def test_init_loads_the_shipped_weights_into_the_torch_model():
+    """train-beats --init: load_into is export's inverse, so a run can go on from the shipped weights."""
+    pytest.importorskip("torch")
+    import torch
+
+    from live.analysis.beat_net import WEIGHTS, load_weights
+    from live.lab.beat_train import build_model, export, load_into
+
+    shipped = load_weights(WEIGHTS)
+    model = build_model(N_BANDS, shipped["inp_w"].shape[1], len(shipped["dilations"]))
+    load_into(model, shipped)
+    for name, value in export(model, N_BANDS).items():
+        np.testing.assert_array_equal(value, shipped[name], err_msg=name)
+    amplitude = np.expm1(np.random.default_rng(0).uniform(0, 3, (1, 300, N_BANDS))).astype(np.float32)
+    model.eval()
+    with torch.no_grad():
+        logits = model(torch.from_numpy(amplitude))[0].numpy()
+    net = BeatNet(WEIGHTS)
+    log_bands = np.log1p(amplitude[0])
+    rise = np.maximum(np.diff(log_bands, axis=0, prepend=log_bands[:1]), 0)
+    np.testing.assert_allclose(net.push(log_bands, rise), 1 / (1 + np.exp(-logits)), atol=1e-5)  # numpy and torch agree
