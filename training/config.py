@@ -53,7 +53,7 @@ RECIPES = {
         "warmup_steps": 10,  # runs are a few hundred steps
         "mix": False,  # half the windows as two-source mixes with joined captions cost a small model most of what it learns
         "label_prompts": 0.0,  # batches of prompts instead of captions pull the output halfway between the two
-        "zero_shot_weight": 1.0,  # the random tiny text space puts "This is a sound of {label}" nowhere near the caption: rank both
+        "zero_shot_weight": 2.0,  # the random tiny text space puts "This is a sound of {label}" nowhere near the caption: rank both
     },
 }
 

@@ -92,8 +92,9 @@ def test_tiny_encoder_learns_held_out_sounds(trained, sounds, cache, tmp_path):
     assert "audio to text" in stdout and "zero-shot" in stdout and "baseline (nearest class centroid" in stdout
     # 11 held-out clips (never seen in training: disjoint stretches or other files) of 8 captions
     assert report["clips"] == 11 and report["captions"] == 8
-    # measured 0.636 and 0.364 (chance 0.125); issue 20 asks 0.6 for both: zero-shot here falls short (README)
-    assert report["audio_to_text/R@1"] >= 0.5 and report["zero_shot/accuracy"] >= 0.25
+    # seeds 0, 1, 2 measured R@1 0.636 each and zero-shot 0.727 each (chance 0.125); issue 20 asks 0.6.
+    # One clip (of 11) below that is allowed for another machine's arithmetic: 0.545.
+    assert report["audio_to_text/R@1"] >= 0.54 and report["zero_shot/accuracy"] >= 0.54
     assert report["token_cosine"] > 0.5
 
     # the same architecture untrained scores below it: the figure above is learnt
@@ -109,7 +110,8 @@ def test_tiny_encoder_learns_held_out_instrument_recordings(trained, instrument_
     captions within cos 0.74-0.99 of each other in the tiny text space."""
     report, stdout = evaluate(trained / "encoder", instrument_set, cache, tmp_path)
     assert report["clips"] == 24 and report["captions"] == 8 and report["zero_shot/classes"] == 8
-    assert report["audio_to_text/R@1"] >= 0.5 and report["zero_shot/accuracy"] >= 0.5  # measured 0.667 and 0.667; chance 0.125
+    # seeds 0, 1, 2 measured R@1 0.708, 0.708, 0.667 and zero-shot 0.750, 0.708, 0.708 (chance 0.125)
+    assert report["audio_to_text/R@1"] >= 0.58 and report["zero_shot/accuracy"] >= 0.58
     # the baseline row: nearest class centroid on log-mel statistics, fitted on the 72 training recordings
     assert report["baseline/fitted_on"] == 72 and report["baseline/accuracy"] > 0.4
     assert f"fitted on 72 clips of the manifest's train split): {report['baseline/accuracy']:.3f}" in stdout

@@ -213,7 +213,7 @@ def test_zero_shot_loss_ranks_the_labelled_clips_prompts():
     assert zero_shot_prompts(original[:2], after[:2], ["dog", ""], _Cache(), "cpu") is None  # one labelled clip: no negatives
 
     config = FitConfig(output="x", manifest="m.csv", weights="tiny")
-    assert config.zero_shot_weight == 1.0 and config.label_prompts == 0.0  # the tiny recipe's
+    assert config.zero_shot_weight == 2.0 and config.label_prompts == 0.0  # the tiny recipe's
     trainee = Trainee(torch.nn.Identity(), clap=True)
     targets = cache.get(original)
     right = torch.zeros(len(labels), T, D)
