@@ -95,7 +95,7 @@ def test_tiny_encoder_learns_held_out_sounds(trained, sounds, cache, tmp_path):
     # seeds 0, 1, 2 measured R@1 0.636 each and zero-shot 0.727 each (chance 0.125); issue 20 asks 0.6.
     # One clip (of 11) below that is allowed for another machine's arithmetic: 0.545.
     assert report["audio_to_text/R@1"] >= 0.54 and report["zero_shot/accuracy"] >= 0.54
-    assert report["token_cosine"] > 0.5
+    assert report["token_cosine"] > 0.45  # measured 0.53-0.58: the zero-shot term pulls the tokens from the captions (README)
 
     # the same architecture untrained scores below it: the figure above is learnt
     untrained = tmp_path / "untrained"
