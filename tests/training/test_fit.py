@@ -212,7 +212,7 @@ def test_config_file_flags_and_resume_mistakes(tmp_path, sounds, cache):
     assert r.returncode == 0, r.stderr[-3000:]
     saved = json.loads((out / "fit.json").read_text())
     assert saved["max_steps"] == 3 and saved["batch_size"] == 4 and saved["mix"] is True  # flags override the file and tiny's recipe
-    assert (saved["lr"], saved["warmup_steps"], saved["label_prompts"]) == (3e-3, 10, 0.5)  # what tiny's recipe gave
+    assert (saved["lr"], saved["warmup_steps"], saved["label_prompts"], saved["zero_shot_weight"]) == (3e-3, 10, 0.0, 2.0)  # tiny's recipe
     assert saved["text_encoder"] == "tiny" and (saved["head_layers"], saved["head_heads"]) == (1, 2)  # what --weights tiny trained
     assert [line["step"] for line in log_lines(out)] == [3]
 
