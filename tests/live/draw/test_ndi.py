@@ -120,10 +120,15 @@ def test_a_receiver_gets_the_live_picture(house_music, tmp_path, where):
     sent, thumbs = np.array(stats["sent_2x2"]), np.array([f["thumb"] for f in received])
     assert len(sent) == stats["sent"] and thumbs.max() > 20 and len(np.unique(thumbs, axis=0)) >= 0.5 * len(thumbs)
     assert matched_in_order(thumbs, sent) >= 0.95 * len(thumbs), (matched_in_order(thumbs, sent), len(thumbs))
-    # the check has teeth on this picture: red and blue swapped, or upside down, would not pass
+    # the check has teeth on this picture: red and blue swapped, or upside down, would not pass, on
+    # the frames where that change shows in the thumbnail (a look can be near-symmetric top to bottom
+    # for seconds: there a flipped frame is the frame)
     swapped = thumbs.reshape(-1, 4, 3)[:, :, ::-1].reshape(-1, 12)
     flipped = thumbs.reshape(-1, 2, 2, 3)[:, ::-1].reshape(-1, 12)
-    assert matched_in_order(swapped, sent) < 0.5 * len(thumbs) and matched_in_order(flipped, sent) < 0.5 * len(thumbs)
+    for wrong in (swapped, flipped):
+        shows = np.abs(wrong - thumbs).max(axis=1) > 2 * TOLERANCE
+        assert shows.sum() >= 0.1 * len(thumbs), shows.sum()  # the picture has colour and a top and bottom to tell apart
+        assert matched_in_order(wrong[shows], sent) < 0.5 * shows.sum(), (matched_in_order(wrong[shows], sent), shows.sum())
 
 
 @needs_cyndilib
