@@ -125,10 +125,12 @@ def test_a_receiver_gets_the_live_picture(house_music, tmp_path, where):
     # for seconds: there a flipped frame is the frame)
     swapped = thumbs.reshape(-1, 4, 3)[:, :, ::-1].reshape(-1, 12)
     flipped = thumbs.reshape(-1, 2, 2, 3)[:, ::-1].reshape(-1, 12)
+    shown = 0
     for wrong in (swapped, flipped):
         shows = np.abs(wrong - thumbs).max(axis=1) > 2 * TOLERANCE
-        assert shows.sum() >= 0.1 * len(thumbs), shows.sum()  # the picture has colour and a top and bottom to tell apart
-        assert matched_in_order(wrong[shows], sent) < 0.5 * shows.sum(), (matched_in_order(wrong[shows], sent), shows.sum())
+        shown += int(shows.sum())
+        assert matched_in_order(wrong[shows], sent) <= 0.5 * shows.sum(), (matched_in_order(wrong[shows], sent), shows.sum())
+    assert shown >= 0.1 * len(thumbs), shown  # the controls bit on some frames: the picture has colour or a top and a bottom
 
 
 @needs_cyndilib
