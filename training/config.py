@@ -236,7 +236,11 @@ def load_run_config(out: Path) -> dict:
     values = json.loads(path.read_text())
     if "encoder" in values:  # a run started before `encoder` was renamed `weights`
         values["weights"] = values.pop("encoder")
-    for name, before in (("active_crop", False), ("label_prompts", 0.0)):  # a run started before these existed goes on without them
+    for name, before in (
+        ("active_crop", False),
+        ("label_prompts", 0.0),
+        ("zero_shot_weight", 0.0),
+    ):  # a run started before these existed goes on without them
         values.setdefault(name, before)
     return values
 

@@ -57,7 +57,8 @@ LOG_FILE = "log.jsonl"
 
 
 class Trainee(nn.Module):
-    """The encoder plus the logit scale of the CLAP loss: everything the optimiser updates."""
+    """The encoder plus the logit scale of the InfoNCE losses (CLAP's, the zero-shot one): everything
+    the optimiser updates."""
 
     def __init__(self, encoder: nn.Module, clap: bool, clap_temperature: float | None = None):
         super().__init__()
@@ -106,7 +107,7 @@ def build(config: FitConfig):
     meta = EncoderMeta(text_encoder=config.text_encoder, tokens=config.tokens, width=width, window_s=config.window_s)
     return (
         config,
-        Trainee(encoder, clap=config.clap_weight > 0, clap_temperature=config.clap_temperature),
+        Trainee(encoder, clap=config.clap_weight > 0 or config.zero_shot_weight > 0, clap_temperature=config.clap_temperature),
         fe,
         fbank,
         text_encoder,
@@ -143,11 +144,12 @@ def compute_losses(
     if config.token_weight > 0:
         distance = token_cosine_loss if config.token_loss == "cosine" else token_mse_loss
         parts["token"] = distance(pred, targets)
-    if config.zero_shot_weight > 0 and prompts is not None and len(prompts[0]) > 1:
+    if config.zero_shot_weight > 0 and prompts is not None:
         rows, prompt_targets, prompt_ids = prompts
-        scale = trainee.logit_scale() if trainee.logit_scale is not None else torch.tensor(1 / 0.07, device=pred.device)
         pooled = pred[rows, 1:].mean(1)
-        parts["zero_shot"], accuracy["zero_shot"] = clap_loss(pooled, prompt_targets[:, 1:].mean(1), scale, caption_ids=prompt_ids)
+        parts["zero_shot"], accuracy["zero_shot"] = clap_loss(
+            pooled, prompt_targets[:, 1:].mean(1), trainee.logit_scale(), caption_ids=prompt_ids
+        )
     weights = {
         "audio2img": config.audio2img_weight,
         "clap": config.clap_weight,

@@ -58,6 +58,8 @@ DEFAULT_NOTES = {
     42: "half_beat",
     43: "hud",
 }
+SCENE_KEYS = {"go": "scene", "cue": "cue"}  # how a note reaches a scene -> its key in the map: { scene = NAME } / { cue = NAME }
+SCENE_HOW = {key: how for how, key in SCENE_KEYS.items()}
 CLOCKS_PER_BEAT = 24
 POLL_S = 1.0  # how often a lost controller is looked for
 LEARN_DEFAULT_PATH = "phosphene-midi.toml"  # where MIDI learn saves without --midi-map (the working folder)
@@ -91,11 +93,11 @@ class MidiMap:
             cc[number] = (param, mode)
         for key, target in raw.get("note", {}).items():
             number = _number(path, "note", key)
-            if isinstance(target, dict) and len(target) == 1 and set(target) <= {"scene", "cue"}:
-                ((how, name),) = target.items()
+            if isinstance(target, dict) and len(target) == 1 and set(target) <= set(SCENE_HOW):
+                ((key_name, name),) = target.items()
                 if not isinstance(name, str) or not name:
                     raise PhospheneError(f"--midi-map {path}: note {key} = {target!r}: a scene's name is a string")
-                scenes[number] = ("go" if how == "scene" else "cue", name)
+                scenes[number] = (SCENE_HOW[key_name], name)
             elif isinstance(target, str) and target in ACTIONS:
                 notes[number] = target
             else:
@@ -109,8 +111,9 @@ class MidiMap:
         """Refuse, in one line, a note bound to a scene that is not among `names`."""
         for number, (how, name) in sorted(self.scenes.items()):
             if name not in names:
-                key = "scene" if how == "go" else "cue"
-                raise PhospheneError(f"{where}: note {number} = {{ {key} = {name!r} }}: no such scene (there are: {', '.join(names)})")
+                raise PhospheneError(
+                    f"{where}: note {number} = {{ {SCENE_KEYS[how]} = {name!r} }}: no such scene (there are: {', '.join(names)})"
+                )
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the map as `load` reads it, atomically: a set never finds half a file."""
@@ -118,9 +121,7 @@ class MidiMap:
 
         path = Path(path)
         cc = {str(n): (p if mode == "absolute" else {"param": p, "mode": mode}) for n, (p, mode) in sorted(self.cc.items())}
-        notes = {n: a for n, a in self.notes.items()} | {
-            n: {"scene" if how == "go" else "cue": name} for n, (how, name) in self.scenes.items()
-        }
+        notes = self.notes | {n: {SCENE_KEYS[how]: name} for n, (how, name) in self.scenes.items()}
         text = tomli_w.dumps({"cc": cc, "note": {str(n): a for n, a in sorted(notes.items())}})
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text("# Phosphene MIDI map (python -m live run --midi-map THIS_FILE); written by MIDI learn\n" + text)

@@ -194,23 +194,7 @@ def render_varied(i: int, folder: Path, seconds: float) -> Path:
         return done
     wav = done.with_suffix(".wav")
     _, flat = write_midis(piece, folder, kit=kit, seed=10_000 + i)
-    partial = wav.with_suffix(".partial.wav")
-    cmd = [
-        "fluidsynth",
-        "-ni",
-        "-q",
-        "-g",
-        f"{rng.uniform(0.3, 0.8):.2f}",
-        "-r",
-        str(RENDER_SR),
-        "-F",
-        str(partial),
-        str(soundfont),
-        str(flat),
-    ]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
-    _end_at(partial, min(beat_times(piece)[-1], seconds + 2))
-    partial.replace(wav)
+    render_wav(flat, soundfont, wav, min(beat_times(piece)[-1], seconds + 2), gain=rng.uniform(0.3, 0.8))
     beats = beat_times(piece)[:-1]
     done.write_text(json.dumps({"piece": piece.name, "soundfont": soundfont.name, "kit": kit, "wav": wav.name, "beats": beats.tolist()}))
     return done
@@ -336,20 +320,25 @@ def render(piece: Piece, folder: Path, index: int | None = None) -> tuple[Path, 
     index = PIECES.index(piece) if index is None else index
     if (why := missing()) is not None:
         raise PhospheneError(f"bench beats --corpus hard {why}")
-    fonts = SOUNDFONTS
-    soundfont, kit = fonts[index % len(fonts)], KITS[index % len(KITS)]
+    soundfont, kit = SOUNDFONTS[index % len(SOUNDFONTS)], KITS[index % len(KITS)]
     beats = beat_times(piece)[:-1]
     wav = folder / f"hard-{piece.name}-{soundfont.stem}-kit{kit}.wav"
     meta = wav.with_suffix(".json")
     if not wav.exists():
         _, flat = write_midis(piece, folder, kit=kit, seed=index)
-        partial = wav.with_suffix(".partial.wav")
-        cmd = ["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", str(RENDER_SR), "-F", str(partial), str(soundfont), str(flat)]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
-        _end_at(partial, beat_times(piece)[-1])
-        partial.replace(wav)
+        render_wav(flat, soundfont, wav, beat_times(piece)[-1])
         meta.write_text(json.dumps({"piece": piece.name, "soundfont": soundfont.name, "kit": kit, "beats": beats.tolist()}))
     return wav, beats
+
+
+def render_wav(midi: Path, soundfont: Path, wav: Path, end_s: float, gain: float = 0.6) -> None:
+    """fluidsynth plays midi through soundfont into wav (via a partial file, so a killed render
+    leaves nothing a later run would take for done), cut where the music ends (_end_at)."""
+    partial = wav.with_suffix(".partial.wav")
+    cmd = ["fluidsynth", "-ni", "-q", "-g", f"{gain:.2f}", "-r", str(RENDER_SR), "-F", str(partial), str(soundfont), str(midi)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    _end_at(partial, end_s)
+    partial.replace(wav)
 
 
 def _end_at(wav: Path, end_s: float, fade_s: float = 0.25) -> None:

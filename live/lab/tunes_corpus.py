@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from live.core.errors import PhospheneError
-from live.lab.hard_corpus import RENDER_SR, SOUNDFONTS, _end_at
+from live.lab.hard_corpus import SOUNDFONTS, render_wav
 
 EXAMPLES = Path("/usr/share/doc/abcmidi/examples")
 PACKAGES = "abcmidi fluidsynth timgm6mb-soundfont fluid-soundfont-gm csound-soundfont"
@@ -33,35 +33,40 @@ FASTEST_BPM = 170.0  # a beat faster than this is felt at half the rate: a reel'
 
 
 def missing() -> str | None:
-    if shutil.which("abc2midi") is None or shutil.which("fluidsynth") is None or not EXAMPLES.is_dir():
-        return f"needs Debian {PACKAGES}: apt-get install {PACKAGES}"
-    if not all(p.exists() for p in SOUNDFONTS):
+    tools = all(shutil.which(t) for t in ("abc2midi", "fluidsynth"))
+    if not (tools and EXAMPLES.is_dir() and all(p.exists() for p in SOUNDFONTS)):
         return f"needs Debian {PACKAGES}: apt-get install {PACKAGES}"
     return None
+
+
+def _tunes_in(abc: Path) -> dict[int, str]:
+    """X: number -> the tune's lines, for every tune of an ABC file."""
+    out = {}
+    for block in re.split(r"\n(?=X:)", abc.read_text(errors="replace")):
+        if x := re.match(r"X:\s*(\d+)", block.strip()):
+            out[int(x.group(1))] = block
+    return out
 
 
 def tunes() -> list[tuple[str, Path, int]]:
     """(name, ABC file, X: number) of every tune in the examples, in file order."""
     out = []
     for path in sorted(EXAMPLES.glob("*.abc")):
-        text = path.read_text(errors="replace")
-        for block in re.split(r"\n(?=X:)", text):
-            x = re.match(r"X:\s*(\d+)", block.strip())
+        for x, block in _tunes_in(path).items():
             title = re.search(r"^T:\s*(.+)$", block, re.M)
-            if x is None or title is None or any(w in (path.stem + title.group(1)).lower() for w in LEFT_OUT):
+            if title is None or any(w in (path.stem + title.group(1)).lower() for w in LEFT_OUT):
                 continue
             slug = re.sub(r"[^a-z0-9]+", "-", title.group(1).split('"')[0].lower()).strip("-")[:24]
             if slug not in [name for name, _, _ in out]:  # demo.abc repeats a tune of its own file
-                out.append((slug, path, int(x.group(1))))
+                out.append((slug, path, x))
     return out
 
 
 def tune_text(abc: Path, x: int) -> str:
     """The lines of tune X: in an ABC file."""
-    for block in re.split(r"\n(?=X:)", abc.read_text(errors="replace")):
-        if re.match(rf"X:\s*{x}\b", block.strip()):
-            return block
-    raise PhospheneError(f"{abc.name}: no tune X:{x}")
+    if (text := _tunes_in(abc).get(x)) is None:
+        raise PhospheneError(f"{abc.name}: no tune X:{x}")
+    return text
 
 
 _NOTE = re.compile(r"(\(\d)|\[[^\]|]*\](\d*/*\d*)|[\^=_]*[A-Ga-gzx][,']*(\d*/*\d*)")
@@ -73,26 +78,24 @@ def pickup_quarters(text: str) -> tuple[float, float]:
     downbeat comes that much later).
     Reads what upbeats are made of: notes and rests with lengths, chords, tuplets; chord symbols,
     decorations, grace notes and slurs take no time, nor does broken rhythm change a pair's sum."""
-    header = text[: re.search(r"^K:.*$", text, re.M).start()]
+    key_line = re.search(r"^K:.*$", text, re.M)
+    header = text[: key_line.start()]
     fields = dict(reversed(re.findall(r"^([LM]):\s*(.*?)\s*$", header, re.M)))  # the first of each
     metre = fields.get("M", "4/4").replace("C|", "2/2").replace("C", "4/4")
     num, den = (int(v) for v in re.match(r"(\d+)/(\d+)", metre).groups()) if re.match(r"\d+/\d+", metre) else (4, 4)
     unit = fields.get("L") or ("1/8" if num / den >= 0.75 else "1/16")
     unit_q = 4 * int(unit.split("/")[0]) / int(unit.split("/")[1])  # quarters per unit note
-    lines = text[re.search(r"^K:.*$", text, re.M).end() :].splitlines()
+    lines = text[key_line.end() :].splitlines()
     body = " ".join(re.sub(r"%.*", "", line).rstrip("\\ ") for line in lines if not re.match(r"[A-Za-z]:|%", line))
     body = re.sub(r'"[^"]*"|![^!]*!|\+[^+]*\+|\{[^}]*\}|\[[A-Za-z]:[^\]]*\]', "", body).lstrip(" :|[")
     first_bar = re.split(r"[|:]", body, maxsplit=1)[0]
 
-    def length(text: str) -> float:
-        if not text:
-            return 1.0
-        head, _, tail = text.partition("/")
+    def length(text: str) -> float:  # "", "2", "3/2", "/2", "/", "//": in unit notes
+        head, slash, digits = text.partition("/")
         value = float(head) if head else 1.0
-        if "/" in text:
-            slashes = text.count("/")
-            digits = text.rsplit("/", 1)[1]
-            value /= float(digits) if digits else 2.0**slashes
+        if slash:
+            digits = digits.lstrip("/")
+            value /= float(digits) if digits else 2.0 ** text.count("/")
         return value
 
     total, tuplet, lead = 0.0, [], None
@@ -107,10 +110,6 @@ def pickup_quarters(text: str) -> tuple[float, float]:
         total += length(m.group(2) if m.group(2) is not None else m.group(3)) * factor
     bar_q = 4 * num / den
     return (total * unit_q) % bar_q, (lead or 0.0) * unit_q
-
-
-def tune_names() -> list[str]:
-    return [name for name, _, _ in tunes()]
 
 
 def beat_unit(numerator: int, denominator: int) -> float:
@@ -169,11 +168,7 @@ def render(name: str, abc: Path, x: int, folder: Path, index: int) -> tuple[Path
         if r.returncode != 0 or not midi.exists():
             raise PhospheneError(f"abc2midi {abc.name} {x} failed: {(r.stderr or r.stdout).strip()[-200:]}")
         beats, tempo_events, end_s = reference_beats(midi, *pickup_quarters(tune_text(abc, x)))
-        partial = wav.with_suffix(".partial.wav")
-        cmd = ["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", str(RENDER_SR), "-F", str(partial), str(soundfont), str(midi)]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
-        _end_at(partial, end_s)
-        partial.replace(wav)
+        render_wav(midi, soundfont, wav, end_s)
         info = {"tune": name, "abc": abc.name, "x": x, "soundfont": soundfont.name, "tempo_events": tempo_events}
         meta.write_text(json.dumps(info | {"beats": beats.tolist()}))
     return wav, np.array(json.loads(meta.read_text())["beats"])

@@ -454,3 +454,14 @@ def test_fits_old_encoder_setting_says_its_new_names(tmp_path, sounds):
     config.write_text('encoder = "tiny"\n')
     rc, err, _ = refusal("fit", "--config", config, "--output", tmp_path / "out")
     assert rc == 2 and f"{config}: encoder = 'tiny': fit's encoder setting is now weights" in err and 'write weights = "tiny"' in err
+
+
+def test_a_run_from_before_the_new_settings_resumes_without_them(tmp_path):
+    """fit.json of a run started before active crops, label prompts and the zero-shot term: resumed,
+    it goes on with none of them (not with today's tiny recipe, which would change its losses)."""
+    from training.config import FitConfig, load_run_config
+
+    (tmp_path / "fit.json").write_text(json.dumps({"output": str(tmp_path), "manifest": "m.csv", "weights": "tiny"}))
+    values = load_run_config(tmp_path)
+    assert (values["active_crop"], values["label_prompts"], values["zero_shot_weight"]) == (False, 0.0, 0.0)
+    assert FitConfig(**values).zero_shot_weight == 0.0

@@ -2,6 +2,7 @@
 output port of python-rtmidi's JACK API) moves CCs, hits notes and sends 24-ppqn clock; the live
 run's stats show the parameter moved, the action fired and the tempo locked to the clock."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -21,6 +22,27 @@ needs_jack = pytest.mark.skipif(shutil.which("jackd") is None, reason="jackd (De
 PORT = "phosphene-test:ctl"
 
 
+@contextlib.contextmanager
+def controller():
+    """A controller on the private JACK server: python-rtmidi's virtual output port PORT, closed after."""
+    import rtmidi
+
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="phosphene-test")
+    out.open_virtual_port("ctl")
+    try:
+        yield out
+    finally:
+        out.close_port()
+        del out
+
+
+def wait_for_port(proc) -> None:
+    """Read the run's log until it has opened PORT."""
+    for line in proc.stderr:
+        if f"MIDI: {PORT}" in line:
+            break
+
+
 def start_run(house_music, stats_file, *extra, seconds=9):
     cmd = [sys.executable, "-m", "live", "run", "--headless", "--windowed", "--input", str(house_music), "--engine", "shader"]
     cmd += ["--profile", "laptop", "--size", "128", "--duration", str(seconds), "--stats-json", str(stats_file), *map(str, extra)]
@@ -29,16 +51,10 @@ def start_run(house_music, stats_file, *extra, seconds=9):
 
 @needs_jack
 def test_ccs_notes_and_clock_drive_the_run(jack, house_music, tmp_path):
-    import rtmidi
-
-    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="phosphene-test")
-    out.open_virtual_port("ctl")
-    try:
+    with controller() as out:
         stats_file = tmp_path / "stats.json"
         proc = start_run(house_music, stats_file, "--midi", PORT, "--midi-api", "jack")
-        for line in proc.stderr:
-            if "MIDI: phosphene-test:ctl" in line:
-                break
+        wait_for_port(proc)
         time.sleep(0.5)  # the run's port is connected to ours when it opens
         out.send_message([0xB0, 6, 127])  # CC 6 -> flash, to the top of its range
         out.send_message([0xB0, 7, 0])  # CC 7 -> saturation, to the bottom
@@ -53,9 +69,6 @@ def test_ccs_notes_and_clock_drive_the_run(jack, house_music, tmp_path):
             out.send_message([0xF8])
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
-    finally:
-        out.close_port()
-        del out
     stats = json.loads(stats_file.read_text())
     assert stats["params"]["flash"] == pytest.approx(3.0) and stats["params"]["saturation"] == pytest.approx(0.0)
     assert stats["controls"]["received"]["midi"] == 3 and stats["controls"]["ignored"]["midi:unmapped"] == 1
@@ -72,9 +85,7 @@ def test_a_controller_unplugged_mid_set_comes_back(jack, house_music, tmp_path):
     out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="phosphene-test")
     out.open_virtual_port("ctl")
     proc = start_run(house_music, stats_file, "--midi", PORT, "--midi-api", "jack", seconds=10)
-    for line in proc.stderr:
-        if "MIDI: phosphene-test:ctl" in line:
-            break
+    wait_for_port(proc)
     time.sleep(0.5)
     out.close_port()  # unplugged
     del out
@@ -152,19 +163,14 @@ def test_midi_learn_binds_saves_and_the_map_reloads(jack, house_music, tmp_path)
     parameter touched over OSC, then a CC moved: bound and saved. Then the other order for a note:
     the pad first, the action second. The saved file loads as a map, and the CC drives its new
     parameter in the same set."""
-    import rtmidi
     from pythonosc.udp_client import SimpleUDPClient
 
     map_file = tmp_path / "rig.toml"  # does not exist yet: learn writes it
-    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="phosphene-test")
-    out.open_virtual_port("ctl")
-    try:
+    with controller() as out:
         stats_file = tmp_path / "stats.json"
         proc = start_run(house_music, stats_file, "--midi", PORT, "--midi-api", "jack", "--midi-map", map_file, "--osc-port", 0)
         osc = SimpleUDPClient("127.0.0.1", osc_port_from(proc))
-        for line in proc.stderr:
-            if "MIDI: phosphene-test:ctl" in line:
-                break
+        wait_for_port(proc)
         time.sleep(0.5)
         steps = [
             ("osc", "/phosphene/action/learn", []),
@@ -180,9 +186,6 @@ def test_midi_learn_binds_saves_and_the_map_reloads(jack, house_music, tmp_path)
             time.sleep(0.4)  # the frame loop drains its inbox between frames: one step per few frames
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
-    finally:
-        out.close_port()
-        del out
     stats = json.loads(stats_file.read_text())
     assert stats["params"]["zoom"] == pytest.approx(0.03)  # CC 50 -> zoom, after learning
     learned = MidiMap.load(map_file)
@@ -230,19 +233,13 @@ def test_notes_for_scenes_by_name(tmp_path):
 def test_notes_go_to_and_cue_scenes_by_name(jack, house_music, tmp_path):
     """Note 48 goes to tunnel (the session's transition: a cut, at once); note 49 cues plasma and
     note 50 (scene_go) fires it on the next beat: the run's stats show both switches, in order."""
-    import rtmidi
-
     midi_map = tmp_path / "map.toml"
     midi_map.write_text('[note]\n48 = { scene = "tunnel" }\n49 = { cue = "plasma" }\n50 = "scene_go"\n')
-    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="phosphene-test")
-    out.open_virtual_port("ctl")
-    try:
+    with controller() as out:
         stats_file = tmp_path / "stats.json"
         args = ("--midi", PORT, "--midi-api", "jack", "--midi-map", midi_map, "--scene", "classic", "--transition", "cut on now")
         proc = start_run(house_music, stats_file, *args, seconds=7)
-        for line in proc.stderr:
-            if "MIDI: phosphene-test:ctl" in line:
-                break
+        wait_for_port(proc)
         time.sleep(1.0)
         out.send_message([0x90, 48, 100])
         time.sleep(1.0)
@@ -251,9 +248,6 @@ def test_notes_go_to_and_cue_scenes_by_name(jack, house_music, tmp_path):
         out.send_message([0x90, 50, 100])
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
-    finally:
-        out.close_port()
-        del out
     stats = json.loads(stats_file.read_text())
     assert [name for _, name in stats["scenes"]["changes"]] == ["tunnel", "plasma"] and stats["scenes"]["current"] == "plasma"
     assert stats["controls"]["received"]["midi"] == 3
