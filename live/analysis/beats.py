@@ -86,6 +86,11 @@ class BeatConfig:
     alpha: float = 0.8  # cumulative score: weight of the past (BTrack: 0.9; 0.8 re-locks faster after a wrong start)
     tightness: float = 5.0  # width of W1 in log-period: higher holds the period more strictly (BTrack's value)
     warmup_s: float = 1.5  # first beat prediction after this much audio
+    hold_below: float = 0.6  # periodicity (0..1, see _update_tempo) below which the tempo's evidence counts for less, down to
+    hold_floor: float = 0.35  # nothing at this: a drumless breakdown keeps the tempo it had instead of wandering (hard F 0.875 -> 0.879)
+    relock_octaves: float = 0.1  # a tempo change this large (a step) re-runs the cumulative score at the new period over the
+    relock_beats: float = 4.0  # last this-many beats, so the phase found at the old tempo does not linger (hard 0.879 -> 0.882)
+    relock_after_s: float = 4.0  # but not in the first seconds after the first estimate: the tempo is still being found there
     tap_reset_s: float = 2.0  # a tap this long after the previous starts a new tap sequence
     tap_intervals: int = 4  # tap period = median of the last this-many intervals
 
@@ -144,6 +149,7 @@ class BeatTracker:
         self._acf_norm = self._acf_normaliser(self._decay)
         self._fft_n = scipy.fft.next_fast_len(self.window + self.max_lag, real=True)  # zero-padded: no circular wrap up to max_lag
         self.confidence = 0.0
+        self._first_estimate: int | None = None  # the frame of the first tempo estimate
         self.predict_at = round(config.warmup_s * frame_rate)  # frame at which to predict the next beat
         self.beat_at: int | None = None  # predicted next beat frame
         self.last_beat: int | None = None
@@ -282,16 +288,39 @@ class BeatTracker:
         acf, evidence = acfs * (norm / norm[0]) / acfs[:, :1]  # unbiased, normalised: acf[0] = 1
         comb = np.maximum(acf[self.comb_index] @ self.comb_weight, 0)  # (C,)
         observation = comb * self.prior + 1e-9
+        evidence_comb = evidence[self.comb_index] @ self.comb_weight  # (C,): how periodic the onsets alone are at each tempo
+        # 1 for a perfectly periodic signal, ~0 for noise; below hold_below the observation is flattened (a power
+        # under 1), down to no say at all at hold_floor: held chords recur every bar, which fits any tempo with a
+        # multiple there, and the tempo the drums set must not follow them
+        periodicity = min(max(2 * float(evidence_comb.max()) / self._comb_total, 0.0), 1.0)
+        if periodicity < self.cfg.hold_below:
+            observation **= max((periodicity - self.cfg.hold_floor) / max(self.cfg.hold_below - self.cfg.hold_floor, 1e-9), 0.0)
         self.posterior = observation * (self.transition @ self.posterior)
         self.posterior /= self.posterior.sum()
         best = min(max(int(self.posterior.argmax()), 1), len(self.bpms) - 2)
         y0, y1, y2 = np.log(self.posterior[best - 1 : best + 2] + 1e-30).tolist()
         shift = min(max(0.5 * (y0 - y2) / (y0 - 2 * y1 + y2 - 1e-12), -0.5), 0.5)  # parabola through the peak: between grid steps
         period = float(self.periods[best] * (self.periods[best + 1] / self.periods[best]) ** shift)
-        self.period = self._lead(period)
-        evident = max(float(evidence[self.comb_index[best]] @ self.comb_weight), 0.0)  # the comb at the tempo, on the evidence
-        periodicity = evident / self._comb_total  # 1 for a perfectly periodic signal, ~0 for noise
-        self.confidence = 0.7 * self.confidence + 0.3 * min(max(2 * periodicity, 0.0), 1.0)
+        old, self.period = self.period, self._lead(period)
+        if self._first_estimate is None:
+            self._first_estimate = last
+        settled = last - self._first_estimate >= self.cfg.relock_after_s * self.fr
+        if settled and self.cfg.relock_octaves > 0 and abs(math.log2(self.period / old)) > self.cfg.relock_octaves:
+            self._relock(last)
+        at_tempo = 2 * float(evidence_comb[best]) / self._comb_total  # the periodicity at the tempo chosen
+        self.confidence = 0.7 * self.confidence + 0.3 * min(max(at_tempo, 0.0), 1.0)
+
+    def _relock(self, last: int) -> None:
+        """After a tempo step: the cumulative score of the last relock_beats periods again, at the new
+        period (each frame looks back at most 2 periods, which the buffers hold), and the pending beat
+        predicted again from it. Without this the score's peaks stay spaced at the old period and the
+        beats sit off the music's for several beats after a step (the cumulative score forgets slowly)."""
+        a = max(last + 1 - round(self.cfg.relock_beats * self.period), last + 1 - self.history + round(2 * self.period) + 1, 0)
+        step = max(1, int(self.period / 2))
+        for i in range(a, last + 1, step):
+            self._cumulative_score(i, min(i + step, last + 1))
+        if self.beat_at is not None and self.beat_at > last:
+            self._predict(last)
 
     def _lead(self, period: float) -> float:
         """The period read tempo_lead_s ahead along the estimates' trend: their least-squares slope over

@@ -90,6 +90,37 @@ def test_follows_a_tempo_step_within_eight_beats(hard_renders, name):
     assert len(error) > 100 and error.max() < 1.0, error.max()
 
 
+@pytest.mark.parametrize("name", ["step98-126", "step138-112", "step100-80"])
+def test_the_beats_are_back_on_the_music_six_beats_after_a_step(hard_renders, name):
+    """From the sixth beat after a tempo step, ten beats in a row within 70 ms of the music's. The
+    tempo follows a step within a few beats; the phase used to lag, as the cumulative score kept its
+    peaks at the old period (BeatConfig.relock_octaves re-runs it at the new one). Measured: back on
+    from beat 4-6; without the re-run 100 -> 80 BPM missed beats 1-7."""
+    from live.app.beats import track_file
+
+    p, wav, _ = render(name, hard_renders)
+    times, bpms = hard_corpus.beat_times(p), p.beat_bpms()
+    step = int(np.flatnonzero(np.abs(np.diff(bpms)) > 1e-9)[0]) + 1
+    _, beats = track_file(wav)
+    misses = [round(float(np.min(np.abs(np.array(beats) - t))), 3) for t in times[step + 6 : step + 16]]
+    assert max(misses) < 0.07, misses
+
+
+def test_a_drumless_breakdown_keeps_the_tempo(hard_renders):
+    """House at 124 BPM, 8 bars of held chords with no drums, then the drums again. The chords recur
+    every bar, which fits 93 BPM (three beats a bar) as well as 124: the tempo's evidence is held at
+    low periodicity (BeatConfig.hold_below) so the tracker keeps 124 through the breakdown. Measured:
+    within 1.4 BPM, F 0.96; before the hold the tempo wandered to 85-97 BPM there and F was 0.78."""
+    pytest.importorskip("mir_eval")
+    p, wav, beats = render("breakdown124", hard_renders)
+    trace = tempo_trace(wav)
+    times = hard_corpus.beat_times(p)
+    inside = (trace[:, 0] > times[5 * 4]) & (trace[:, 0] < times[13 * 4])  # the 8 drumless bars after 5 of drums
+    assert inside.sum() > 100 and np.abs(trace[inside, 1] - 124).max() < 3, np.abs(trace[inside, 1] - 124).max()
+    rows = beat_eval.evaluate_renders([("breakdown124", wav, beats)], [0.0], beat_eval.HARD_SECONDS, librosa=False, progress=False)
+    assert rows[0].ours.f_measure >= 0.9, rows[0]
+
+
 @pytest.mark.parametrize("name, f_min", [("waltz90", 0.9), ("sixeight100", 0.9)])
 def test_triple_and_compound_metres(hard_renders, name, f_min):
     """A 3/4 waltz at 90 BPM and a 6/8 piece at 100 dotted quarters a minute: the beat found, on the
@@ -102,14 +133,15 @@ def test_triple_and_compound_metres(hard_renders, name, f_min):
 
 
 def test_hard_corpus_means(hard_renders):
-    """The whole hard corpus, each piece whole (first 5 s unscored). Measured: F 0.875, AMLt 0.890;
-    before issue 19's tracker 0.802 and 0.867."""
+    """The whole hard corpus, each piece whole (first 5 s unscored). Measured: F 0.882, AMLt 0.902
+    (madmom's online tracker on the same renders: 0.879, 0.856); before the breakdown hold and the step
+    re-run 0.875 and 0.890, before issue 19's tracker 0.802 and 0.867."""
     pytest.importorskip("mir_eval")
     rows = beat_eval.evaluate_renders(hard_corpus.renders(hard_renders), [0.0], beat_eval.HARD_SECONDS, librosa=False, progress=False)
     print(beat_eval.format_table(rows))
     assert len(rows) == len(hard_corpus.PIECES)
-    assert np.mean([r.ours.f_measure for r in rows]) >= 0.86
-    assert np.mean([r.ours.amlt for r in rows]) >= 0.88
+    assert np.mean([r.ours.f_measure for r in rows]) >= 0.87
+    assert np.mean([r.ours.amlt for r in rows]) >= 0.89
 
 
 def test_an_abc_tunes_upbeat_is_measured_from_its_notes():
