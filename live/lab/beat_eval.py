@@ -404,7 +404,9 @@ def format_peer_table(results: dict[str, list[Row]]) -> str:
     """One line per tracker: mean F and AMLt on each corpus, and CPU seconds per minute of audio over all."""
     from live.lab.beat_peers import CAUSAL
 
-    trackers = ["ours", "librosa", *dict.fromkeys(t for rows in results.values() for r in rows for t in r.peers)]
+    ran_librosa = any(r.librosa is not None for rows in results.values() for r in rows)  # not with --no-librosa: no row of dashes
+    peers = dict.fromkeys(t for rows in results.values() for r in rows for t in r.peers)
+    trackers = ["ours", *(["librosa"] if ran_librosa else []), *peers]
     head = "| tracker | causal? | " + " | ".join(f"{c} F | {c} AMLt" for c in results) + " | s per min |"
     out = [head, "|---|---|" + "---:|---:|" * len(results) + "---:|"]
     for t in trackers:

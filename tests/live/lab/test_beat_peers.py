@@ -3,6 +3,7 @@ missing is one line saying how to make it, an unknown hard piece one line naming
 peer table's means and seconds per minute come out of the rows. The peers themselves (madmom,
 BeatNet) are bench-only and never run here."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -55,3 +56,7 @@ def test_peer_table_means_and_seconds_per_minute():
     assert ours[:6] == ["| ours", "yes", "0.750", "0.750", "0.800", "0.800"] and np.isclose(float(ours[6].rstrip(" |")), 0.1)
     assert librosa[1] == "no" and np.isclose(float(librosa[6].rstrip(" |")), 60 * 1.5 / 120)
     assert madmom[0] == "| madmom online" and madmom[2:4] == ["0.750", "0.900"] and np.isclose(float(madmom[6].rstrip(" |")), 3.0)
+    # with --no-librosa there is no librosa row (it used to be a row of dashes)
+    bare = dataclasses.replace(row(1.0, 0.5, 30.0), librosa=None)
+    names = [line.split(" | ")[0] for line in beat_eval.format_peer_table({"songs": [bare]}).splitlines()[2:]]
+    assert names == ["| ours", "| madmom online"]
