@@ -91,6 +91,8 @@ class BeatConfig:
     relock_octaves: float = 0.1  # a tempo change this large (a step) re-runs the cumulative score at the new period over the
     relock_beats: float = 4.0  # last this-many beats, so the phase found at the old tempo does not linger (hard 0.879 -> 0.882)
     relock_after_s: float = 4.0  # but not in the first seconds after the first estimate: the tempo is still being found there
+    phase_check_beats: int = 0  # the beat network's activation on the last this-many beats is compared with its value a third,
+    phase_check_margin: float = 1.5  # a half and two thirds of a beat later; this many times higher there, twice running, moves the beat
     tap_reset_s: float = 2.0  # a tap this long after the previous starts a new tap sequence
     tap_intervals: int = 4  # tap period = median of the last this-many intervals
 
@@ -138,6 +140,7 @@ class BeatTracker:
         self.flux = np.zeros(4 * self.history, np.float32)  # the tempo's input
         self.beat_flux = np.zeros(4 * self.history, np.float32)  # the cumulative score's
         self.evidence = np.zeros(4 * self.history, np.float32)  # the confidence's
+        self.activation = np.zeros(4 * self.history, np.float32)  # the beat network's alone (the phase check's)
         self.cs = np.zeros(4 * self.history, np.float32)
         self.base = -self.history
         self.n = 0  # frames seen
@@ -156,6 +159,8 @@ class BeatTracker:
         self.beats_s: list[float] = []  # every beat so far (the `beats` command reads them)
         self.taps: list[float] = []
         self.tap_period_s: float | None = None  # set while tap tempo overrides
+        self._beats_counted = 0  # beats since the start (the phase check runs on every other one)
+        self._phase_votes = 0  # phase checks running that found the beats elsewhere
         self.half_beat = False  # state() puts the beat half a period from the tracker's (taps are taken as they are)
 
     # --- the tracker --------------------------------------------------------------------------
@@ -165,17 +170,22 @@ class BeatTracker:
         onsets, the beats the broad onsets (each over its running maximum), both plus the beat
         network's activation: the network knows which onsets are beats in the music it learned
         from, the onsets keep a beat in what it did not (click tracks, a lone instrument)."""
-        w = self.cfg.onset_weight
-        return self.push_flux(w * frames.onset + frames.beat_activation, w * frames.beat_onset + frames.beat_activation, frames.onset)
+        w, act = self.cfg.onset_weight, frames.beat_activation
+        return self.push_flux(w * frames.onset + act, w * frames.beat_onset + act, frames.onset, act)
 
-    def push_flux(self, flux: np.ndarray, beat_flux: np.ndarray | None = None, evidence: np.ndarray | None = None) -> list[float]:
+    def push_flux(
+        self, flux: np.ndarray, beat_flux: np.ndarray | None = None, evidence: np.ndarray | None = None, activation: np.ndarray | None = None
+    ) -> list[float]:
         """flux sets the tempo, beat_flux (default: flux) places the beats, and how periodic evidence
         (default: flux) is sets the confidence: push() gives it the onsets alone, so that a network
-        which finds beats where there are none (noise) cannot vouch for them."""
+        which finds beats where there are none (noise) cannot vouch for them. activation (the beat
+        network's; default: none) can move the beat to where it says the beats are (_check_phase)."""
         flux = np.asarray(flux, dtype=np.float32)
         first = self.n
         beat_flux = flux if beat_flux is None else np.asarray(beat_flux, dtype=np.float32)
-        self._append(flux, beat_flux, flux if evidence is None else np.asarray(evidence, dtype=np.float32))
+        evidence = flux if evidence is None else np.asarray(evidence, dtype=np.float32)
+        activation = np.zeros_like(flux) if activation is None else np.asarray(activation, dtype=np.float32)
+        self._append(flux, beat_flux, evidence, activation)
         beats = []
         i = first
         while i < self.n:
@@ -195,19 +205,21 @@ class BeatTracker:
                 self.last_beat, self.beat_at = last, None
                 self.predict_at = last + max(1, round(self.period / 2))
                 beats.append(self._frame_time(last))
+                if self.cfg.phase_check_beats > 0:
+                    self._check_phase(last)
             i = j
         if self.tap_period_s is not None:  # the tap clock replaces the tracker's beats
             beats = self._tap_beats(self._frame_time(first - 1), self._frame_time(self.n - 1))
         self.beats_s += beats
         return beats
 
-    def _append(self, flux: np.ndarray, beat_flux: np.ndarray, evidence: np.ndarray) -> None:
+    def _append(self, flux: np.ndarray, beat_flux: np.ndarray, evidence: np.ndarray, activation: np.ndarray) -> None:
         """Write new flux at the end of the buffers; when full, keep the last `history` frames (amortised)."""
         end = self.n - self.base
         if end + len(flux) > len(self.flux):
             keep = self.history
             size = max(len(self.flux), 2 * (keep + len(flux)))
-            for name in ("flux", "beat_flux", "evidence", "cs"):
+            for name in ("flux", "beat_flux", "evidence", "activation", "cs"):
                 old, new = getattr(self, name), np.zeros(size, np.float32)
                 new[:keep] = old[end - keep : end]
                 setattr(self, name, new)
@@ -216,6 +228,7 @@ class BeatTracker:
         self.flux[end : end + len(flux)] = flux
         self.beat_flux[end : end + len(flux)] = beat_flux
         self.evidence[end : end + len(flux)] = evidence
+        self.activation[end : end + len(flux)] = activation
         self.n += len(flux)
 
     def _frame_time(self, frame: int) -> float:
@@ -309,6 +322,37 @@ class BeatTracker:
             self._relock(last)
         at_tempo = 2 * float(evidence_comb[best]) / self._comb_total  # the periodicity at the tempo chosen
         self.confidence = 0.7 * self.confidence + 0.3 * min(max(at_tempo, 0.0), 1.0)
+
+    def _check_phase(self, last: int) -> None:
+        """On every other beat (at frame `last`): the beat network's activation at the last
+        phase_check_beats beats against its value a third, a half and two thirds of a beat after
+        each. Where one of those is phase_check_margin times higher twice running, the beat moves
+        there: the cumulative score is shifted along with it and the next beat predicted again.
+        The cumulative score alone never moves a locked beat by a fraction of a period (its window
+        W1 gives little weight there), so a wrong first lock, e.g. on a swung off-beat where onsets
+        are as strong as on the beat, would last the whole piece."""
+        self._beats_counted += 1
+        p = self.period
+        k = min(self.cfg.phase_check_beats, int((self.history - 4) / p) - 1)
+        if self._beats_counted % 2 or self._first_estimate is None or k < 2 or last - self._first_estimate < (k + 1) * p:
+            return
+        end = last + 1 - self.base
+        act = self.activation
+
+        def level(shift: float) -> float:  # the activation's mean peak, within 2 frames of each of the k grid points
+            return float(np.mean([act[i - 2 : i + 3].max() for i in (round(end - 1 - (j - shift) * p) for j in range(1, k + 1))]))
+
+        here = level(0.0)
+        best, there = max(((s, level(s)) for s in (1 / 3, 1 / 2, 2 / 3)), key=lambda x: x[1])
+        self._phase_votes = self._phase_votes + 1 if there > self.cfg.phase_check_margin * here + 1e-6 else 0
+        if self._phase_votes < 2:
+            return
+        self._phase_votes = 0
+        d = round(best * p)
+        lo = end - self.history + d
+        self.cs[lo:end] = self.cs[lo - d : end - d].copy()  # the score's peaks d frames later
+        self.last_beat = last + d - round(p)  # the beat before the next one on the new grid (already past)
+        self._predict(last)
 
     def _relock(self, last: int) -> None:
         """After a tempo step: the cumulative score of the last relock_beats periods again, at the new

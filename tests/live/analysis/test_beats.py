@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from live.analysis.beats import BeatTracker
+from live.analysis.beats import BeatConfig, BeatTracker
 from live.analysis.clock import Analyzer
 from live.core.defaults import SAMPLE_RATE
 from live.lab import bar_eval, beat_eval
@@ -120,6 +120,38 @@ def test_tap_tempo_overrides_until_released():
     tracker_analyzer.push(x[9 * SAMPLE_RATE :])
     s = tracker.state(11.9)
     assert not s.tapped and abs(s.tempo_bpm - 120.0) < 2.5
+
+
+def offbeat_flux(seconds: float = 30.0, fr: int = 100, period: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(flux, activation, beat frames) at 120 BPM: onsets on every beat and every off-beat, the
+    off-beats the louder for the first 6 s, as loud after; the network's activation high on the beats
+    only (a little on the off-beats)."""
+    n = round(seconds * fr)
+    flux, act = np.zeros(n, np.float32), np.zeros(n, np.float32)
+    beats = np.arange(period, n - period, period)
+    for b in beats:
+        off = b + period // 2
+        flux[b], flux[off] = (0.5, 1.0) if b < 6 * fr else (1.0, 1.0)
+        act[b - 1 : b + 2], act[off] = (0.5, 0.9, 0.5), 0.3
+    return flux, act, beats
+
+
+@pytest.mark.parametrize("check", [8, 0])
+def test_the_beat_network_moves_a_beat_locked_on_the_off_beat(check):
+    """A beat locked on the off-beat (louder at first, then as loud as the beat) stays there by the
+    onsets alone: the cumulative score never moves a locked beat by a fraction of a period. The phase
+    check (phase_check_beats) moves it to where the beat network says the beats are."""
+    flux, act, beats = offbeat_flux()
+    tracker = BeatTracker(100, BeatConfig(phase_check_beats=check))
+    tracker.push_flux(flux + act, flux + act, flux, act)  # as push() gives them
+    times = np.array(tracker.beats_s)
+    truth = np.array([tracker._frame_time(b) for b in beats])
+    late = times[(times > 20.0) & (times < truth[-1] + 0.1)]
+    on = np.array([np.min(np.abs(truth - t)) < 0.05 for t in late])
+    if check:
+        assert len(late) >= 15 and on.all(), late
+    else:
+        assert not on.any(), late  # without it, the first lock holds
 
 
 def test_half_beat_key_moves_the_beat_by_half_a_period():
