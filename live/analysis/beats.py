@@ -174,7 +174,11 @@ class BeatTracker:
         return self.push_flux(w * frames.onset + act, w * frames.beat_onset + act, frames.onset, act)
 
     def push_flux(
-        self, flux: np.ndarray, beat_flux: np.ndarray | None = None, evidence: np.ndarray | None = None, activation: np.ndarray | None = None
+        self,
+        flux: np.ndarray,
+        beat_flux: np.ndarray | None = None,
+        evidence: np.ndarray | None = None,
+        activation: np.ndarray | None = None,
     ) -> list[float]:
         """flux sets the tempo, beat_flux (default: flux) places the beats, and how periodic evidence
         (default: flux) is sets the confidence: push() gives it the onsets alone, so that a network
