@@ -334,8 +334,11 @@ class BeatTracker:
         there: the cumulative score is shifted along with it and the next beat predicted again.
         The cumulative score alone never moves a locked beat by a fraction of a period (its window
         W1 gives little weight there), so a wrong first lock, e.g. on a swung off-beat where onsets
-        are as strong as on the beat, would last the whole piece."""
+        are as strong as on the beat, would last the whole piece. While half_beat is on (the VJ
+        moved the beat by ear), it does nothing."""
         self._beats_counted += 1
+        if self.half_beat:  # the VJ moved the beat by ear (the O key): that stands
+            return
         p = self.period
         k = min(self.cfg.phase_check_beats, int((self.history - 4) / p) - 1)
         if self._beats_counted % 2 or self._first_estimate is None or k < 2 or last - self._first_estimate < (k + 1) * p:
