@@ -13,9 +13,11 @@ the flux, so audio the network never learned from (click tracks, noise) still ha
 
 Pushing frames in blocks of any size gives what one push of all of them gives (to float rounding).
 
-The shipped weights come from `python -m live train-beats` (live/lab/beat_train.py): mma accompaniment
-grooves rendered with fluidsynth, from none of the style files that define a groove the bench
-scores (live/lab/beat_eval.py GROOVES), so the bench's figures are on music the network never heard.
+The shipped weights come from `python -m live train-beats` (live/lab/beat_train.py, seed 0): 1200 mma
+accompaniment grooves rendered with fluidsynth, from none of the style files that define a groove the
+bench scores (live/lab/beat_eval.py GROOVES), and 400 pieces of varied metre, tempo map, swing, kit and
+soundfont written by live/lab/hard_corpus.py (never one it scores), so the bench's figures are on music
+the network never heard. (Until issue 19 it learned from the grooves alone: see the README for both.)
 
 Architecture (Davies & Böck, "Temporal convolutional networks for musical audio beat tracking",
 EUSIPCO 2019, made causal and small): input = [log bands, their positive rise] (80) -> 1x1 conv ->

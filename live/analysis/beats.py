@@ -91,7 +91,7 @@ class BeatConfig:
     relock_octaves: float = 0.1  # a tempo change this large (a step) re-runs the cumulative score at the new period over the
     relock_beats: float = 4.0  # last this-many beats, so the phase found at the old tempo does not linger (hard 0.879 -> 0.882)
     relock_after_s: float = 4.0  # but not in the first seconds after the first estimate: the tempo is still being found there
-    phase_check_beats: int = 0  # the beat network's activation on the last this-many beats is compared with its value a third,
+    phase_check_beats: int = 8  # the beat network's activation on the last this-many beats is compared with its value a third,
     phase_check_margin: float = 1.5  # a half and two thirds of a beat later; this many times higher there, twice running, moves the beat
     tap_reset_s: float = 2.0  # a tap this long after the previous starts a new tap sequence
     tap_intervals: int = 4  # tap period = median of the last this-many intervals

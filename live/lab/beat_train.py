@@ -4,8 +4,11 @@ The corpus is music with exact beats that the bench never scores: mma accompanim
 (drums, bass, chords, comping) from every mma style file that defines none of
 the bench's grooves (live/lab/beat_eval.py GROOVES) and is in a quarter-note metre, each at a random
 tempo (60-200 BPM), key and chord progression, rendered with fluidsynth through every General MIDI
-soundfont found. Beats are pretty_midi's, as in the bench. Rendering is cached in --work, so a
-second run trains at once. --noise-examples adds negatives (noise of three colours at random
+soundfont found. Beats are pretty_midi's, as in the bench. Besides them, 400 pieces written by
+live/lab/hard_corpus.py (varied_piece: 4/4, swung 4/4, 3/4, 6/8, 12/8 and 5/4; steady tempi, ramps,
+steps, ritardandi and accelerandi; drumless sections; random kits and soundfonts; never a scored
+piece), whose beats come from their own tempo maps. Rendering is cached in --work, so a second run
+trains at once. --noise-examples adds negatives (noise of three colours at random
 levels, or silence, with no beats); the shipped weights have none: with 120 (and mma's metronomes
 in the corpus) the bench fell (songs F 0.731 -> 0.688 on 70 excerpts, grooves 0.957 -> 0.928, both
 with the onsets weighing 2), and the tracker keeps noise from looking like a beat by taking its
@@ -277,7 +280,7 @@ def train(args) -> int:
 def add_train_beats_args(sub) -> None:
     p = sub.add_parser(
         "train-beats",
-        help="train the beat network on mma grooves the bench never scores (needs torch, mma, fluidsynth)",
+        help="train the beat network on mma grooves and varied pieces the bench never scores (needs torch, mma, fluidsynth)",
         description=__doc__.split("\n\n", 1)[1],
         formatter_class=__import__("argparse").RawDescriptionHelpFormatter,
     )
@@ -287,9 +290,9 @@ def add_train_beats_args(sub) -> None:
     p.add_argument(
         "--varied",
         type=int,
-        default=0,
+        default=400,
         help="pieces of varied metre, tempo map, swing, kit and soundfont written here (live/lab/hard_corpus.py varied_piece; "
-        "never the bench's) besides the grooves (default: %(default)s)",
+        "never the bench's) besides the grooves (default: %(default)s, as the shipped weights; 0: grooves only)",
     )
     p.add_argument("--noise-examples", type=int, default=0, help="negatives: noise or silence, no beats (default: %(default)s)")
     p.add_argument("--seconds", type=float, default=40.0, help="length of each groove (default: %(default)s)")
