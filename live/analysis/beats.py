@@ -64,6 +64,7 @@ from live.analysis.features import FeatureFrames
 # sounded this long before the frame's end. Measured on click tracks (tests/live/analysis/test_beats.py).
 ONSET_DELAY_S = 0.02
 MOVING_MEAN = 33  # frames in the tempo's adaptive threshold (its centred moving mean)
+_PHASE_SHIFTS = np.array([0.0, 1 / 3, 1 / 2, 2 / 3])  # where the phase check looks: the beat, then beside it (fractions of a beat)
 
 
 @dataclass(frozen=True)
@@ -344,18 +345,16 @@ class BeatTracker:
         if self._beats_counted % 2 or self._first_estimate is None or k < 2 or last - self._first_estimate < (k + 1) * p:
             return
         end = last + 1 - self.base
-        act = self.activation
-
-        def level(shift: float) -> float:  # the activation's mean peak, within 2 frames of each of the k grid points
-            return float(np.mean([act[i - 2 : i + 3].max() for i in (round(end - 1 - (j - shift) * p) for j in range(1, k + 1))]))
-
-        here = level(0.0)
-        best, there = max(((s, level(s)) for s in (1 / 3, 1 / 2, 2 / 3)), key=lambda x: x[1])
+        # the grid points: the last k beats (rows), shifted by 0, 1/3, 1/2 and 2/3 of a beat (columns), 2 frames either side
+        grid = np.rint(end - 1 - (np.arange(1, k + 1)[:, None] - _PHASE_SHIFTS[None, :]) * p).astype(np.intp)
+        levels = self.activation[grid[..., None] + np.arange(-2, 3)].max(axis=2).mean(axis=0)  # (4,): the activation's mean peak
+        here, best = float(levels[0]), int(levels[1:].argmax()) + 1
+        there = float(levels[best])
         self._phase_votes = self._phase_votes + 1 if there > self.cfg.phase_check_margin * here + 1e-6 else 0
         if self._phase_votes < 2:
             return
         self._phase_votes = 0
-        d = round(best * p)
+        d = round(_PHASE_SHIFTS[best] * p)
         lo = end - self.history + d
         self.cs[lo:end] = self.cs[lo - d : end - d].copy()  # the score's peaks d frames later
         self.last_beat = last + d - round(p)  # the beat before the next one on the new grid (already past)
