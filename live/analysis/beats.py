@@ -34,6 +34,12 @@ DAFx 2009), with the tempo range widened to 60-200 BPM and a log-normal tempo pr
    160, where the prior is higher). The three constants were chosen on that corpus and the grooves
    (memory 1, 1.5, 2, 2.5, 4 s; step chance 0, 1e-3; lead 0, 1, 2, 3 s). A finer tempo grid (240)
    lost the 72 BPM click track to 144 for good.
+4. Phase check: on every other beat, the beat network's activation at the last eight beats is
+   compared with its value a third, a half and two thirds of a beat later; 1.5 times higher there,
+   twice running, and the beat moves (the cumulative score with it). The score alone never moves a
+   locked beat by a fraction of a period, so a first lock on an off-beat as loud as the beat used to
+   last the whole piece (a swung garage piece started 3 s in: F 0 -> 0.67 with the grooves-only
+   network of before).
 
 Tap tempo overrides all of it until released: beats at the last tap plus whole periods, the period
 the median of the last few tap intervals. `half_beat` moves the clock's beat by half a period: the
