@@ -456,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     from live.lab.bench_engine import add_bench_args
 
     add_bench_args(bench_sub)
-    from live.lab.tune import add_tune_args
+    from live.app.tune import add_tune_args
 
     add_tune_args(sub, add_model_args)
     from live.lab.bench_live import add_bench_live_args
@@ -753,7 +753,7 @@ def bench_control(args) -> int:
 
 
 def cmd_tune(args) -> int:
-    from live.lab.tune import tune
+    from live.app.tune import tune
 
     return tune(args)
 

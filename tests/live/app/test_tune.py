@@ -17,8 +17,8 @@ import pytest
 
 from live.core.profiles import load_profile
 from live.core.units import parse_size
-from live.lab import tune
-from live.lab.tune import Result, Search, Targets, axes
+from live.app import tune
+from live.app.tune import Result, Search, Targets, axes
 
 ROOT = Path(__file__).resolve().parents[3]
 

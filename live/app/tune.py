@@ -669,7 +669,7 @@ def add_tune_args(sub, add_model_args) -> None:
         help="measure this machine and write the latency profile that meets a target fps and latency",
         description="Search the latency profile's settings with the real live loop on this machine and write the "
         "profile that meets --target-fps and --target-latency (audio-to-photon p95), or say which target no candidate "
-        "met and the closest one. The give-up order is in live/lab/tune.py.",
+        "met and the closest one. The give-up order is in live/app/tune.py.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  python -m live tune --target-fps 24 --target-latency 400 --engine shader -o my-rig.toml\n"
         "  python -m live tune --target-fps 8 --target-latency 900 --models tiny --budget-s 120 -o tiny.toml\n"
