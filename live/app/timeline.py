@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from live.app.director import Transition, parse_transition
+from live.app.transition import Transition, parse_transition
 from live.core.errors import PhospheneError
 
 CUE_KEYS = ("at", "scene", "prompt", "transition", "travel")

@@ -8,7 +8,8 @@ import pytest
 
 from live.analysis.clock import Drive
 from live.app.barclock import BarClock
-from live.app.director import Director, parse_transition
+from live.app.director import Director
+from live.app.transition import parse_transition
 from live.app.scenes import Scene, load_library
 from live.draw.shaders import ShaderLook, Structure
 

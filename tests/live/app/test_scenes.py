@@ -90,7 +90,8 @@ def test_a_scene_whose_shader_breaks_keeps_the_last_good_one(ctx, tmp_path, capl
     import shutil
 
     from live.analysis.clock import Drive
-    from live.app.director import Director, parse_transition
+    from live.app.director import Director
+    from live.app.transition import parse_transition
     from live.app.render import direct
     from live.draw.gl import SHADER_DIR
     from live.draw.shaders import ShaderEngine
