@@ -27,8 +27,9 @@ confidence is the probability of the state it chose.
     bars.set_downbeat(ahead=False)             # "this is the one": the newest beat (or the next) is beat 0, held
     bars.release()                             # hand the bar back to the model
 
-`bar_times(samples, sr)` gives a whole file's bars offline (smoothed with the backward pass too).
-Pushing frames and beats in blocks of any size gives the same bars.
+`Bars` is a whole file's bars, which `live.analysis.clock.bar_times(samples, sr)` finds offline (the
+Analyzer run over the file, smoothed with the backward pass too). Pushing frames and beats in blocks
+of any size gives the same bars.
 """
 
 from __future__ import annotations
@@ -251,7 +252,7 @@ class BarTracker:
         return BarState(k, m, bar, (k + min(max(phase, 0.0), 1.0)) / m, place.confidence, self.held is not None)
 
 
-# --- offline: a whole file's bars ------------------------------------------------------------------
+# --- a whole file's bars (live.analysis.clock.bar_times finds them offline) ------------------------
 
 
 @dataclass(frozen=True)
@@ -270,26 +271,3 @@ class Bars:
     def phrases_s(self, bars: int) -> list[float]:
         """Where each phrase of `bars` bars starts (bars 1, 1 + bars, 1 + 2 * bars, ...)."""
         return self.downbeats_s[::bars]
-
-
-def bar_times(samples: np.ndarray, sr: int, *, causal: bool = False, config: BarConfig = BarConfig()) -> Bars:
-    """The bars of a whole piece of audio (float (n,) or (n, C) at sr), e.g. for a timeline by bar.
-
-    The beats are the live tracker's (causal: none in the first second or so). causal=True places
-    them as the live clock does, each from the past alone; by default the same model is smoothed
-    over the whole file (its most likely path, Viterbi), so the first bars get the count the music
-    settles into and no bar is cut short where the live count changed its mind. Decoding a file to
-    samples is live.audio's (live.app.beats.bars_of_file does both)."""
-    from live.analysis.clock import Analyzer  # clock imports this module
-
-    analyzer = Analyzer(sr, bars=config)
-    for i in range(0, len(samples), sr):  # 1 s blocks, as the offline clock pushes them
-        analyzer.push(samples[i : i + sr])
-    history = analyzer.bars.history
-    beats = [p.time_s for p in history]
-    if causal or len(history) < 2:
-        places = [(p.beat_in_bar, p.beats_per_bar) for p in history]
-    else:
-        places = analyzer.bars.most_likely_path()
-    tempo = 60.0 / float(np.median(np.diff(beats))) if len(beats) >= 3 else None
-    return Bars(tempo, beats, [k for k, _ in places], [m for _, m in places])

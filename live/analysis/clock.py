@@ -1,6 +1,7 @@
 """What the sound means at each video frame: the record the drawing stage reads.
 
     Analyzer(sr).push(block)            -> (FeatureFrames, new beat times): features, beats and bars on one stream
+    bar_times(samples, sr)              -> Bars: a whole file's bars, the Analyzer run over it (offline)
     FeatureClock().advance(audio, t_s)  -> Drive: the audio under one video frame, summarised
 
 The same clock serves the live loop (wall clock) and the offline renders (frame k at k / fps): feed
@@ -14,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from live.analysis.bars import BarConfig, BarState, BarTracker
+from live.analysis.bars import BarConfig, Bars, BarState, BarTracker
 from live.analysis.beats import BeatConfig, BeatState, BeatTracker
 from live.analysis.features import BAND_NAMES, FeatureConfig, FeatureFrames, Features
 from live.core.defaults import SAMPLE_RATE
@@ -48,6 +49,27 @@ class Analyzer:
     def set_downbeat(self, t_s: float) -> None:
         """ "This is the one", pressed at t_s: the beat nearest it starts the bar (held until bars.release())."""
         self.bars.set_downbeat(ahead=self.beats.state(t_s).phase > 0.5)
+
+
+def bar_times(samples: np.ndarray, sr: int, *, causal: bool = False, config: BarConfig = BarConfig()) -> Bars:
+    """The bars of a whole piece of audio (float (n,) or (n, C) at sr), e.g. for a timeline by bar.
+
+    The beats are the live tracker's (causal: none in the first second or so). causal=True places
+    them as the live clock does, each from the past alone; by default the same model is smoothed
+    over the whole file (its most likely path, Viterbi), so the first bars get the count the music
+    settles into and no bar is cut short where the live count changed its mind. Decoding a file to
+    samples is live.audio's (live.app.beats.bars_of_file does both)."""
+    analyzer = Analyzer(sr, bars=config)
+    for i in range(0, len(samples), sr):  # 1 s blocks, as the offline clock pushes them
+        analyzer.push(samples[i : i + sr])
+    history = analyzer.bars.history
+    beats = [p.time_s for p in history]
+    if causal or len(history) < 2:
+        places = [(p.beat_in_bar, p.beats_per_bar) for p in history]
+    else:
+        places = analyzer.bars.most_likely_path()
+    tempo = 60.0 / float(np.median(np.diff(beats))) if len(beats) >= 3 else None
+    return Bars(tempo, beats, [k for k, _ in places], [m for _, m in places])
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from collections import Counter
 
 import numpy as np
 
-from live.analysis.bars import Bars, bar_times
+from live.analysis.bars import Bars
 from live.analysis.beats import BeatConfig
-from live.analysis.clock import Analyzer
+from live.analysis.clock import Analyzer, bar_times
 from live.audio.decode import open_segment, stream
 from live.core.defaults import SAMPLE_RATE
 
@@ -37,7 +37,7 @@ def track_file(
 
 
 def bars_of_file(path, *, start_s: float = 0.0, duration_s: float | None = None, causal: bool = False) -> Bars:
-    """A music file's bars (live.analysis.bars.bar_times on its audio), times from the segment start."""
+    """A music file's bars (live.analysis.clock.bar_times on its audio), times from the segment start."""
     blocks = list(stream(open_segment(path, start_s, duration_s), sr=SAMPLE_RATE, channels=1, block_s=1.0))
     samples = np.concatenate(blocks)[:, 0] if blocks else np.zeros(0, np.float32)
     return bar_times(samples, SAMPLE_RATE, causal=causal)

@@ -1,6 +1,6 @@
 """The bar tracker (live/analysis/bars.py) on real rendered music with known bar lines: an mma rock
 groove (4/4) and a waltz (3/4, a style the cue weights were not fitted on), rendered with fluidsynth
-(live/lab/beat_eval.py, live/lab/bar_eval.py); streaming in any block size gives the same bars and
+(live/lab/midi_corpus.py, live/lab/bar_eval.py); streaming in any block size gives the same bars and
 the past does not depend on the future; "this is the one" holds the count; the Drive carries the
 bar; `python -m live beats FILE --bars`. The whole grooves corpus is scored in test_beats.py."""
 
@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from live.analysis.bars import bar_times
-from live.analysis.clock import Analyzer, FeatureClock
+from live.analysis.clock import Analyzer, FeatureClock, bar_times
 from live.core.defaults import SAMPLE_RATE
-from live.lab import bar_eval, beat_eval
+from live.lab import bar_eval, midi_corpus
 
 ROOT = Path(__file__).resolve().parents[3]
 SECONDS = 20.0
@@ -27,14 +26,14 @@ def grooves(tmp_path_factory):
     """{name: (16 kHz samples, reference downbeats, wav)} for a 4/4 groove and a 3/4 waltz."""
     pytest.importorskip("pretty_midi")
     pytest.importorskip("mir_eval")
-    if (why := beat_eval.missing("grooves")) is not None:
+    if (why := midi_corpus.missing("grooves")) is not None:
         pytest.skip(why)
     from live.audio.decode import open_segment, stream
 
     folder = tmp_path_factory.mktemp("bar_grooves")
     out = {}
     for name, midi in bar_eval.corpus("grooves", ["BasicRock"], folder, SECONDS) + bar_eval.corpus("waltzes", ["Waltz"], folder, SECONDS):
-        wav, _ = beat_eval.render_song(midi, folder, SECONDS)
+        wav, _ = midi_corpus.render_song(midi, folder, SECONDS)
         x = np.concatenate(list(stream(open_segment(wav), sr=SAMPLE_RATE, channels=1)))[:, 0]
         out[name] = (x, bar_eval.reference_downbeats(midi, SECONDS), wav)
     return out
