@@ -1,7 +1,7 @@
 """How well the bar tracker (live/analysis/bars.py) finds the downbeats: `python -m live bench beats --bars`,
 and how its cue weights were fitted.
 
-The corpora are the beat bench's (live/lab/beat_eval.py: the planetblupi songs, the mma grooves), plus
+The corpora are the beat bench's (live/lab/midi_corpus.py: the planetblupi songs, the mma grooves), plus
 `waltzes`: mma's 3/4 styles that the bar model's fit leaves out. The MIDI gives the bar lines
 (pretty_midi's downbeats, moved onto the notes' grid as the beats are). Each excerpt is tracked
 causally with 1 s blocks, as `python -m live beats FILE --bars` runs it, and scored with mir_eval's
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from live.lab.beat_eval import UNSCORED_S, corpus_midis, groove_midi, render_song
+from live.lab.midi_corpus import UNSCORED_S, corpus_midis, groove_midi, on_note_grid, reference_beats, render_song
 
 # mma's 3/4 styles held out of the bar model's fit (live/lab/beat_train.py renders them among its
 # examples; fit_weights skips them), each at a tempo typical of it
@@ -37,13 +37,11 @@ WALTZ_CHORDS = ("C", "Am", "F", "G7")
 
 
 def reference_downbeats(midi: Path, until_s: float) -> np.ndarray:
-    """pretty_midi's downbeats, on the grid the notes sit on (live.lab.beat_eval.reference_beats)."""
+    """pretty_midi's downbeats, on the grid the notes sit on, as the beats are (on_note_grid)."""
     import pretty_midi
 
     pm = pretty_midi.PrettyMIDI(str(midi))
-    sixteenth = pm.resolution // 4
-    offset = Counter(pm.time_to_tick(n.start) % sixteenth for inst in pm.instruments for n in inst.notes).most_common(1)[0][0]
-    downbeats = np.array([pm.tick_to_time(int(pm.time_to_tick(b)) + int(offset)) for b in pm.get_downbeats()])
+    downbeats = on_note_grid(pm, pm.get_downbeats())
     return downbeats[downbeats < until_s]
 
 
@@ -89,7 +87,6 @@ def evaluate_bars(midis: list[tuple[str, Path]], starts: list[float], seconds: f
     import pretty_midi
 
     from live.app.beats import bars_of_file
-    from live.lab.beat_eval import reference_beats
 
     rows = []
     for name, midi in midis:

@@ -2,7 +2,7 @@
 
 The corpus is music with exact beats that the bench never scores: mma accompaniment grooves
 (drums, bass, chords, comping) from every mma style file that defines none of
-the bench's grooves (live/lab/beat_eval.py GROOVES) and is in a quarter-note metre, each at a random
+the bench's grooves (live/lab/midi_corpus.py GROOVES) and is in a quarter-note metre, each at a random
 tempo (60-200 BPM), key and chord progression, rendered with fluidsynth through every General MIDI
 soundfont found. Beats are pretty_midi's, as in the bench. Besides them, 400 pieces written by
 live/lab/hard_corpus.py (varied_piece: 4/4, swung 4/4, 3/4, 6/8, 12/8 and 5/4; steady tempi, ramps,
@@ -35,7 +35,7 @@ from live.analysis.features import FeatureConfig, Features
 from live.core.defaults import SAMPLE_RATE
 from live.core.errors import PhospheneError
 from live.core.progress import bar_output
-from live.lab.beat_eval import GROOVES, PACKAGES, SOUNDFONTS, groove_midi, render_song
+from live.lab.midi_corpus import GROOVES, PACKAGES, SOUNDFONTS, groove_midi, render_song
 
 MMA_LIB = Path("/usr/share/mma/lib/stdlib")
 PROGRESSIONS = (

@@ -17,7 +17,7 @@ from live.analysis.features import FeatureConfig, FeatureFrames, Features
 from live.audio.decode import open_segment, stream
 from live.core.defaults import SAMPLE_RATE
 from live.core.errors import PhospheneError
-from live.lab import beat_eval
+from live.lab import midi_corpus
 from live.lab.beat_train import build_model, export, training_grooves
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -65,12 +65,12 @@ def test_shipped_weights_find_the_beats_of_grooves_they_never_heard(tmp_path):
     elsewhere. Measured (TimGM6mb), on / off / elsewhere: BasicRock 0.82 / 0.41 / 0.02, Ska 0.82 /
     0.00 / 0.01, Swing 0.97 / 0.00 / 0.02."""
     pytest.importorskip("pretty_midi")
-    if (why := beat_eval.missing("grooves")) is not None:
+    if (why := midi_corpus.missing("grooves")) is not None:
         pytest.skip(why)
     trained_on = {stem for stem, _ in training_grooves()}
     for style in ("BasicRock", "Ska", "Swing"):
         assert not trained_on & {style.lower(), style.lower().replace("&", "")}
-        wav, beats = beat_eval.render_song(beat_eval.groove_midi(style, tmp_path, 20.0), tmp_path, 20.0)
+        wav, beats = midi_corpus.render_song(midi_corpus.groove_midi(style, tmp_path, 20.0), tmp_path, 20.0)
         features = Features(SAMPLE_RATE)
         frames = FeatureFrames.concatenate([features.push(b) for b in stream(open_segment(wav), sr=SAMPLE_RATE, channels=1)])
         act = frames.beat_activation
@@ -93,9 +93,9 @@ def near(act: np.ndarray, frames: np.ndarray) -> np.ndarray:
 
 def test_training_corpus_leaves_out_every_benched_groove():
     if not Path("/usr/share/mma/lib/stdlib").is_dir():
-        pytest.skip(beat_eval.missing("grooves") or "mma's library is missing")
+        pytest.skip(midi_corpus.missing("grooves") or "mma's library is missing")
     chosen = training_grooves()
-    benched = {g.lower() for g in beat_eval.GROOVES}
+    benched = {g.lower() for g in midi_corpus.GROOVES}
     assert len(chosen) > 50
     for stem, _ in chosen:
         defined = re.findall(r"defgroove\s+(\S+)", (Path("/usr/share/mma/lib/stdlib") / f"{stem}.mma").read_text(errors="ignore"), re.I)
@@ -109,7 +109,7 @@ def test_train_beats_writes_weights_that_load(tmp_path):
     shipped weights: see the README.)"""
     pytest.importorskip("torch")
     pytest.importorskip("pretty_midi")
-    if (why := beat_eval.missing("grooves")) is not None:
+    if (why := midi_corpus.missing("grooves")) is not None:
         pytest.skip(why)
     out = tmp_path / "net.npz"
     cmd = [

@@ -16,7 +16,7 @@ import pytest
 from live.analysis.beats import BeatConfig, BeatTracker
 from live.analysis.clock import Analyzer
 from live.core.defaults import SAMPLE_RATE
-from live.lab import bar_eval, beat_eval
+from live.lab import bar_eval, beat_eval, midi_corpus
 
 ROOT = Path(__file__).resolve().parents[3]
 # The first 30 s of every song, chosen before seeing any score (an earlier version scored five
@@ -196,7 +196,7 @@ def test_beats_command_json(tmp_path, audio_writer):
 def song_renders(tmp_path_factory):
     """A folder for the planetblupi renders, shared by the tests below (a render is reused, not redone)."""
     pytest.importorskip("pretty_midi")
-    if (why := beat_eval.missing("songs")) is not None:
+    if (why := midi_corpus.missing("songs")) is not None:
         pytest.skip(why)
     return tmp_path_factory.mktemp("midi_renders")
 
@@ -204,7 +204,7 @@ def song_renders(tmp_path_factory):
 def test_beat_f_measure_on_real_music(song_renders):
     pytest.importorskip("librosa")
     pytest.importorskip("mir_eval")
-    midis = beat_eval.corpus_midis("songs", SONGS, song_renders, EXCERPT_S)
+    midis = midi_corpus.corpus_midis("songs", SONGS, song_renders, EXCERPT_S)
     rows = beat_eval.evaluate(midis, [0.0], EXCERPT_S, song_renders, progress=False)  # the first 5 s are not scored, for both
     print(beat_eval.format_table(rows))
     ours, theirs = np.mean([r.ours.f_measure for r in rows]), np.mean([r.librosa.f_measure for r in rows])
@@ -219,10 +219,10 @@ def test_beat_f_measure_on_accompaniment_grooves(tmp_path_factory):
     (with the grooves-only network of before 0.981; before any beat network, 0.924)."""
     pytest.importorskip("pretty_midi")
     pytest.importorskip("librosa")
-    if (why := beat_eval.missing("grooves")) is not None:
+    if (why := midi_corpus.missing("grooves")) is not None:
         pytest.skip(why)
     folder = tmp_path_factory.mktemp("grooves")
-    rows = beat_eval.evaluate(beat_eval.corpus_midis("grooves", None, folder, EXCERPT_S), [0.0], EXCERPT_S, folder, progress=False)
+    rows = beat_eval.evaluate(midi_corpus.corpus_midis("grooves", None, folder, EXCERPT_S), [0.0], EXCERPT_S, folder, progress=False)
     print(beat_eval.format_table(rows))
     ours, theirs = np.mean([r.ours.f_measure for r in rows]), np.mean([r.librosa.f_measure for r in rows])
     assert len(rows) == 24
@@ -231,7 +231,7 @@ def test_beat_f_measure_on_accompaniment_grooves(tmp_path_factory):
     # the downbeats (live/analysis/bars.py, scored by live/lab/bar_eval.py) on the same renders: the issue's
     # target is 0.8; measured causal 0.828, offline (bar_times) 0.923, metre 4/4 in all 24 (0.839 / 0.939 with the
     # grooves-only beat network shipped before issue 19)
-    bars = bar_eval.evaluate_bars(beat_eval.corpus_midis("grooves", None, folder, EXCERPT_S), [0.0], EXCERPT_S, folder)
+    bars = bar_eval.evaluate_bars(midi_corpus.corpus_midis("grooves", None, folder, EXCERPT_S), [0.0], EXCERPT_S, folder)
     print(bar_eval.format_bar_table(bars))
     assert np.mean([r.bar_f for r in bars]) >= 0.8
     assert np.mean([r.offline_f for r in bars]) >= 0.9
