@@ -58,6 +58,33 @@ def test_a_bad_import_breaks_its_contract(tmp_path, module, bad_import, contract
 
 
 @pytest.mark.parametrize(
+    "module, bad_import, package",
+    [
+        ("live/analysis/bars.py", "from live.analysis.clock import Analyzer", "live.analysis"),  # the circle bar_times made
+        ("live/lab/midi_corpus.py", "from live.lab import bar_eval", "live.lab"),  # the one the corpus helpers made
+        ("live/core/errors.py", "from live.app import stats", "live"),  # between parts
+        ("training/baseline.py", "from training import eval", "training"),
+        ("export/onnx.py", "from export import verify", "export"),
+    ],
+)
+def test_an_import_circle_breaks_the_acyclic_contract(tmp_path, module, bad_import, package):
+    """No circle between two files (nor two parts) anywhere: ARCHITECTURE.md "Inside a part"."""
+    root = copy_tree(tmp_path)
+    path = root / module
+    path.write_text(path.read_text() + f"\n\ndef _bad():\n    {bad_import}\n")  # hidden in a function: still a circle
+    assert package not in circles(lint(copy_tree(tmp_path / "clean")).stdout)
+    r = lint(root)
+    assert r.returncode != 0
+    assert package in circles(r.stdout), r.stdout
+
+
+def circles(lint_stdout: str) -> set[str]:
+    """The packages whose children import each other in a circle, as the acyclic contract names them."""
+    lines = [line.strip() for line in lint_stdout.splitlines()]
+    return {line.removeprefix("No cycles are allowed in ").removesuffix(".") for line in lines if line.startswith("No cycles are allowed in ")}
+
+
+@pytest.mark.parametrize(
     "module", ["live.models.loading", "live.models.settings", "live.app.settings", "live.draw.shaders", "live.analysis.clock"]
 )
 def test_light_modules_import_no_torch(module):
