@@ -256,6 +256,13 @@ def run_live(args, profile, pipeline_factory) -> dict:
     frame_s = 1.0 / profile.display_fps
     controls = Controls(parts.conditioner, parts.generator, parts.prompts, parts.look, parts.encode_prompt)
     controls.director = parts.director  # scenes: the next/previous/cue/go actions go to it
+    web = next((i for i in inputs if getattr(i, "kind", None) == "web"), None)  # the web remote's server
+    feed = None
+    if web is not None:
+        from live.app.remote import RemoteFeed
+
+        width, height = parse_size(profile.size)
+        feed = RemoteFeed(web, parts, width=width, height=height)  # its state, preview and thumbnails
     resumed_at = 0  # sample index from which frames count towards latency: 0, or the first after an outage
     try:
         display.open()
@@ -276,34 +283,34 @@ def run_live(args, profile, pipeline_factory) -> dict:
                 shown_rgb = newer[0] if drawn_for_control else crossfade(older, newer, t0)  # a control's frame: a cut
             level = level_of(source, channels, frame_s)
             presenting = time.perf_counter()
-            display.present(
-                shown_rgb,
-                hud={
-                    "fps": stats.frames / max(1e-6, time.monotonic() - stats.started),
-                    "latency_ms": stats.latency_ms.newest(60)[::-1, 0].tolist(),  # the last 60 frames, newest first
-                    "level": level,
-                    "encoder_ms": worker.last_ms if worker else 0.0,
-                    "unet_ms": unet_ms(parts, generator),
-                    "overflows": source.ring.overflows,
-                    "dropped": stats.dropped_frames,
-                    "input_lost": source.input_lost,
-                    "reconnects": source.reconnects,
-                    "error": (worker.last_error if worker else "") or generator.last_error,
-                    "prompt": controls.prompt_name,
-                    "strength": parts.generator.config.strength if parts.generator else 0.0,
-                    "audio_weight": parts.conditioner.config.audio_weight if parts.conditioner else 0.0,
-                    "tempo": generator.drive.tempo_bpm if generator.drive else 0.0,
-                    "half_beat": generator.half_beat,
-                    "tempo_source": generator.tempo_driver,
-                    "control": inbox.last,
-                    "control_ignored": sum(inbox.ignored.values()),
-                    "control_lost": [i.name for i in inputs if getattr(i, "lost", False)],
-                    "link": link.status() if link else "",
-                    "outputs": [output.status() for output in outputs if output.kind != "probe"],
-                    "learn": learn.status() if learn else "",
-                    "scene": parts.director.status if parts.director else "",
-                },
-            )
+            hud = {
+                "fps": stats.frames / max(1e-6, time.monotonic() - stats.started),
+                "latency_ms": stats.latency_ms.newest(60)[::-1, 0].tolist(),  # the last 60 frames, newest first
+                "level": level,
+                "encoder_ms": worker.last_ms if worker else 0.0,
+                "unet_ms": unet_ms(parts, generator),
+                "overflows": source.ring.overflows,
+                "dropped": stats.dropped_frames,
+                "input_lost": source.input_lost,
+                "reconnects": source.reconnects,
+                "error": (worker.last_error if worker else "") or generator.last_error,
+                "prompt": controls.prompt_name,
+                "strength": parts.generator.config.strength if parts.generator else 0.0,
+                "audio_weight": parts.conditioner.config.audio_weight if parts.conditioner else 0.0,
+                "tempo": generator.drive.tempo_bpm if generator.drive else 0.0,
+                "half_beat": generator.half_beat,
+                "tempo_source": generator.tempo_driver,
+                "control": inbox.last,
+                "control_ignored": sum(inbox.ignored.values()),
+                "control_lost": [i.name for i in inputs if getattr(i, "lost", False)],
+                "link": link.status() if link else "",
+                "outputs": [output.status() for output in outputs if output.kind != "probe"],
+                "learn": learn.status() if learn else "",
+                "scene": parts.director.status if parts.director else "",
+            }
+            display.present(shown_rgb, hud=hud)
+            if feed is not None:  # the web remote: the state and a preview, handed over
+                feed.frame(shown_rgb, hud, display=display, generator=generator, controls=controls)
             if outputs:  # handed over, never waited for
                 out_rgb = np.zeros_like(shown_rgb) if display.blackout and shown_rgb is not None else shown_rgb
                 for output in outputs:
@@ -355,12 +362,16 @@ def run_live(args, profile, pipeline_factory) -> dict:
             for thread in (worker, generator):  # aborts in torch's threads), and before the ring it reads is unmapped
                 if thread is not None:
                     thread.join(timeout=120.0)
+        if feed is not None:
+            feed.stop()  # the preview's sender; the server stops with the inputs
         for control_input in inputs:
             result = control_input.stop()
             if control_input in outputs:
                 summary[control_input.kind] = result
             elif control_input is link:
                 summary["link"] = result
+            elif getattr(control_input, "kind", None) == "web":
+                summary["web"] = result
         source.stop()
         display.close()
     if args.stats_json:
@@ -525,6 +536,12 @@ def open_controls(args):
             from live.control.link import LinkInput
 
             inputs.append(LinkInput(inbox))
+        from live.control.web import web_config
+
+        if (web := web_config(args)) is not None:  # the web remote (live/app/remote.py feeds it)
+            from live.control.web.server import WebRemote
+
+            inputs.append(WebRemote(inbox, web))
     except BaseException:
         for control_input in inputs:
             control_input.stop()
