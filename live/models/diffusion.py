@@ -20,7 +20,9 @@ import torch
 
 from live.core.defaults import DEFAULT_VAE, FULL_VAE, RANDOM, TINY
 from live.core.errors import PhospheneError
-from live.models.loading import TINY_NOTICE, first_line, load_errors, require_files, resolve_folder
+from live.models import random_weights
+from live.models.loading import RANDOM_NOTICE, TINY_NOTICE, first_line, load_errors, quiet_model_loading, require_files, resolve_folder
+from live.models.tiny_text import TINY_WIDTH, tiny_text_encoder
 
 log = logging.getLogger("phosphene")
 
@@ -72,12 +74,8 @@ DIFFUSION_FILES = {
 
 def load_diffusion(name: str, vae: str = DEFAULT_VAE, *, device="cpu", dtype=torch.float32) -> DiffusionParts:
     """Load the UNet, scheduler, text encoder and VAE of an sd-turbo-class model."""
-    from live.models.loading import quiet_model_loading
-
     quiet_model_loading()
     if name == RANDOM:  # full-size, random weights, from live/models/configs: TAESD, or the full VAE with --vae full
-        from live.models.random_weights import random_diffusion
-
         parts = random_diffusion(vae if vae == FULL_VAE else RANDOM, device=torch.device(device))
         if vae not in (RANDOM, FULL_VAE, TINY):  # a real VAE by name, beside the random UNet
             parts.vae, parts.vae_name = load_vae(vae, diffusion_folder=None), vae
@@ -151,21 +149,6 @@ def load_vae(name: str, diffusion_folder: Path | None, variant: str | None = Non
 # ---------------------------------------------------------------------------------------------
 # `tiny`: a seeded, random-weight model set in the shapes of the real ones (diffusers' test style)
 
-TINY_WIDTH = 32  # D of the tiny text space; the tiny encoders produce this width
-
-
-def tiny_tokenizer():
-    """A CLIP tokenizer built offline: byte-level vocabulary, no merges (one token per character)."""
-    from transformers import CLIPTokenizer
-    from transformers.convert_slow_tokenizer import bytes_to_unicode
-
-    chars = list(bytes_to_unicode().values())
-    vocab = {c: i for i, c in enumerate(chars)}
-    vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
-    vocab.update({"<|startoftext|>": len(vocab), "<|endoftext|>": len(vocab) + 1})
-    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
-
-
 def tiny_diffusion() -> DiffusionParts:
     """UNet, Euler scheduler (sd-turbo's settings), CLIP text encoder and TAESD, all tiny."""
     from diffusers import EulerDiscreteScheduler, UNet2DConditionModel
@@ -205,33 +188,9 @@ def tiny_diffusion() -> DiffusionParts:
     return DiffusionParts(TINY, unet, scheduler, text_encoder, tokenizer, vae, TINY)
 
 
-def tiny_text_encoder():
-    """The tiny text space: a seeded 2-layer CLIP text encoder (width TINY_WIDTH) and its tokenizer."""
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    tokenizer = tiny_tokenizer()
-    torch.manual_seed(0)
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            hidden_size=TINY_WIDTH,
-            intermediate_size=37,
-            num_attention_heads=4,
-            num_hidden_layers=2,
-            vocab_size=len(tokenizer),
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-            max_position_embeddings=77,
-        )
-    )
-    return text_encoder, tokenizer
-
-
 def load_text_encoder(name: str, *, device="cpu", dtype=torch.float32):
     """Only the text encoder and tokenizer of a diffusion model (hub id, folder or `tiny`): what
     training needs for its targets, without the UNet and VAE."""
-    from live.models.loading import quiet_model_loading
-
     quiet_model_loading()
     if name == TINY:
         text_encoder, tokenizer = tiny_text_encoder()
@@ -274,6 +233,24 @@ def tiny_vae():
         vae.decoder.layers[-1].weight.mul_(5.0 / 1.5)
         vae.decoder.layers[-1].bias.fill_(0.5)
     return vae
+
+
+def random_diffusion(vae: str = RANDOM, device="cpu") -> DiffusionParts:
+    """DiffusionParts of sd-turbo's shape with random weights (random_weights.py builds each module):
+    UNet, Euler scheduler, text encoder, and TAESD or the full VAE."""
+    log.warning(RANDOM_NOTICE.format(what="diffusion model", name=RANDOM))
+    text_encoder, tokenizer = random_weights.random_text_encoder(device)
+    vae_name = FULL_VAE if vae == FULL_VAE else RANDOM
+    unet, vae_model = random_weights.random_unet(device), random_weights.random_vae(vae_name, device)
+    parts = DiffusionParts(RANDOM, unet, random_weights.random_scheduler(), text_encoder, tokenizer, vae_model, vae_name)
+    vae_label = "full VAE (AutoencoderKL)" if vae_name == FULL_VAE else "TAESD (AutoencoderTiny)"
+    log.info(
+        "diffusion model 'random': UNet %.1f M, text encoder %.1f M, %s %.1f M parameters",
+        *(random_weights.millions(m) for m in (parts.unet, parts.text_encoder)),
+        vae_label,
+        random_weights.millions(parts.vae),
+    )
+    return parts
 
 
 def save_tiny_diffusion(folder: Path) -> Path:

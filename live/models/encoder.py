@@ -35,9 +35,10 @@ import torch
 from live.core.defaults import RANDOM, RANDOM_OWN, SAMPLE_RATE, TINY
 from live.core.errors import PhospheneError
 from live.models.audio_prompt import META_FILE, AudioPromptEncoder, EncoderMeta, tiny_backbone_config
-from live.models.diffusion import TINY_WIDTH
-from live.models.loading import ENCODER_BACKENDS, TINY_NOTICE, first_line, load_errors, require_files, resolve_folder
+from live.models import random_weights
+from live.models.loading import ENCODER_BACKENDS, RANDOM_NOTICE, TINY_NOTICE, first_line, load_errors, require_files, resolve_folder
 from live.models.runtimes import EXPORT_FILE, OnnxEncoder, find_export, load_tensorrt_encoder, pick_backend, read_export
+from live.models.tiny_text import TINY_WIDTH
 
 log = logging.getLogger("phosphene")
 
@@ -166,8 +167,6 @@ def load_torch_encoder(name: str, *, device="cpu", dtype=torch.float32) -> Torch
     from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertModel
 
     if name in (RANDOM, RANDOM_OWN):  # full-size, random weights, from live/models/configs
-        from live.models.random_weights import random_encoder
-
         model, fe, meta, min_frames = random_encoder(name, device=torch.device(device))
         return TorchEncoder(name, meta, model.to(device, dtype).eval(), fe, torch.device(device), dtype, min_frames)
     if name == TINY:
@@ -232,6 +231,21 @@ def audio2img_meta(config) -> EncoderMeta:
         window_s=AUDIO2IMG_WINDOW_S,
         prepend_bos=True,
     )
+
+
+def random_encoder(name: str = RANDOM, device="cpu"):
+    """(model, feature extractor, EncoderMeta, min fbank frames) of `random` (audio2img) or `random-own`,
+    full size with random weights (random_weights.py builds the modules)."""
+    log.warning(RANDOM_NOTICE.format(what="encoder", name=name))
+    fe = random_weights.feature_extractor()
+    if name == RANDOM_OWN:
+        model = random_weights.random_own_model(device)
+        meta = EncoderMeta(text_encoder=RANDOM, tokens=model.config.num_tokens, width=model.config.width)
+        log.info("encoder 'random-own': w2v-bert-2.0 + adapter + token head, %.1f M parameters", random_weights.millions(model))
+        return model, fe, meta, 0
+    model = random_weights.random_audio2img_model(device)
+    log.info("encoder 'random': w2v-bert-2.0 + audio2img adapter, %.1f M parameters", random_weights.millions(model))
+    return model, fe, audio2img_meta(model.config), AUDIO2IMG_MAX_FRAMES
 
 
 def tiny_audio2img_encoder():

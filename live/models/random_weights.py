@@ -1,9 +1,13 @@
 """`random`: the full-size architectures with random weights, built offline from the configuration
 files in live/models/configs/ (see its README), for timing the real pipeline without a download.
 
-    random_diffusion(vae="random")   # sd-turbo's UNet, scheduler, text encoder; TAESD ("random") or the full VAE ("full")
-    random_encoder("random")         # w2v-bert-2.0 + audio2img's adapter (the audio2img format)
-    random_encoder("random-own")     # the same backbone + our token head (the own format)
+    random_unet(), random_scheduler(), random_text_encoder()   # sd-turbo's
+    random_vae("random" | "full")                               # TAESD, or sd-turbo's AutoencoderKL
+    random_audio2img_model()         # w2v-bert-2.0 + audio2img's adapter (the audio2img format)
+    random_own_model()               # the same backbone + our token head (the own format)
+
+These build modules only; diffusion.py (`random_diffusion`) and encoder.py (`random_encoder`) put
+them together into the records the loaders return, so this file imports neither of them.
 
 Timing does not depend on weight values, so these measure what the real models cost; their
 pictures mean nothing, and the log says so (RANDOM_NOTICE). No file is read but the configs, and no
@@ -14,15 +18,13 @@ path is written but has not been measured: no GPU here).
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import torch
 
-from live.core.defaults import FULL_VAE, RANDOM, RANDOM_OWN
-from live.models.loading import RANDOM_NOTICE
-
-log = logging.getLogger("phosphene")
+from live.core.defaults import FULL_VAE, RANDOM
+from live.models.audio_prompt import AudioPromptConfig, AudioPromptEncoder
+from live.models.tiny_text import tiny_tokenizer
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -80,8 +82,6 @@ def random_text_encoder(device="cpu"):
     """OpenCLIP ViT-H's text tower (sd-turbo's text encoder) and the offline byte-level tokenizer."""
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from live.models.diffusion import tiny_tokenizer
-
     return build(lambda: CLIPTextModel(CLIPTextConfig(**config("sd-turbo-text-encoder"))), device), tiny_tokenizer()
 
 
@@ -89,25 +89,6 @@ def random_scheduler():
     from diffusers import EulerDiscreteScheduler
 
     return EulerDiscreteScheduler.from_config(config("sd-turbo-scheduler"))
-
-
-def random_diffusion(vae: str = RANDOM, device="cpu"):
-    """DiffusionParts of sd-turbo's shape: UNet, Euler scheduler, text encoder, and TAESD or the full VAE."""
-    from live.models.diffusion import DiffusionParts
-
-    log.warning(RANDOM_NOTICE.format(what="diffusion model", name=RANDOM))
-    text_encoder, tokenizer = random_text_encoder(device)
-    vae_name = FULL_VAE if vae == FULL_VAE else RANDOM
-    unet, vae_model = random_unet(device), random_vae(vae_name, device)
-    parts = DiffusionParts(RANDOM, unet, random_scheduler(), text_encoder, tokenizer, vae_model, vae_name)
-    vae_label = "full VAE (AutoencoderKL)" if vae_name == FULL_VAE else "TAESD (AutoencoderTiny)"
-    log.info(
-        "diffusion model 'random': UNet %.1f M, text encoder %.1f M, %s %.1f M parameters",
-        *(millions(m) for m in (parts.unet, parts.text_encoder)),
-        vae_label,
-        millions(parts.vae),
-    )
-    return parts
 
 
 def millions(module) -> float:
@@ -126,24 +107,14 @@ def feature_extractor():
     return SeamlessM4TFeatureExtractor(**{k: v for k, v in raw.items() if k not in ("feature_extractor_type", "processor_class")})
 
 
-def random_encoder(name: str = RANDOM, device="cpu"):
-    """(model, feature extractor, EncoderMeta, min fbank frames) of `random` (audio2img) or `random-own`."""
+def random_audio2img_model(device="cpu"):
+    """w2v-bert-2.0 + audio2img's adapter: a plain Wav2Vec2BertModel, as audio2img's checkpoint is."""
     from transformers import Wav2Vec2BertConfig, Wav2Vec2BertModel
 
-    from live.models.audio_prompt import AudioPromptConfig, AudioPromptEncoder, EncoderMeta
+    return build(lambda: Wav2Vec2BertModel(Wav2Vec2BertConfig(**backbone_config())), device)
 
-    log.warning(RANDOM_NOTICE.format(what="encoder", name=name))
-    if name == RANDOM_OWN:
-        head = config("audio-prompt-head")
-        model = build(
-            lambda: AudioPromptEncoder(AudioPromptConfig(backbone={"model_type": "wav2vec2-bert", **backbone_config()}, **head)), device
-        )
-        meta = EncoderMeta(text_encoder=RANDOM, tokens=head["num_tokens"], width=head["width"])
-        log.info("encoder 'random-own': w2v-bert-2.0 + adapter + token head, %.1f M parameters", millions(model))
-        return model, feature_extractor(), meta, 0
-    from live.models.encoder import AUDIO2IMG_MAX_FRAMES, audio2img_meta
 
-    model = build(lambda: Wav2Vec2BertModel(Wav2Vec2BertConfig(**backbone_config())), device)
-    meta = audio2img_meta(model.config)
-    log.info("encoder 'random': w2v-bert-2.0 + audio2img adapter, %.1f M parameters", millions(model))
-    return model, feature_extractor(), meta, AUDIO2IMG_MAX_FRAMES
+def random_own_model(device="cpu") -> AudioPromptEncoder:
+    """The same backbone + our token head (audio-prompt-head.json): the own checkpoint format."""
+    head = config("audio-prompt-head")
+    return build(lambda: AudioPromptEncoder(AudioPromptConfig(backbone={"model_type": "wav2vec2-bert", **backbone_config()}, **head)), device)

@@ -49,7 +49,8 @@ def test_a_damaged_cache_file_is_computed_again(tmp_path):
 def test_text_encoder_loads_from_a_diffusion_model_folder(tmp_path):
     """load_text_encoder's real path: text_encoder/ and tokenizer/ of a diffusers-layout folder,
     written with save_pretrained, give the same targets as the model they were written from."""
-    from live.models.diffusion import load_text_encoder, tiny_text_encoder
+    from live.models.diffusion import load_text_encoder
+    from live.models.tiny_text import tiny_text_encoder
 
     text_encoder, tokenizer = tiny_text_encoder()
     text_encoder.save_pretrained(tmp_path / "model" / "text_encoder")

@@ -19,6 +19,8 @@ import torch
 
 from live.core.defaults import FULL_VAE, RANDOM, RANDOM_OWN
 from live.models import random_weights
+from live.models.diffusion import random_diffusion
+from live.models.encoder import random_encoder
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -64,14 +66,14 @@ def test_every_architecture_builds_offline_in_its_published_size(no_network, mon
     """All six from the configs, on the meta device (the counts need no memory); the live bench below
     runs the UNet, text encoder, TAESD and the audio2img encoder for real."""
     monkeypatch.setattr(random_weights, "build", on_meta)
-    parts = random_weights.random_diffusion(FULL_VAE)
+    parts = random_diffusion(FULL_VAE)
     assert (millions(parts.unet), millions(parts.text_encoder), millions(parts.vae)) == (865.9, 340.4, 83.7)
     assert (parts.width, parts.size_multiple, parts.unet.config.sample_size) == (1024, 64, 64)
     assert millions(random_weights.random_vae(RANDOM)) == 2.4
     assert parts.scheduler.config.timestep_spacing == "trailing" and parts.tokenizer.model_max_length == 77
-    model, fe, meta, min_frames = random_weights.random_encoder(RANDOM)
+    model, fe, meta, min_frames = random_encoder(RANDOM)
     assert millions(model) == 630.9 and (meta.tokens, meta.width, meta.prepend_bos, min_frames) == (47, 1024, True, 375)
-    model, fe, meta, min_frames = random_weights.random_encoder(RANDOM_OWN)
+    model, fe, meta, min_frames = random_encoder(RANDOM_OWN)
     assert millions(model) == 665.6 and (meta.tokens, meta.width, min_frames) == (77, 1024, 0)
     assert fe.sampling_rate == 16_000 and fe.stride == 2 and fe.padding_value == 0.0
     assert no_network == []
