@@ -58,6 +58,7 @@ class WebRemote:
         self.thumbnails: dict[str, bytes] = {}  # scene name -> JPEG, filled by the app as they are made
         self._lock = threading.Lock()  # the counters, read by other threads
         self.clients_seen = self.clients_now = self.messages_taken = self.state_pushes = 0
+        self.taken: Counter = Counter()  # messages put into the inbox, by what they were: "param:flash", "action:blackout", "scene", ...
         self.ignored: Counter = Counter()  # messages, by reason
         self.refused: Counter = Counter()  # requests and handshakes, by reason
         self.preview_counts: Counter = Counter()  # offered (by the app), replaced (not sent yet: dropped), sent (to a page)
@@ -107,7 +108,10 @@ class WebRemote:
             self._loop.call_soon_threadsafe(self._wake_preview.set)
 
     def set_thumbnail(self, name: str, jpeg: bytes) -> None:
+        """A scene's picture for the grid (the app's thumbnail thread); the pages hear of it in the next state."""
         self.thumbnails = {**self.thumbnails, name: jpeg}
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake_state.set)
 
     def add_preview_counts(self, counts: dict) -> None:
         """The app's sender's own counts (encoded, dropped while busy, errors), at the end."""
@@ -123,10 +127,12 @@ class WebRemote:
                 "clients_seen": self.clients_seen,
                 "clients_now": self.clients_now,
                 "messages_taken": self.messages_taken,
+                "taken": dict(self.taken),
                 "messages_ignored": dict(self.ignored),
                 "refused": dict(self.refused),
                 "state_pushes": self.state_pushes,
                 "preview": dict(self.preview_counts),
+                "last_state": {k: (self._state or {}).get(k) for k in ("scene", "cued", "blackout", "frozen")},
                 "slow_page_skips": dict(self.slow),
             }
 
@@ -348,9 +354,10 @@ class WebRemote:
         self.inbox.put(control)
         with self._lock:
             self.messages_taken += 1
+            self.taken[f"{kind}:{name}" if kind in ("param", "action") else kind] += 1
 
     def _state_message(self) -> dict:
-        return {"type": "state", **(self._state or {})}
+        return {"type": "state", **(self._state or {}), "thumbnails": sorted(self.thumbnails)}
 
     async def _push_state(self) -> None:
         last_text, last_push = "", 0.0

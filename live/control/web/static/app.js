@@ -48,7 +48,7 @@
       sceneNames = names.join("\n");
       grid.replaceChildren(...names.map((name) => {
         const card = el("div", { class: "scene", "data-scene": name });
-        card.append(el("img", { alt: name, loading: "lazy", src: "/thumb/" + encodeURIComponent(name) + ".jpg" }));
+        card.append(el("img", { alt: name }));
         card.append(el("div", { class: "name", title: name }, name));
         const row = el("div", { class: "row" });
         const go = el("button", { type: "button", "data-go": name }, "go");
@@ -60,8 +60,11 @@
         return card;
       }));
     }
+    const ready = new Set(s.thumbnails || []);
     for (const card of grid.children) {
       const name = card.getAttribute("data-scene");
+      const img = card.querySelector("img");
+      if (ready.has(name) && !img.getAttribute("src")) img.src = "/thumb/" + encodeURIComponent(name) + ".jpg";
       card.classList.toggle("current", name === s.scene);
       card.classList.toggle("cued", name === s.cued);
     }
@@ -71,8 +74,11 @@
   let actionNames = "";
   const LABELS = { blackout: "blackout", freeze: "freeze", tap: "tap", release_tap: "release", half_beat: "half beat",
     downbeat: "this is the one", learn: "learn" };
+  const FIRST = ["blackout", "freeze", "tap", "release_tap", "half_beat", "downbeat", "scene_go", "scene_cue", "scene_next",
+    "scene_previous", "learn"]; // what a VJ reaches for, first; the rest of the surface after them
   function renderActions(s) {
-    const names = s.actions || [];
+    const given = s.actions || [];
+    const names = FIRST.filter((n) => given.includes(n)).concat(given.filter((n) => !FIRST.includes(n)));
     const box = $("actions");
     if (names.join("\n") !== actionNames) {
       actionNames = names.join("\n");
@@ -133,7 +139,8 @@
     const box = $("hud");
     const rows = [];
     for (const [k, v] of Object.entries(hud || {})) {
-      const text = Array.isArray(v) ? (v.join(", ") || "-") : (typeof v === "number" ? fmt(v) : String(v === "" || v === null ? "-" : v));
+      const text = Array.isArray(v) ? (v.join(", ") || "-")
+        : typeof v === "number" ? (Number.isInteger(v) ? String(v) : fmt(v)) : String(v === "" || v === null ? "-" : v);
       rows.push(el("dt", {}, k.replace(/_/g, " ")), el("dd", { "data-hud": k }, text));
     }
     box.replaceChildren(...rows);
