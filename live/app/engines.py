@@ -152,14 +152,16 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
     from live.core.timing import StageTimer
     from live.models.conditioning import Conditioner, encode_text
     from live.models.generator import Img2Img, to_uint8
-    from live.models.settings import ConditioningConfig, GeneratorConfig
+    from live.models.settings import VAE_FACTOR, ConditioningConfig, GeneratorConfig
 
     vae = models.vae if models.vae == TINY or profile.vae == "taesd" else "full"
     side = load_diffusion_side(models, device=device, vae=vae)
+    config = GeneratorConfig(size=profile.size, steps=profile.steps, strength=profile.strength)
+    config.validate(VAE_FACTOR, said=profile.said("size"))  # the diffusion engine's size rule, before any model loads
     encoder, parts = side.encoder, side.parts
     cuda = side.device.type == "cuda"  # a CUDA stage's time is true only once the GPU has finished it (not measured yet)
     timer = StageTimer(sync=(lambda: torch.cuda.synchronize(side.device)) if cuda else None)
-    generator = Img2Img(parts, GeneratorConfig(size=profile.size, steps=profile.steps, strength=profile.strength), timer=timer)
+    generator = Img2Img(parts, config, timer=timer)
     bos = start_token(side)
     prompt_embeds = [(text, encode_text(parts, text)) for text in prompts]  # (77, D) each
     prompt = prompt_embeds[0][1] if prompt_embeds else None

@@ -25,7 +25,7 @@ class Img2Img:
     """The generator. Holds the fixed noise and the previous frame between calls."""
 
     def __init__(self, parts: DiffusionParts, config: GeneratorConfig, timer: StageTimer | None = None):
-        config.validate(parts.size_multiple)
+        config.validate(parts.vae_scale_factor)  # the UNet takes any latent size: only the VAE's 8 px blocks bind
         self.parts, self.config = parts, config
         self.timer = timer or StageTimer()  # sections: vae (encode + decode), vae_encode, vae_decode, unet
         self.device, self.dtype = parts.unet.device, parts.unet.dtype

@@ -30,6 +30,22 @@ class ConditioningConfig:
 
 
 MAX_SIZE = 2048  # px; beyond this even an H100 is far from real time and TAESD tiles badly
+VAE_FACTOR = 8  # px per latent of every SD-class VAE and TAESD: the size rule a command can check before the model loads
+MIN_SIZE = 64  # px: 8 latents a side; smaller pictures are a few latents of mush
+
+
+def nearest_sizes(wh: tuple[int, int], multiple: int, lo: int = MIN_SIZE, hi: int = MAX_SIZE) -> list[tuple[int, int]]:
+    """The valid sizes next to `wh`: each side rounded down and up to the multiple (within lo-hi)."""
+    def side(v: int, up: bool) -> int:
+        v = (-(-v // multiple) if up else v // multiple) * multiple
+        return min(max(v, lo), hi // multiple * multiple)
+
+    found = []
+    for up in (False, True):
+        size = (side(wh[0], up), side(wh[1], up))
+        if size not in found:
+            found.append(size)
+    return found
 
 
 @dataclass(frozen=True)
@@ -48,15 +64,19 @@ class GeneratorConfig:
     def unet_calls(self) -> int:
         return int(self.steps * self.strength)
 
-    def validate(self, size_multiple: int) -> None:
+    def validate(self, size_multiple: int, *, said: str | None = None) -> None:
+        """The diffusion engine's size rule: sides in multiples of the VAE's factor (8 for every SD-class
+        VAE and TAESD; the UNet takes any latent size, its upsamplers follow the skip connections),
+        from MIN_SIZE to MAX_SIZE px. `said` names where the size was given (default: `--size WxH`)."""
         self.check_schedule()
-        for side in self.wh:
-            if side < size_multiple or side % size_multiple or side > MAX_SIZE:
-                fit = tuple(min(max(size_multiple, v // size_multiple * size_multiple), MAX_SIZE) for v in self.wh)
-                raise PhospheneError(
-                    f"--size {size_text(self.wh)}: this model takes sides in multiples of {size_multiple} px from {size_multiple} "
-                    f"to {MAX_SIZE} (try {size_text(fit)})"
-                )
+        said = said or f"--size {size_text(self.wh)}"
+        lo = max(MIN_SIZE, size_multiple)
+        if any(side < lo or side % size_multiple or side > MAX_SIZE for side in self.wh):
+            raise PhospheneError(
+                f"{said}: this model takes sides in multiples of {size_multiple} px from {lo} to {MAX_SIZE} (the diffusion engine's "
+                f"rule: its VAE works in {size_multiple} px blocks; the shader engine draws any size); nearest: "
+                + " or ".join(size_text(s) for s in nearest_sizes(self.wh, size_multiple, lo))
+            )
 
     def check_schedule(self) -> None:
         """The checks that need no model: run before anything loads."""

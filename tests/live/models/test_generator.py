@@ -31,10 +31,22 @@ def test_unet_calls_must_be_at_least_one(parts):
     assert GeneratorConfig(steps=4, strength=0.5).unet_calls == 2
 
 
-@pytest.mark.parametrize("size", [60, 8, 4096])
-def test_sizes_the_model_cannot_take(parts, size):
-    with pytest.raises(PhospheneError, match=f"--size {size}: this model takes sides in multiples of 16"):
+@pytest.mark.parametrize("size, nearest", [(60, "64"), (204, "200 or 208"), (8, "64"), (4096, "2048"), ((100, 60), "96x64 or 104x64")])
+def test_sizes_the_model_cannot_take(parts, size, nearest):
+    """The diffusion engine's rule, said as its own, with the nearest sizes it takes."""
+    text = str(size) if isinstance(size, int) else f"{size[0]}x{size[1]}"
+    with pytest.raises(PhospheneError) as e:
         Img2Img(parts, GeneratorConfig(size=size))
+    assert str(e.value).startswith(f"--size {text}: this model takes sides in multiples of 8 px from 64 to 2048 (the diffusion engine's rule")
+    assert str(e.value).endswith(f"nearest: {nearest}")
+
+
+def test_any_multiple_of_8_runs_though_the_unet_halves_its_latents(parts):
+    """72x64 px is 9x8 latents: the tiny UNet's downsampler rounds 9 up to 5 and its upsampler
+    follows the skip connection's size, so the frame comes back at 72x64 (the old rule, the VAE's 8
+    times the UNet's 2, refused it; the full-size UNet's 64 refused 1280x720 the same way)."""
+    embeds = torch.zeros(1, 77, parts.width)
+    assert to_uint8(Img2Img(parts, GeneratorConfig(size=(72, 64), steps=1, strength=1.0))(embeds)).shape == (64, 72, 3)
 
 
 def test_timesteps_follow_diffusers_img2img(parts):
