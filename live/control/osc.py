@@ -65,19 +65,57 @@ def parse(data: bytes) -> list[tuple[str, str, object]] | str:
     return out
 
 
-def _serve(host: str, port: int, conn) -> None:
-    """The child: bind, say which port, then read, parse, validate, coalesce and hand over batches."""
+def check_port(port: int) -> None:
+    """Refuse, in one line, a port no socket can have (before a child is started for it)."""
+    if not 0 <= port <= 65535:
+        raise PhospheneError(f"--osc-port {port}: a UDP port is 1-65535, or 0 for one the OS picks (said in the log)")
+
+
+def bind_error(host: str, port: int, error: Exception) -> str:
+    """What a failed bind means, as the user's flag and a fix that would work."""
+    import errno
     import socket
+
+    number = getattr(error, "errno", None)
+    if isinstance(error, socket.gaierror):
+        return f"--osc-host {host}: not an address or a name this machine can resolve; give one of its addresses (127.0.0.1: this machine only, 0.0.0.0: every network it is on)"
+    if number == errno.EADDRNOTAVAIL:
+        return f"--osc-host {host}: not an address of this machine; give one of its own (127.0.0.1: this machine only, 0.0.0.0: every network it is on)"
+    if number == errno.EADDRINUSE:
+        return f"--osc-port {port}: another program listens on {host}:{port}; choose another port, or 0 for one the OS picks"
+    if number == errno.EACCES:
+        return f"--osc-port {port}: ports below 1024 need root here; choose one from 1024 up, or 0 for one the OS picks"
+    return f"--osc-host {host} --osc-port {port}: cannot listen there ({getattr(error, 'strerror', None) or error})"
+
+
+def _bind(host: str, port: int):
+    """A UDP socket bound to host:port, IPv4 or IPv6 as the address is."""
+    import socket
+
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _serve(host: str, port: int, conn) -> None:
+    """The child: bind, say which port, then read, parse, validate, coalesce and hand over batches.
+    It never prints: a failed bind is sent to the parent as one line, and the parent stops it."""
+    import signal
     import time
     from collections import Counter
 
     from live.control.surface import PARAMS
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops this child
     try:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind((host, port))
-    except OSError as e:
-        conn.send(("error", f"{e.strerror or e}"))
+        sock = _bind(host, port)
+    except Exception as e:  # OSError, gaierror; OverflowError and the like for what check_port let through
+        conn.send(("error", bind_error(host, port, e)))
         return
     conn.send(("bound", sock.getsockname()[1]))
     sock.settimeout(BATCH_S)
@@ -122,19 +160,21 @@ class OscListener:
     """The OSC child and a parent thread that moves its batches into the inbox."""
 
     def __init__(self, inbox: Inbox, *, host: str = "127.0.0.1", port: int = 0):
+        check_port(port)
         self.inbox = inbox
         context = mp.get_context("spawn")
         parent, child = context.Pipe()
         self.conn = parent
         self.process = context.Process(target=_serve, args=(host, port, child), daemon=True, name="phosphene-osc")
         self.process.start()
-        if not parent.poll(10.0):
-            self.stop()
-            raise PhospheneError(f"--osc-port {port}: the OSC listener did not start")
-        status, value = parent.recv()
+        child.close()  # the child's end is the child's: a child that dies closes the pipe, and recv says so
+        try:
+            status, value = parent.recv() if parent.poll(10.0) else ("error", "it did not answer within 10 s")
+        except (EOFError, OSError):
+            status, value = "error", f"it stopped as it started (exit code {self.process.exitcode})"
         if status != "bound":
             self.stop()
-            raise PhospheneError(f"--osc-host {host} --osc-port {port}: cannot listen there ({value}); choose another port")
+            raise PhospheneError(value if value.startswith("--osc") else f"--osc-port {port}: the OSC listener did not start ({value})")
         self.host, self.port = host, value
         if host not in ("127.0.0.1", "localhost", "::1"):
             log.warning("OSC: listening on %s:%d, open to the network (the default is 127.0.0.1)", host, self.port)

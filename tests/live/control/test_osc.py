@@ -97,10 +97,47 @@ def test_a_taken_port_is_one_line():
     taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     taken.bind(("127.0.0.1", 0))
     try:
-        with pytest.raises(PhospheneError, match="cannot listen there"):
+        with pytest.raises(PhospheneError, match="another program listens on 127.0.0.1:.*choose another port"):
             OscListener(Inbox(), port=taken.getsockname()[1])
     finally:
         taken.close()
+
+
+def run_refused(house_music, *flags) -> str:
+    """`run ... FLAGS`: refused with exit 2 and one line on stderr, no child's traceback; that line."""
+    cmd = [sys.executable, "-m", "live", "run", "--headless", "--input", str(house_music), "--engine", "shader", "--duration", "1", *flags]
+    r = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "flags, says",
+    [
+        (["--osc-port", "99999"], "error: --osc-port 99999: a UDP port is 1-65535, or 0 for one the OS picks"),
+        (["--osc-port", "-1"], "error: --osc-port -1: a UDP port is 1-65535"),
+        (["--osc-host", "8.8.8.8", "--osc-port", "0"], "error: --osc-host 8.8.8.8: not an address of this machine; give one of its own"),
+        (["--osc-host", "nosuch.invalid", "--osc-port", "0"], "error: --osc-host nosuch.invalid: not an address or a name this machine can resolve"),
+    ],
+)
+def test_a_port_or_host_that_cannot_be_is_one_line(house_music, flags, says):
+    line = run_refused(house_music, *flags)
+    assert line.startswith(says) and "another port" not in line, line
+
+
+def test_a_port_in_use_is_one_line_from_the_run(house_music):
+    import socket
+
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    try:
+        line = run_refused(house_music, "--osc-port", str(port))
+    finally:
+        taken.close()
+    assert line == f"error: --osc-port {port}: another program listens on 127.0.0.1:{port}; choose another port, or 0 for one the OS picks"
 
 
 def live_run(tmp_path, house_music, seconds, name, *extra):
