@@ -143,17 +143,70 @@ def pick_api(api: str) -> str:
     return api
 
 
+_HANDLERS: list = []  # the C callbacks handed to libjack and libasound, kept alive as long as the process
+
+
+def quiet_native_errors() -> None:
+    """libjack and libasound print their own lines on stderr when there is no server to talk to
+    ("Cannot connect to server socket ...", five of them before our one line; "ALSA lib seq_hw.c ...
+    open /dev/snd/seq failed"). Both let a program take them instead (jack_set_error_function,
+    jack_set_info_function, snd_lib_error_set_handler): they go to the log at debug level (-v).
+    Each copy loaded is told (python-rtmidi's wheel carries its own libjack). Once; Linux only."""
+    if _HANDLERS:
+        return
+    import ctypes
+
+    import rtmidi  # noqa: F401  (loads the libraries to be told)
+
+    def to_log(text: bytes | None, library: str) -> None:
+        log.debug("%s: %s", library, (text or b"").decode(errors="replace").strip())
+
+    jack = ctypes.CFUNCTYPE(None, ctypes.c_char_p)(lambda text: to_log(text, "libjack"))
+    # snd_lib_error_handler_t(file, line, function, err, fmt, ...): the format is logged unexpanded
+    alsa = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p)(
+        lambda file, line, function, err, fmt: to_log(fmt, "ALSA lib")
+    )
+    _HANDLERS.extend([jack, alsa])
+    try:
+        with open("/proc/self/maps") as maps:
+            loaded = {line.split()[-1] for line in maps if "/lib" in line}
+    except OSError:  # not Linux: nothing to tell
+        return
+    for path in sorted(loaded):
+        name = Path(path).name
+        try:
+            if name.startswith("libjack") and not name.startswith(("libjackserver", "libjacknet")):
+                library = ctypes.CDLL(path)
+                library.jack_set_error_function(jack)
+                library.jack_set_info_function(jack)
+            elif name.startswith("libasound.so"):
+                ctypes.CDLL(path).snd_lib_error_set_handler(alsa)
+        except (OSError, AttributeError):  # a library without these symbols: it keeps its own way
+            continue
+
+
 def backend(api: str):
     import mido
 
+    quiet_native_errors()
     return mido.Backend({"alsa": "mido.backends.rtmidi/LINUX_ALSA", "jack": "mido.backends.rtmidi/UNIX_JACK"}[pick_api(api)])
 
 
 def input_names(api: str = "auto") -> list[str]:
     try:
         return backend(api).get_input_names()
-    except Exception as e:  # rtmidi raises its own errors when the API has no server (no JACK running)
-        raise PhospheneError(f"MIDI ({pick_api(api)}): cannot list ports ({e}); is the audio/MIDI server running?") from None
+    except Exception as e:  # rtmidi raises its own errors when the API has no server (no JACK running, no ALSA sequencer)
+        log.debug("rtmidi: %s", e)
+        raise PhospheneError(no_server(api)) from None
+
+
+def no_server(api: str) -> str:
+    """Why a MIDI system has no ports to list or open, and what to do, in one line."""
+    chosen = pick_api(api)
+    flag = f"--midi-api {api}" + (f" (chose {chosen}: this machine has no ALSA sequencer)" if api == "auto" else "")
+    if chosen == "jack":
+        return f"MIDI, {flag}: no JACK server is running; start one (jackd, or PipeWire's JACK) or use --midi-api alsa on a desktop"
+    return f"MIDI, {flag}: no ALSA sequencer here (/dev/snd/seq is missing: sudo modprobe snd-seq), or use --midi-api jack with a JACK server running"
 
 
 def base_name(port: str) -> str:
@@ -181,7 +234,11 @@ class MidiInput:
     def __init__(self, inbox: Inbox, spec: str, *, api: str = "auto", mapping: MidiMap | None = None):
         self.inbox, self.api, self.mapping = inbox, pick_api(api), mapping or MidiMap()
         self.learn: Learn | None = None  # set by Learn(self, ...)
-        self.name = find_port(spec, input_names(self.api))  # fails at start-up, in one line
+        try:
+            names = input_names(api)
+        except PhospheneError as e:
+            raise PhospheneError(f"--midi {spec}: {e}") from None
+        self.name = find_port(spec, names)  # fails at start-up, in one line
         self.values = {param: None for param, _ in self.mapping.cc.values()}  # for relative encoders
         self.lost, self.reconnects = False, 0
         self.clocks, self.running = 0, True  # MIDI clock: ticks since the last beat; Stop pauses
@@ -278,6 +335,7 @@ class MidiInput:
     def _watch_port(self) -> None:
         import rtmidi
 
+        quiet_native_errors()
         # one client for looking, kept open: opening a JACK client per look costs a good part of a second
         lister = rtmidi.MidiIn({"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK}[self.api], name="phosphene-watch")
         while not self._stop.wait(POLL_S):

@@ -110,6 +110,34 @@ def test_a_missing_port_is_one_line(jack, house_music, tmp_path):
     assert r.returncode == 2 and err.strip().startswith("error: --midi nonesuch is not a MIDI input here"), err
 
 
+def no_jack_env() -> dict:
+    """This environment, its JACK clients pointed at a server name nobody runs (never a user's own)."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), "JACK_DEFAULT_SERVER": f"phosphene-none-{os.getpid()}", "JACK_NO_START_SERVER": "1"}
+
+
+@pytest.mark.parametrize(
+    "command, says",
+    [
+        (["midi", "--midi-api", "jack"], "error: MIDI, --midi-api jack: no JACK server is running; start one"),
+        (["midi", "--midi-api", "alsa"], "error: MIDI, --midi-api alsa: no ALSA sequencer here (/dev/snd/seq is missing"),
+        (
+            ["run", "--headless", "--engine", "shader", "--duration", "1", "--midi", "ctl", "--midi-api", "jack"],
+            "error: --midi ctl: MIDI, --midi-api jack: no JACK server is running",
+        ),
+    ],
+)
+def test_no_midi_server_is_one_line_without_the_librarys_own(command, says, house_music):
+    """libjack ("Cannot connect to server socket ...") and libasound ("ALSA lib seq_hw.c ...") print
+    their own lines when there is no server: they go to the debug log, and stderr holds ours alone."""
+    if "alsa" in command and os.path.exists("/dev/snd/seq"):
+        pytest.skip("this machine has an ALSA sequencer")
+    if command[0] == "run":
+        command = [*command, "--input", str(house_music)]
+    r = subprocess.run([sys.executable, "-m", "live", *command], cwd=ROOT, env=no_jack_env(), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().startswith(says), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+
+
 def test_map_files(tmp_path):
     good = tmp_path / "map.toml"
     good.write_text('[cc]\n1 = "flash"\n21 = { param = "zoom_bass", mode = "relative" }\n[note]\n36 = "blackout"\n')
