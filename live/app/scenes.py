@@ -27,6 +27,7 @@ from pathlib import Path
 
 from live.control.surface import PARAMS
 from live.core.errors import PhospheneError
+from live.core.numbers import check_number
 from live.draw.shaders import FEATURES, ShaderLook, Structure, generators
 
 SCENE_DIR = Path(__file__).resolve().parents[2] / "scenes"  # live/app/scenes.py -> the checkout's scenes/
@@ -86,11 +87,8 @@ def _known(table: str) -> list[str]:
 
 
 def _number(where: str, value, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PhospheneError(f"{where} = {value!r}: give a number from {lo:g} to {hi:g}")
-    if not lo <= value <= hi:
-        raise PhospheneError(f"{where} = {value!r} is out of range: allowed {lo:g} to {hi:g}")
-    return float(value)
+    """A finite number in [lo, hi] (TOML's nan and inf refused), named by file and key (live/core/numbers.py)."""
+    return check_number(value, where, lo=lo, hi=hi)
 
 
 def _feature(where: str, value) -> str:

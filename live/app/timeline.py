@@ -29,6 +29,7 @@ from pathlib import Path
 
 from live.app.transition import Transition, parse_transition
 from live.core.errors import PhospheneError
+from live.core.numbers import check_number
 
 CUE_KEYS = ("at", "scene", "prompt", "transition", "travel")
 _TIME = re.compile(r"^(?:(?P<m>\d+):)?(?P<s>\d+(?:\.\d+)?)$")
@@ -57,8 +58,8 @@ def parse_span(text) -> tuple[float, str]:
 
 def parse_at(text) -> tuple[float | None, int | None]:
     """ "1:32.5" -> (92.5, None); "bar 17" -> (None, 17); a ValueError otherwise."""
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        return float(text), None
+    if isinstance(text, int | float) and not isinstance(text, bool):  # seconds: finite, not before the start (nan, inf refused)
+        return check_number(text, "at", lo=0.0, fix='give seconds (0 or more), a time "m:ss.s" or "bar N"'), None
     if not isinstance(text, str):
         raise ValueError(f'at = {text!r}: give a time "m:ss.s" or "bar N"')
     t = text.strip().lower()

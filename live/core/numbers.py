@@ -81,5 +81,6 @@ def check_number(
     low = lo is not None and (value <= lo if lo_open else value < lo)
     high = hi is not None and (value >= hi if hi_open else value > hi)
     if low or high:
-        raise NumberError(f"{shown(said, value)} is out of range: allowed {allowed(lo, hi, lo_open=lo_open, hi_open=hi_open)}")
+        rule = f"; {fix}" if fix else f": allowed {allowed(lo, hi, lo_open=lo_open, hi_open=hi_open)}"
+        raise NumberError(f"{shown(said, value)} is out of range{rule}")
     return int(value) if integer else float(value)
