@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 
 from live.core.errors import PhospheneError
-from live.models.hashing import export_sha256
+from live.models.hashing import export_sha256, file_sha256
 
 WORKSPACE_BYTES = 4 << 30  # builder scratch memory: w2v-bert's fp16 tactics fit; more only slows the search
 
@@ -36,7 +36,9 @@ def profile_shapes(profile) -> dict[str, list[list[int]]]:
     return {"waveforms": [[1, s_min], [profile.encoder_batch, s_opt], [profile.encoder_max_batch, s_max]]}
 
 
-def engine_meta(onnx_dir: Path, info: dict, profile, shapes: dict, *, engine_bytes: int, tensorrt_version: str, gpu: str) -> dict:
+def engine_meta(
+    onnx_dir: Path, info: dict, profile, shapes: dict, *, engine_bytes: int, engine_sha256: str, tensorrt_version: str, gpu: str
+) -> dict:
     from live.models.runtimes import ENGINE_FORMAT
 
     return {
@@ -48,6 +50,7 @@ def engine_meta(onnx_dir: Path, info: dict, profile, shapes: dict, *, engine_byt
         "shapes": shapes,
         "fp16": True,
         "engine_bytes": engine_bytes,
+        "engine_sha256": engine_sha256,  # a same-size corruption is caught at load too (read_engine_meta)
         "tensorrt": tensorrt_version,
         "gpu": gpu,
         "export": {k: info[k] for k in ("sample_rate", "window_s", "tokens", "width", "prepend_bos", "text_encoder", "source")},
@@ -77,7 +80,7 @@ def build_engine(onnx_dir: Path, profile_name: str, out: Path, *, timing_cache: 
     from live.models.runtimes import read_export
 
     onnx_dir, out = Path(onnx_dir), Path(out)
-    info = read_export(onnx_dir)  # checks export.json and the files' sizes
+    info = read_export(onnx_dir)  # checks export.json and the files' sizes and sha256
     profile = load_profile(profile_name)
     if not out.parent.is_dir():
         raise PhospheneError(f"-o {out}: folder {out.parent} does not exist")
@@ -117,6 +120,7 @@ def build_engine(onnx_dir: Path, profile_name: str, out: Path, *, timing_cache: 
             profile,
             shapes,
             engine_bytes=tmp_engine.stat().st_size,
+            engine_sha256=file_sha256(tmp_engine),
             tensorrt_version=trt.__version__,
             gpu=torch.cuda.get_device_name(),
         )

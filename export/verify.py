@@ -57,16 +57,19 @@ def compare(a, b) -> tuple[float, float]:
 def verify(folder: Path) -> tuple[list[Row], float, dict]:
     from export.onnx import weights_sha256
     from live.models.encoder import load_torch_encoder
-    from live.models.hashing import file_sha256
+    from live.models.hashing import known_sha256
     from live.models.runtimes import OnnxEncoder, read_export
 
     folder = Path(folder)
     if not (folder / "export.json").exists():
         raise PhospheneError(f"{folder}: no export.json here; give a folder written by `python -m export onnx`")
-    info = read_export(folder)
+    info = read_export(folder, hashes=False)
     for name, stated in info["files"].items():
-        if file_sha256(folder / name) != stated["sha256"]:
-            raise PhospheneError(f"export '{folder}': {name} does not match the sha256 in export.json (corrupt or replaced); re-export")
+        if known_sha256(folder / name, refresh=True) != stated["sha256"]:  # re-hashed, whatever the cache says
+            raise PhospheneError(
+                f"export '{folder}': {name} does not match its sha256 in export.json (corrupted or changed since export); "
+                f"copy the export again, or re-export: python -m export onnx --encoder {info['source']} -o NEW_FOLDER"
+            )
     onnx_encoder = OnnxEncoder.load(folder)
     torch_encoder = load_torch_encoder(info["source"])
     if weights_sha256(info["source"], torch_encoder.model) != info["weights_sha256"]:

@@ -19,6 +19,10 @@ import soxr
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame  # noqa: E402  (after the environment variable that silences its banner)
 
+# What the code keeps in the user's cache folder (export sha256s: live/models/hashing.py) goes to a
+# folder of this test run, never the user's ~/.cache; Hugging Face's cache stays where it is.
+os.environ.setdefault("HF_HOME", str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface"))
+
 PYGAME_DATA = Path(pygame.__file__).parent / "examples" / "data"
 HOUSE_SAMPLES = 78_331  # house_lo's length at 11025 Hz, as its WAV/OGG state and decode to
 
@@ -86,6 +90,18 @@ def decode_all(path) -> tuple[np.ndarray, int]:
         sr, channels = audio.rate, audio.channels
     x = np.concatenate([f.T if planar else f.reshape(-1, channels) for f in frames])
     return x.astype(np.float32), sr
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_folder(tmp_path_factory):
+    """XDG_CACHE_HOME for every test and the subprocesses they start."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield Path(os.environ["XDG_CACHE_HOME"])
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
 
 
 @pytest.fixture(scope="session")

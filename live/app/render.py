@@ -152,6 +152,7 @@ def render(
     weight (the scene's, else `audio_weight`, else the default for a prompt) apply per frame."""
     output = check_output_path(output_path, inputs=(input_path,))
     segment = open_segment(input_path, start_s, duration_s)
+    follow_file_bars(director, input_path, start_s, duration_s)
     pipeline = Pipeline(models, config, device=device, prompt=prompt, director=director, audio_weight=audio_weight)
     n_frames = max(1, round(segment.duration_s * config.fps))
     width, height = config.generator.wh
@@ -317,9 +318,10 @@ def render_shader(
     segment = open_segment(input_path, start_s, duration_s)
     if timeline is not None and director is None:
         library = load_library()
-        director = Director(
-            library, scene.name if scene else DEFAULT_SCENE, cues=load_timeline(timeline, library, duration_s=segment.duration_s)
-        )
+        bars = bars_of_file(input_path, start_s=start_s, duration_s=duration_s)
+        cues = load_timeline(timeline, library, duration_s=segment.duration_s, downbeats=lambda: bars.downbeats_s)
+        director = Director(library, scene.name if scene else DEFAULT_SCENE, cues=cues, bars=bars)
+    follow_file_bars(director, input_path, start_s, duration_s)
     if director is not None and scene is None:
         scene = director.library[director.current]
     if scene is not None:
@@ -381,6 +383,14 @@ def render_shader(
         return result
     finally:
         engine.release()
+
+
+def follow_file_bars(director: Director | None, input_path, start_s: float, duration_s: float | None) -> None:
+    """Offline, the director's bars, cues, auto-advance and transitions are the file's own (the bars
+    `python -m live beats FILE --bars` prints), not the live clock's causal guess: computed once, here
+    unless scene_director already did."""
+    if director is not None and director.bars is None:
+        director.follow_file(bars_of_file(input_path, start_s=start_s, duration_s=duration_s))
 
 
 def never_fired(director: Director, result: RenderResult) -> None:

@@ -154,7 +154,7 @@ def load_encoder(name: str, *, device="cpu", dtype=torch.float32, backend: str |
         return encoder
     export = find_export(name)
     if export is not None and Path(name).is_dir() and (Path(name) / EXPORT_FILE).exists():
-        name = read_export(export)["source"]  # torch on an export folder: the checkpoint it came from
+        name = read_export(export, hashes=False)["source"]  # torch on an export folder: the checkpoint it came from
         log.info("encoder: torch on %s, the checkpoint export %s was made from (--encoder-backend torch)", name, export)
     encoder = load_torch_encoder(name, device=device, dtype=dtype)
     if name != TINY:

@@ -21,7 +21,7 @@ import torch
 from live.core.defaults import SAMPLE_RATE
 from live.core.errors import PhospheneError
 from live.models.audio_prompt import EncoderMeta
-from live.models.hashing import export_sha256
+from live.models.hashing import export_sha256, known_sha256
 from live.models.loading import first_line
 
 EXPORT_FILE = "export.json"  # beside model.onnx: what the graph is and where it came from
@@ -38,8 +38,10 @@ def find_export(name: str) -> Path | None:
     return None
 
 
-def read_export(folder: Path) -> dict:
-    """export.json, checked: the format, the sample rate, and that the files it lists are whole."""
+def read_export(folder: Path, *, hashes: bool = True) -> dict:
+    """export.json, checked: the format, the sample rate, and that the files it lists are whole: their
+    sizes, and with `hashes` their sha256 (what `python -m export verify` checks; each version of a
+    file is hashed once, then the digest is read from the user's cache: live.models.hashing)."""
     folder = Path(folder)
     meta_file = folder / EXPORT_FILE
     try:
@@ -63,6 +65,13 @@ def read_export(folder: Path) -> dict:
                 f"export '{folder}': {file} is {size} bytes but {EXPORT_FILE} says {stated['bytes']} "
                 "(truncated or replaced); copy it again or re-run `python -m export onnx`"
             )
+    if hashes:
+        for file, stated in info["files"].items():
+            if known_sha256(folder / file) != stated.get("sha256"):
+                raise PhospheneError(
+                    f"export '{folder}': {file} does not match its sha256 in {EXPORT_FILE} (corrupted or changed since "
+                    f"export, same size); copy the export again, or re-export: python -m export onnx --encoder {info['source']} -o NEW_FOLDER"
+                )
     return info
 
 
@@ -175,11 +184,16 @@ def read_engine_meta(engine: Path) -> dict:
         raise PhospheneError(
             f"{engine} is {engine.stat().st_size} bytes but {meta_file.name} says {info['engine_bytes']}: truncated; rebuild it"
         )
+    if "engine_sha256" in info and known_sha256(engine) != info["engine_sha256"]:  # engines built before it was recorded have none
+        raise PhospheneError(
+            f"{engine} does not match its sha256 in {meta_file.name} (corrupted or changed, same size): "
+            "rebuild it with `python -m export trt`"
+        )
     if info["export"]["sample_rate"] != SAMPLE_RATE:
         raise PhospheneError(f"{meta_file}: the engine expects {info['export']['sample_rate']} Hz audio; Phosphene feeds {SAMPLE_RATE} Hz")
     onnx_dir = Path(info["onnx_dir"])
     if (onnx_dir / EXPORT_FILE).exists():
-        if export_sha256(onnx_dir, read_export(onnx_dir)) != info["onnx_sha256"]:
+        if export_sha256(onnx_dir, read_export(onnx_dir, hashes=False)) != info["onnx_sha256"]:
             raise PhospheneError(
                 f"{engine} was built from another version of {onnx_dir}/model.onnx: rebuild it with `python -m export trt`"
             )

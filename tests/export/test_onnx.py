@@ -1,20 +1,35 @@
 """Real exports of tiny encoders (both formats) run in real ONNX Runtime on real music."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
 
 from export.__main__ import main
+from live.models import hashing
 from export.onnx import export_onnx
 from export.verify import compare, verify
 from live.core.errors import PhospheneError
 from live.models.encoder import load_encoder
 from live.models.hashing import file_sha256
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def flip_middle_bytes(path: Path, n: int = 64) -> None:
+    """Same size, different bytes: what a bad copy or a bit rot leaves, and what a size check misses."""
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + n] = bytes(b ^ 0xFF for b in data[mid : mid + n])
+    path.write_bytes(bytes(data))
 
 
 def test_export_folder_holds_the_graph_and_its_metadata(exports):
@@ -80,6 +95,11 @@ def test_bad_exports_are_refused_at_start_up(exports, tmp_path):
 
     corrupt = shutil.copytree(good, tmp_path / "corrupt")  # same size, garbage inside
     (corrupt / "model.onnx").write_bytes(bytes(len(data)))
+    with pytest.raises(PhospheneError, match="model.onnx does not match its sha256 in export.json"):
+        load_encoder(str(corrupt), backend="onnx")
+    info = json.loads((corrupt / "export.json").read_text())
+    info["files"]["model.onnx"]["sha256"] = file_sha256(corrupt / "model.onnx")  # a consistent export of garbage
+    (corrupt / "export.json").write_text(json.dumps(info))
     with pytest.raises(PhospheneError, match="ONNX Runtime cannot load it"):
         load_encoder(str(corrupt), backend="onnx")
 
@@ -116,3 +136,68 @@ def test_help_is_fast_and_imports_no_torch():
     code = "import sys; from export.__main__ import build_parser; build_parser().format_help(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def render_cli(*args):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "live", "render", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+
+
+def test_render_refuses_an_export_corrupted_at_the_same_size(exports, house_music, tmp_path):
+    """`render` used to compare the sizes only, and rendered black frames with exit 0."""
+    corrupt = shutil.copytree(exports["audio2img_onnx"], tmp_path / "corrupt")
+    size = (corrupt / "model.onnx").stat().st_size
+    flip_middle_bytes(corrupt / "model.onnx")
+    assert (corrupt / "model.onnx").stat().st_size == size
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "bad.mp4"
+    r = render_cli(house_music, "-o", out, "--encoder", corrupt, "--models", "tiny", "--size", "64", "--fps", "12", "--duration", "1", "-q")
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    lines = [line for line in r.stderr.splitlines() if corrupt.name in line]
+    assert len(lines) == 1, r.stderr
+    assert "model.onnx does not match its sha256 in export.json" in lines[0]
+    assert f"python -m export onnx --encoder {exports['audio2img'].resolve()} -o" in lines[0]
+    assert list((tmp_path / "out").iterdir()) == []  # no output, no partial file
+
+    good = tmp_path / "out" / "good.mp4"
+    r = render_cli(house_music, "-o", good, "--encoder", exports["audio2img_onnx"], "--models", "tiny", "--size", "64", "--fps", "12", "--duration", "1", "-q")
+    assert r.returncode == 0, r.stderr
+    with av.open(str(good)) as c:
+        assert c.streams.video[0].frames == 12
+
+
+def test_an_export_is_hashed_once_per_version_of_its_files(exports, tmp_path, monkeypatch):
+    """The start-up check reads the digest from the user's cache the second time (a poisoned cache
+    entry is believed: the file was not hashed again); a changed file is hashed again; verify
+    always re-hashes."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = shutil.copytree(exports["own_onnx"], tmp_path / "own_onnx")
+    time.sleep(hashing.RACY_NS / 1e9 + 0.1)  # files younger than this are hashed every time
+    hashed = []
+    real = hashing.file_sha256
+    monkeypatch.setattr(hashing, "file_sha256", lambda path: hashed.append(Path(path).name) or real(path))
+    load_encoder(str(folder), backend="onnx")
+    load_encoder(str(folder), backend="onnx")
+    assert hashed == ["model.onnx"]
+    cache_file = tmp_path / "cache" / "phosphene" / hashing.CACHE_FILE
+    cache = json.loads(cache_file.read_text())
+    stated = json.loads((folder / "export.json").read_text())["files"]["model.onnx"]["sha256"]
+    assert cache[str((folder / "model.onnx").resolve())]["sha256"] == stated
+
+    cache[str((folder / "model.onnx").resolve())]["sha256"] = "0" * 64  # same stat, another digest
+    cache_file.write_text(json.dumps(cache))
+    with pytest.raises(PhospheneError, match="does not match its sha256"):
+        load_encoder(str(folder), backend="onnx")
+    assert hashed == ["model.onnx"]
+
+    os.utime(folder / "model.onnx", ns=(1, 1))  # the file "changed": hashed again, and right again
+    load_encoder(str(folder), backend="onnx")
+    assert hashed == ["model.onnx"] * 2
+    flip_middle_bytes(folder / "model.onnx")
+    with pytest.raises(PhospheneError, match="model.onnx does not match its sha256"):
+        load_encoder(str(folder), backend="onnx")
+    assert hashed == ["model.onnx"] * 3
+    with pytest.raises(PhospheneError, match="model.onnx does not match its sha256"):
+        verify(folder)  # re-hashes whatever the cache holds
+    assert hashed == ["model.onnx"] * 4

@@ -10,7 +10,7 @@ from export.trt import default_engine, engine_meta, profile_shapes
 from live.core.errors import PhospheneError
 from live.core.profiles import load_profile
 from live.models.encoder import load_encoder
-from live.models.hashing import export_sha256
+from live.models.hashing import export_sha256, file_sha256
 from live.models.runtimes import find_engine, read_engine_meta, read_export
 
 needs_no_trt = pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="tensorrt is installed here")
@@ -59,6 +59,7 @@ def test_engine_metadata_ties_engine_to_its_export(exports, tmp_path):
         load_profile("balanced"),
         profile_shapes(load_profile("balanced")),
         engine_bytes=100,
+        engine_sha256=file_sha256(engine),
         tensorrt_version="10.x",
         gpu="test",
     )
@@ -69,6 +70,10 @@ def test_engine_metadata_ties_engine_to_its_export(exports, tmp_path):
     (tmp_path / "own.engine.json").write_text(json.dumps({**meta, "onnx_sha256": "0" * 64}))
     with pytest.raises(PhospheneError, match="built from another version"):
         read_engine_meta(engine)
+    engine.write_bytes(b"\x01" * 100)  # same size, other bytes
+    with pytest.raises(PhospheneError, match="does not match its sha256 in own.engine.json"):
+        read_engine_meta(engine)
+    engine.write_bytes(b"\x00" * 100)
     (tmp_path / "own.engine.json").write_text(json.dumps({**meta, "engine_bytes": 200}))
     with pytest.raises(PhospheneError, match="truncated"):
         read_engine_meta(engine)
