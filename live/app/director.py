@@ -19,9 +19,9 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from live.app.barclock import BarClock, BarPosition
+from live.app.barclock import BarClock, BarPosition, FileBarClock
 from live.app.timeline import load_timeline
-from live.app.transition import Transition, parse_transition
+from live.app.transition import DEFAULT_TRANSITION, Transition, parse_transition
 
 
 def due(rule: str, phrase_bars: int, armed: BarPosition, pos: BarPosition) -> bool:
@@ -95,10 +95,13 @@ class Director:
     seed: int = 0
     cues: list = field(default_factory=list)  # a timeline's Cue list: a cue list live, the script of a render
     follow_cues: bool = True  # cues fire by themselves at their time or bar (False: only on scene_next)
+    bars: object = None  # offline: the file's bars (live.analysis.bars.Bars; follow_file); None: the live, causal clock
 
     def __post_init__(self):
         self.order = list(self.library)
         self.clock = BarClock()
+        if self.bars is not None:
+            self.follow_file(self.bars)
         self.cued: str | None = None
         self.pending: Pending | None = None
         self.active: Active | None = None
@@ -109,11 +112,19 @@ class Director:
             self.current = self.cues[0].scene or self.current
             self.next_cue = 1
         self.prompt = (self.cues[0].prompt if self.next_cue else None) or self._prompt_of(self.current)
-        self.last_auto_bar = 0
+        self.last_bar = 0  # the bar of the frame before (auto-advance counts the bar lines crossed)
         self.status = f"scene {self.current}"  # for the HUD, swapped whole
         self.changes: list[tuple[int, str]] = []  # (frame, scene) at each switch, for the stats
         self.frame = 0
         self.position: BarPosition | None = None
+
+    def follow_file(self, bars) -> None:
+        """Offline: bars, beats, cues and transitions on the file's own bars (a Bars of the rendered
+        segment, times from its start: live.app.beats.bars_of_file, what `beats --bars` prints)
+        instead of the causal clock. A file with no beats keeps the causal clock."""
+        self.bars = bars
+        if bars.beats_s:
+            self.clock = FileBarClock(bars)
 
     # --- asked for ------------------------------------------------------------------------
 
@@ -173,10 +184,10 @@ class Director:
             cue = self.cues[self.next_cue]
             if (cue.at_bar is not None and pos.bar >= cue.at_bar) or (cue.at_s is not None and drive.time_s >= cue.at_s - 1e-9):
                 self._arm_cue(pos)
-        if self.auto_bars and self.pending is None and pos.bar > self.last_auto_bar and pos.beat_in_bar == 0:
-            if pos.bar > 1 and (pos.bar - 1) % self.auto_bars == 0:
+        if self.auto_bars and pos.bar > self.last_bar:  # a bar line crossed: every N bars, at bars N + 1, 2N + 1, ...
+            if self.pending is None and pos.bar > 1 and (pos.bar - 1) % self.auto_bars == 0:
                 self._arm(self._neighbour(self.current, 1), self.transition, pos, rule="now")
-            self.last_auto_bar = pos.bar
+        self.last_bar = pos.bar
         state = FrameState(self.current, position=pos)
         p = self.pending
         if p is not None and (
@@ -227,31 +238,53 @@ class Director:
 
 def scene_director(args, *, seed: int = 0, duration_s: float | None = None, input_path=None, start_s: float = 0.0) -> Director | None:
     """The director a command's scene flags ask for (--scene, --scenes, --timeline, --transition,
-    --auto-advance, --shuffle), checked before any output exists; None when none was given (the
-    classic look alone, as before scenes). With `input_path` (a render's music file), a timeline's
-    `bar N` cues are checked against the file's bars (live.app.beats.bars_of_file)."""
+    --auto-advance, --shuffle), checked before any output exists.
+
+    Live (no `input_path`): always a director. A plain run (no scene flag) plays the classic scene,
+    which is the look a run always had (the command's --prompt, or the audio alone, until a switch),
+    so the scene keys, OSC and MIDI scene actions switch scenes, with --transition.
+
+    Offline (`input_path`: a render's music file): None when no scene flag was given (the classic
+    look alone: nothing would switch); --transition and --shuffle, which only auto-advance uses in a
+    render, are refused without --auto-advance. The director follows the file's own bars
+    (live.app.beats.bars_of_file, what `beats --bars` prints; computed here, once), and a timeline's
+    `bar N` cues are checked against them."""
     from live.app.scenes import DEFAULT_SCENE, load_library, pick
     from live.core.errors import PhospheneError
 
+    offline = input_path is not None
+    auto = getattr(args, "auto_advance", None)
+    if auto is not None and auto < 1:  # before anything else: 0 must not read as "no scenes"
+        raise PhospheneError(f"--auto-advance {auto}: give a number of bars, 1 or more")
     names = ("scene", "scenes", "timeline", "auto_advance")
-    if not any(getattr(args, n, None) for n in names) and not getattr(args, "shuffle", False):
+    plain = not any(getattr(args, n, None) for n in names) and not getattr(args, "shuffle", False)
+    given_transition = getattr(args, "transition", None)
+    try:
+        transition = parse_transition(given_transition or DEFAULT_TRANSITION)
+    except ValueError as e:
+        raise PhospheneError(f"--transition: {e}") from None
+    if transition == parse_transition(DEFAULT_TRANSITION):
+        given_transition = None  # the default (the parser states it): not a transition asked for
+    if offline and auto is None:
+        for flag, given in ((f"--transition {given_transition!r}", given_transition), ("--shuffle", getattr(args, "shuffle", False))):
+            if given:
+                raise PhospheneError(
+                    f"{flag}: a render switches scenes only by --auto-advance N, which uses it, or by a --timeline's cues, "
+                    "each with its own transition = ...; add --auto-advance N or leave it out"
+                )
+    if offline and plain:
         return None
     library = load_library(getattr(args, "scenes", None))
     start = pick(library, args.scene).name if getattr(args, "scene", None) else DEFAULT_SCENE
-    try:
-        transition = parse_transition(getattr(args, "transition", None) or "crossfade 4 beats on bar")
-    except ValueError as e:
-        raise PhospheneError(f"--transition: {e}") from None
-    auto = getattr(args, "auto_advance", None)
-    if auto is not None and auto < 1:
-        raise PhospheneError(f"--auto-advance {auto}: give a number of bars, 1 or more")
-    downbeats = None
-    if input_path is not None:
+    bars = None
+    if offline:
+        from live.app.beats import bars_of_file
 
-        def downbeats() -> list[float]:
-            from live.app.beats import bars_of_file
-
-            return bars_of_file(input_path, start_s=start_s, duration_s=duration_s).downbeats_s
-
-    cues = load_timeline(args.timeline, library, duration_s=duration_s, downbeats=downbeats) if getattr(args, "timeline", None) else []
-    return Director(library, start, transition=transition, auto_bars=auto, shuffle=args.shuffle, seed=seed, cues=cues)
+        bars = bars_of_file(input_path, start_s=start_s, duration_s=duration_s)
+    timeline = getattr(args, "timeline", None)
+    cues = load_timeline(timeline, library, duration_s=duration_s, downbeats=(lambda: bars.downbeats_s) if offline else None) if timeline else []
+    shuffle = getattr(args, "shuffle", False)
+    director = Director(library, start, transition=transition, auto_bars=auto, shuffle=shuffle, seed=seed, cues=cues, bars=bars)
+    if plain:  # the classic look as a run always had it: the command's prompt (or the audio alone), not the scene file's
+        director.prompt = None
+    return director

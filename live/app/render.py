@@ -29,8 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from live.analysis.clock import FeatureClock
+from live.app.beats import bars_of_file
 from live.app.director import Director
 from live.app.engines import DiffusionHooks, load_diffusion_side, start_token
+from live.app.finite import check_finite, check_record
 from live.app.scenes import DEFAULT_SCENE, Scene, load_library
 from live.app.settings import RenderConfig, check_fps
 from live.app.timeline import load_timeline
@@ -234,6 +236,7 @@ class FrameLoop:
             windows = np.stack([self.buffer.get(a, b) for a, b in bounds])  # (B, S); decoding is timed in timed()
             with self.p.timer.section("encoder"):
                 tokens = self.p.encoder.encode(windows)  # (B, T, D)
+            check_finite(tokens, f"the encoder's embeddings of the audio at {js[0] * self.cfg.hop_s:.2f}..{js[-1] * self.cfg.hop_s:.2f} s")
             with self.p.timer.section("conditioning"):
                 for j, (_, b), tok in zip(js, bounds, tokens, strict=True):
                     newest = min(b, self.total) - 1
@@ -258,12 +261,14 @@ class FrameLoop:
                 self.direct(drive)
         with self.p.timer.section("conditioning"):
             embeds, _sample_index = self.p.conditioner.at(t_s, level, float(1 / fps))
+        check_finite(embeds, f"frame {k} ({t_s:.2f} s): the conditioning (the attack/release smoothing, the prompt mix)")
         init = None
         if self.hooks is not None:
             with self.p.timer.section("shaders"):
                 if self.previous is not None:  # warp + structure: motion follows the music
                     init = self.hooks.init_image(self.previous, drive)
         image = self.p.generator(embeds, init_image=init)
+        check_finite(image, f"frame {k} ({t_s:.2f} s): the picture img2img made")
         self.previous = image  # fed back before the post effects
         with self.p.timer.section("vae"):
             rgb = to_uint8(image)
@@ -328,6 +333,8 @@ def render_shader(
         look, structure = scene.look, scene.structure
     else:
         structure = Structure()
+    check_record(look, f"the look{f' of scene {scene.name}' if scene else ''}")
+    check_record(structure, f"the structure{f' of scene {scene.name}' if scene else ''}")
     timer = StageTimer()
     engine = ShaderEngine(
         width, height, look=look, structure=structure, seed=seed, fps=float(fps)
@@ -356,6 +363,7 @@ def render_shader(
                 buffer.forget_before(b)
             with timer.section("features"):
                 drive = clock.advance(under_frame, float(k / fps))
+                check_record(drive, f"frame {k} ({float(k / fps):.2f} s): the audio analysis (does the input hold NaN samples?)")
             with timer.section("shaders"):
                 engine.reload_if_changed()
                 if director is not None:
@@ -409,6 +417,8 @@ def direct(director: Director, engine: ShaderEngine, drive):
     if state.begin is not None:
         name, transition = state.begin
         target = director.library[name]
+        check_record(target.look, f"the look of scene {name}")
+        check_record(target.structure, f"the structure of scene {name}")
         try:
             engine.begin(target.look, target.structure, transition.kind)
         except PhospheneError as e:  # ShaderError: a broken generator; the scene on screen stays

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 KINDS = ("cut", "crossfade", "dissolve")
 ONS = ("now", "beat", "bar", "phrase")
 PHRASE_BARS = (4, 8, 16)
+DEFAULT_TRANSITION = "crossfade 4 beats on bar"  # a session's, when --transition is not given
 
 
 @dataclass(frozen=True)
