@@ -37,3 +37,12 @@ system-packages:
 
 clean:
 	rm -rf $(VENV) demo.mp4
+
+# make sheet: redraw docs/scenes.png, the contact sheet of every scene (at 3, 6, 9 and 12 s of the demo
+# track, 160 px), reproducibly: Mesa's software renderer (llvmpipe) draws it whatever GPU the machine has,
+# and the PNG carries no time or text chunk, so the same code and Mesa give the same bytes.
+MESA_EGL := /usr/share/glvnd/egl_vendor.d/50_mesa.json
+.PHONY: sheet
+sheet: install
+	__EGL_VENDOR_LIBRARY_FILENAMES=$(MESA_EGL) LIBGL_ALWAYS_SOFTWARE=1 GALLIUM_DRIVER=llvmpipe \
+		$(BIN)/python -m live scenes --sheet docs/scenes.png --input demo/phosphene-demo.mp3 --at 3 6 9 12 --size 160

@@ -5,7 +5,8 @@
 
 Each scene is rendered from the start of the audio on the offline clock (frame k at k / fps), as
 `render --scene NAME` would draw it, and the frames nearest the moments are kept. The PNG is
-written to a temporary file beside OUT and renamed when complete.
+written to a temporary file beside OUT and renamed when complete. `make sheet` redraws the
+project's own, docs/scenes.png.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def scene_frames(
 
 
 def write_sheet(output, library: dict[str, Scene], audio=DEMO, moments_s=(3.0, 6.0, 9.0, 12.0), *, size: int = 160) -> Path:
-    """A row per scene (its name and generator above it), a column per moment: a PNG."""
+    """A row per scene (its name and generator above it), a column per moment: a PNG with no time or
+    text chunk, so the same code (and GL driver) gives the same bytes (`make sheet` pins Mesa's)."""
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # before pygame's import: no banner on stdout
     import pygame
 
     from live.draw.gl import create_context
