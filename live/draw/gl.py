@@ -124,6 +124,31 @@ def with_uniforms(source: str) -> str:
     return "\n".join([lines[0], uniform_declarations(), "#line 2", *lines[1:]])
 
 
+_INCLUDE = re.compile(r'^\s*#include\s+"([^"]+)"\s*$')
+
+
+def includes(path: Path) -> list[Path]:
+    """The files `path` pulls in with `#include "NAME.glsl"` (beside it), in order."""
+    return [path.parent / m.group(1) for line in path.read_text().split("\n") if (m := _INCLUDE.match(line))]
+
+
+def expand_includes(path: Path, source: str) -> str:
+    """Replace each `#include "NAME.glsl"` line by that file (functions two stages share, such as
+    grade.glsl), with `#line` directives so GL's messages keep the including file's line numbers
+    after it. One level: an included file includes nothing."""
+    out = []
+    for number, line in enumerate(source.split("\n"), start=1):
+        m = _INCLUDE.match(line)
+        if m is None:
+            out.append(line)
+            continue
+        included = path.parent / m.group(1)
+        if not included.is_file():
+            raise ShaderError(f"{path}:{number}: #include \"{m.group(1)}\": no such file beside it ({included})")
+        out += ["#line 1", included.read_text(), f"#line {number + 1}"]
+    return "\n".join(out)
+
+
 # GL logs name the line differently per driver: Mesa "0:12(5): error: ...", NVIDIA "0(12) : error ...",
 # others "ERROR: 0:12: ...".
 _LOG_LINE = re.compile(r"^(?:ERROR:\s*)?\d+(?::(\d+)(?:\(\d+\))?|\((\d+)\))\s*:\s*")
@@ -154,11 +179,19 @@ class ShaderProgram:
         self.last_error: str | None = None
         self._stamp = self._stamps()
         self.program = self._compile()  # raises ShaderError: at start-up a broken shader is fatal
-        self.vao = ctx.vertex_array(self.program, [])
+        self._bind()
+
+    def _bind(self) -> None:
+        """The vertex array and the uniforms by name, looked up once per compile, not per frame."""
+        self.vao = self.ctx.vertex_array(self.program, [])
+        self.uniforms = {name: self.program[name] for name in UNIFORMS if name in self.program}  # the rest are optimised away
+        self._values: dict = {}  # what each uniform holds now: an unchanged value is not sent again
 
     def _stamps(self):
         try:
-            return tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in (self.path, self.vertex_path))
+            files = [self.path, self.vertex_path]
+            files += [f for p in (self.path, self.vertex_path) for f in includes(p)]
+            return tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in files)
         except FileNotFoundError as e:
             raise ShaderError(f"shader file {e.filename} does not exist: check the path (shaders live in {SHADER_DIR})") from None
 
@@ -167,7 +200,7 @@ class ShaderProgram:
 
         sources = {}
         for key, p in (("vertex_shader", self.vertex_path), ("fragment_shader", self.path)):
-            sources[key] = with_uniforms(p.read_text())
+            sources[key] = with_uniforms(expand_includes(p, p.read_text()))
         try:
             return self.ctx.program(**sources)
         except moderngl.Error as e:
@@ -199,22 +232,30 @@ class ShaderProgram:
             self.last_error = str(e)
             log.warning("shader edit not applied, keeping the last good program: %s", e)
             return False
-        self.vao.release()
-        self.program.release()
-        self.program, self.vao = program, self.ctx.vertex_array(program, [])
+        self.release()
+        self.program = program
+        self._bind()
         self.last_error = None
         log.info("reloaded %s", self.path.name)
         return True
 
+    def release(self) -> None:
+        self.vao.release()
+        self.program.release()
+
     def set(self, values: dict) -> None:
         for name, value in values.items():
-            if name not in UNIFORMS:
-                raise KeyError(f"{name} is not a uniform in live.draw.gl.UNIFORMS (add it there, and to docs/SHADERS.md)")
-            if name in self.program:  # unused uniforms are optimised away
-                uniform = self.program[name]
-                if uniform.array_length > 1 and len(value) > uniform.array_length:
-                    value = value[: uniform.array_length]  # drivers trim an array to the elements a shader reads
-                uniform.value = value
+            uniform = self.uniforms.get(name)
+            if uniform is None:
+                if name not in UNIFORMS:
+                    raise KeyError(f"{name} is not a uniform in live.draw.gl.UNIFORMS (add it there, and to docs/SHADERS.md)")
+                continue  # declared, but this program does not read it
+            if self._values.get(name) == value:
+                continue
+            self._values[name] = value
+            if uniform.array_length > 1 and len(value) > uniform.array_length:
+                value = value[: uniform.array_length]  # drivers trim an array to the elements a shader reads
+            uniform.value = value
 
     def draw(self, target, values: dict, textures: dict | None = None) -> None:
         """Draw the fullscreen triangle into `target` (a framebuffer) with these uniforms and textures."""

@@ -1,9 +1,11 @@
 """The shader engine: pictures from the GLSL stages alone, driven by the audio features. No model
 weights, no torch: the embedded default when diffusion weights cannot be found.
 
-Per frame:  structure.glsl (features -> procedural image)
-            warp.glsl      (previous frame zoomed/rotated/shifted/rippled, structure mixed in) -> feedback
-            post.glsl      (beat flash, colour grade, vignette; not fed back)           -> the output frame
+Per frame:  structure.glsl (features -> procedural image, at half the size per side: STRUCTURE_SCALE)
+            warp.glsl      (previous frame zoomed/rotated/shifted/rippled, structure mixed in)
+                           -> the feedback, and in the same pass, graded by grade.glsl (beat flash,
+                           colour grade, vignette; not fed back)                        -> the output frame
+            post.glsl      (the same grade, a pass of its own: frames handed in by the diffusion path)
 
     FeatureClock().advance(audio under the frame, t_s) -> Drive    features + beat clock, per video frame
     ShaderEngine(width, height).frame(drive)           -> uint8 (H, W, 3)
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -24,7 +27,7 @@ import numpy as np
 
 from live.analysis.clock import Drive
 from live.core.errors import PhospheneError
-from live.core.units import size_text
+from live.core.units import parse_size, size_text
 from live.draw.gl import SHADER_DIR, ShaderProgram, create_context, new_texture, read_rgb, upload
 
 log = logging.getLogger("phosphene")
@@ -179,26 +182,43 @@ def blend_looks(a: ShaderLook, b: ShaderLook, t: float) -> ShaderLook:
 MIN_SIZE, MAX_SIZE = 16, 8192  # px per side: below, the features have no room; above, GL drivers refuse the framebuffer
 
 
-def check_size(width: int, height: int) -> None:
-    for side, value in (("width", width), ("height", height)):
+def check_size(size) -> None:
+    """`size`: N, (width, height), or a Size as the user typed it (named so: `--size 7x7`)."""
+    sides = parse_size(size)
+    for side, value in zip(("width", "height"), sides, strict=True):
         if not MIN_SIZE <= value <= MAX_SIZE:
-            raise PhospheneError(
-                f"--size {size_text((width, height))}: the shader engine draws {MIN_SIZE} to {MAX_SIZE} px per side ({side} {value})"
-            )
+            raise PhospheneError(f"--size {size_text(sides)}: the shader engine draws {MIN_SIZE} to {MAX_SIZE} px per side ({side} {value})")
 
 
 TRANSITION_KINDS = ("cut", "crossfade", "dissolve")
 
 
+RIPPLE_MIN_PX = 0.01  # a ripple that moves no pixel by more than this is not drawn (most of each beat)
+
+STRUCTURE_SCALE = 0.5  # the structure pass draws at this fraction of the size per side (a quarter of the
+# pixels) and the warp's bilinear lookup upscales it: it is mixed into the feedback a little per frame, so
+# its finest detail is never on screen alone; tests/live/draw/test_looks.py holds every scene to its look
+
+
+def structure_size(width: int, height: int) -> tuple[int, int]:
+    return max(MIN_SIZE, round(width * STRUCTURE_SCALE)), max(MIN_SIZE, round(height * STRUCTURE_SCALE))
+
+
 class Layer:
     """One scene's running picture: its look, its structure generator and its feedback ping-pong."""
 
-    def __init__(self, ctx, width: int, height: int, look: ShaderLook, structure: Structure):
+    def __init__(self, ctx, width: int, height: int, look: ShaderLook, structure: Structure, output_tex):
         self.look, self.structure = look, structure
         self.feedback = [new_texture(ctx, width, height, dtype="f2") for _ in range(2)]  # ping-pong: read one, write the other
         self.feedback_fbo = [ctx.framebuffer([t]) for t in self.feedback]
         self.out_tex = new_texture(ctx, width, height, dtype="f1")  # its finished frame, while it is crossfaded
         self.out_fbo = ctx.framebuffer([self.out_tex])
+        # the warp pass writes the feedback and, graded, the finished frame: to the engine's output, or to
+        # this layer's own while it is crossfaded (framebuffers made once, not per frame)
+        self.graded_fbo = {
+            "output": [ctx.framebuffer([t, output_tex]) for t in self.feedback],
+            "layer": [ctx.framebuffer([t, self.out_tex]) for t in self.feedback],
+        }
         self.current = 0  # index of the feedback texture holding the latest frame
         self.renew = False  # the next frame is all structure: a cut into this layer shows the new scene at once
 
@@ -225,24 +245,26 @@ class ShaderEngine:
         shader_dir: Path = SHADER_DIR,
         ctx=None,
     ):
-        check_size(width, height)
+        check_size((width, height))
         self.width, self.height, self.seed, self.fps = width, height, seed, fps
         self.shader_dir = shader_dir
         self.ctx = ctx or create_context()
-        self.programs = {name: ShaderProgram(self.ctx, shader_dir / f"{name}.glsl") for name in ("structure", "warp", "post", "crossfade")}
+        self.programs = {name: ShaderProgram(self.ctx, shader_dir / f"{name}.glsl") for name in ("structure", "post", "crossfade")}
+        self.programs["warp"] = ShaderProgram(self.ctx, shader_dir / "warp.glsl", vertex=shader_dir / "warp_vertex.glsl")
         self.structure_program(structure.generator)  # a generator that is missing or broken fails here, at start-up
         size = (width, height)
-        self.structure_tex = new_texture(self.ctx, *size, dtype="f2")
+        self.structure_tex = new_texture(self.ctx, *structure_size(width, height), dtype="f2")
         self.input_tex = [new_texture(self.ctx, *size, dtype="f2") for _ in range(2)]  # frames handed in (hooks, crossfade)
         self.output_tex = new_texture(self.ctx, *size, dtype="f1")
         self.structure_fbo = self.ctx.framebuffer([self.structure_tex])
         self.output_fbo = self.ctx.framebuffer([self.output_tex])
-        self.layers = [Layer(self.ctx, width, height, look, structure)]
+        self.layers = [Layer(self.ctx, width, height, look, structure, self.output_tex)]
         self.incoming: Layer | None = None  # the layer fading in during a crossfade
         self.kind, self.mix = "cut", 1.0  # the transition under way and how far through it (1: none)
         self.dissolve_from: ShaderLook | None = None  # a dissolve's look travels from this ...
         self.dissolve_to: ShaderLook = look  # ... to this
         self.beats, self._last_phase = 0, 0.0  # beats counted from the phase's wraps: u_beat
+        self.pass_ms: dict[str, float] | None = None  # time_passes(): ms per pass, summed over frames
 
     # --- the active scene -------------------------------------------------------------------
 
@@ -288,7 +310,7 @@ class ShaderEngine:
             self.layer.look, self.layer.structure, self.layer.renew = look, structure, True
         elif kind == "crossfade":
             if len(self.layers) < 2:
-                self.layers.append(Layer(self.ctx, self.width, self.height, look, structure))
+                self.layers.append(Layer(self.ctx, self.width, self.height, look, structure, self.output_tex))
             self.incoming = self.layers[1]
             self.incoming.look, self.incoming.structure, self.incoming.renew = look, structure, True
             self.kind, self.mix = kind, 0.0
@@ -336,19 +358,25 @@ class ShaderEngine:
         layer = layer or self.layer
         look = self._look_of(layer)
         values = {**self._common(drive, look), **structure_uniforms(layer.structure, drive, look, self.beats + drive.beat_phase)}
+        values["u_resolution"] = tuple(float(n) for n in self.structure_tex.size)  # the pass's own (smaller) size
         self.structure_program(layer.structure.generator).draw(self.structure_fbo, values)
 
-    def _warp(self, source, drive: Drive, layer: Layer | None = None) -> None:
-        """layer.feedback[other] = warp(source) with the structure mixed in; it becomes the current frame."""
+    def _warp(self, source, drive: Drive, layer: Layer | None = None, graded: str | None = None) -> None:
+        """layer.feedback[other] = warp(source) with the structure mixed in; it becomes the current frame.
+        `graded` "output" or "layer": the same pass also writes the finished (post) frame to the engine's
+        output or to the layer's own."""
         layer = layer or self.layer
         look = self._look_of(layer)
         target = 1 - layer.current
-        values = {**self._common(drive, look), **warp_uniforms(drive, look, self.fps)}
+        values = {**self._common(drive, look), **warp_uniforms(drive, look, self.fps), **post_uniforms(look, drive)}
+        if abs(values["u_pulse"]) * max(self.width, self.height) < RIPPLE_MIN_PX:
+            values["u_pulse"] = 0.0  # warp.glsl skips the ripple's per-pixel sine
         if layer.renew:  # the first frame after a cut: the new scene's structure alone
             values["u_structure_mix"], layer.renew = 1.0, False
         elif layer is self.layer and self.kind == "dissolve":  # the new structure comes in as the old picture warps away
             values["u_structure_mix"] *= self.mix
-        self.programs["warp"].draw(layer.feedback_fbo[target], values, {"u_prev": source, "u_structure": self.structure_tex})
+        fbo = layer.feedback_fbo[target] if graded is None else layer.graded_fbo[graded][target]
+        self.programs["warp"].draw(fbo, values, {"u_prev": source, "u_structure": self.structure_tex})
         layer.current = target
 
     def _post(self, source, drive: Drive, layer: Layer | None = None, fbo=None) -> np.ndarray | None:
@@ -357,21 +385,47 @@ class ShaderEngine:
         self.programs["post"].draw(fbo or self.output_fbo, values, {"u_image": source})
         return read_rgb(self.output_fbo) if fbo is None else None
 
-    def _run_layer(self, layer: Layer, drive: Drive) -> None:
+    def _run_layer(self, layer: Layer, drive: Drive, graded: str) -> None:
         self._structure(drive, layer)
-        self._warp(layer.feedback[layer.current], drive, layer)
+        self._timed("structure")
+        self._warp(layer.feedback[layer.current], drive, layer, graded)
+        self._timed("warp")
+
+    def render(self, drive: Drive) -> None:
+        """Draw the next frame of the shader-only engine into `output_tex` (it stays in GL: the
+        window draws it from there, and only outputs that need pixels read it back)."""
+        if self.pass_ms is not None:
+            self._mark = time.perf_counter()  # what ran before (the features) is not the first pass's
+        self._count_beats(drive)
+        if self.incoming is None:
+            self._run_layer(self.layer, drive, "output")  # the warp pass grades the frame too: no post pass
+            return
+        for layer in (self.layer, self.incoming):
+            self._run_layer(layer, drive, "layer")
+        self.programs["crossfade"].draw(self.output_fbo, {"u_mix": self.mix}, {"u_a": self.layer.out_tex, "u_b": self.incoming.out_tex})
+        self._timed("post")
 
     def frame(self, drive: Drive) -> np.ndarray:
         """The next frame of the shader-only engine: uint8 (H, W, 3)."""
-        self._count_beats(drive)
-        self._run_layer(self.layer, drive)
-        if self.incoming is None:
-            return self._post(self.layer.feedback[self.layer.current], drive)
-        self._run_layer(self.incoming, drive)
-        for layer in (self.layer, self.incoming):
-            self._post(layer.feedback[layer.current], drive, layer, fbo=layer.out_fbo)
-        self.programs["crossfade"].draw(self.output_fbo, {"u_mix": self.mix}, {"u_a": self.layer.out_tex, "u_b": self.incoming.out_tex})
-        return read_rgb(self.output_fbo)
+        self.render(drive)
+        rgb = read_rgb(self.output_fbo)
+        self._timed("readback")
+        return rgb
+
+    def time_passes(self) -> dict[str, float]:
+        """From now on, wait for GL after each pass and add its milliseconds here (the bench's
+        per-pass table; it costs the pipelining between passes, so only benches turn it on)."""
+        self.pass_ms = {}
+        self._mark = time.perf_counter()
+        return self.pass_ms
+
+    def _timed(self, name: str) -> None:
+        if self.pass_ms is None:
+            return
+        self.ctx.finish()
+        now = time.perf_counter()
+        self.pass_ms[name] = self.pass_ms.get(name, 0.0) + 1000.0 * (now - self._mark)
+        self._mark = now
 
     def warp_frame(self, rgb: np.ndarray, drive: Drive) -> np.ndarray:
         """Warp a given frame (uint8, or float in [0, 1]) with the structure mixed in: float32 (H, W, 3) in [0, 1].
@@ -395,8 +449,18 @@ class ShaderEngine:
         self.programs["crossfade"].draw(self.output_fbo, {"u_mix": float(mix)}, {"u_a": self.input_tex[0], "u_b": self.input_tex[1]})
         return read_rgb(self.output_fbo)
 
-    def release(self) -> None:
-        self.ctx.release()
+    def release(self, *, context: bool = True) -> None:
+        """Free the GL objects; `context=False` keeps a context the caller shares with others."""
+        if context:
+            self.ctx.release()
+            return
+        for layer in self.layers:
+            for obj in (*layer.feedback_fbo, *layer.graded_fbo["output"], *layer.graded_fbo["layer"], layer.out_fbo, *layer.feedback, layer.out_tex):
+                obj.release()
+        for obj in (self.structure_fbo, self.output_fbo, self.structure_tex, *self.input_tex, self.output_tex):
+            obj.release()
+        for program in self.programs.values():
+            program.release()
 
 
 def crossfade_mix(now_s: float, older_s: float, newer_s: float) -> float:

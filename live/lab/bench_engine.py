@@ -1,7 +1,7 @@
 """`python -m live bench features` and `bench shaders`: the shader engine's two costs, as tables.
 
 features  the features + beat tracker's CPU time per second of audio, on one core, in three block sizes
-shaders   milliseconds per engine frame (structure + warp + post + readback) at 512x512 and 1920x1080
+shaders   (live/lab/bench_shaders.py) ms per frame per scene and pass at 512x512 and 1920x1080
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import numpy as np
 from live.analysis.clock import Analyzer, Drive
 from live.audio.decode import open_segment, stream
 from live.core.defaults import DEMO_CLIP, SAMPLE_RATE
-from live.draw.gl import create_context, read_rgb
-from live.draw.shaders import ShaderEngine
+from live.lab.bench_shaders import add_bench_shaders_args, bench_shaders  # noqa: F401  (`bench shaders` lives there)
 
 
 def bench_features(args=None) -> int:
@@ -41,32 +40,8 @@ def bench_features(args=None) -> int:
     return 0
 
 
-def bench_shaders(args=None) -> int:
-    """Milliseconds per engine frame (structure + warp + post + readback) at 512x512 and 1920x1080."""
-    drive = Drive(time_s=1.0, level=0.7, peak=0.8, bands=(0.8, 0.7, 0.5, 0.4, 0.3, 0.2), onset=0.5, beat_phase=0.2, confidence=0.8)
-    ctx = create_context()
-    print(f"shader engine frames on {ctx.info['GL_RENDERER']}")
-    print(f"{'size':>12}{'ms/frame':>10}{'fps':>8}{'  (of which readback ms)':>26}")
-    for width, height in ((512, 512), (1920, 1080)):
-        engine = ShaderEngine(width, height, ctx=ctx)
-        for _ in range(3):
-            engine.frame(drive)  # warm up: shader compile and first allocations
-        n = 20
-        t0 = time.perf_counter()
-        for k in range(n):
-            engine.frame(replace(drive, time_s=k / 24))
-        per = (time.perf_counter() - t0) / n
-        t0 = time.perf_counter()
-        for _ in range(n):
-            read_rgb(engine.output_fbo)
-        readback = (time.perf_counter() - t0) / n
-        print(f"{width:>5}x{height:<6}{per * 1000:>10.2f}{1 / per:>8.1f}{readback * 1000:>26.2f}")
-    ctx.release()
-    return 0
-
-
 def add_bench_args(bench_sub) -> None:
     """`bench features` and `bench shaders`, added to the `bench` subcommand's subparsers."""
     features = bench_sub.add_parser("features", help="features + beat tracker cost per second of audio, one core")
     features.add_argument("--seconds", type=float, default=60.0, help="audio to analyse (default: %(default)s)")
-    bench_sub.add_parser("shaders", help="shader engine ms per frame at 512x512 and 1920x1080")
+    add_bench_shaders_args(bench_sub)

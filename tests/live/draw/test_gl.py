@@ -25,11 +25,12 @@ def engine(ctx):
 def test_every_shader_compiles_and_uses_only_declared_uniforms(ctx):
     files = sorted(SHADER_DIR.glob("*.glsl"))
     assert {f.stem for f in files} >= {"structure", "warp", "post", "crossfade", "fullscreen_vertex"}
+    vertex_for = {"warp": SHADER_DIR / "warp_vertex.glsl"}  # the fragment files drawn with another vertex stage
     for f in files:
         used = set(re.findall(r"\bu_[a-z_]+\b", f.read_text()))
         assert used <= set(UNIFORMS), (f.name, used - set(UNIFORMS))
-        if f.stem != "fullscreen_vertex":
-            ShaderProgram(ctx, f)
+        if not f.stem.endswith("_vertex") and f.read_text().startswith("#version"):  # grade.glsl is only included
+            ShaderProgram(ctx, f, vertex=vertex_for.get(f.stem))
     assert ctx.version_code >= 330
 
 
@@ -39,7 +40,8 @@ def test_structure_follows_the_features(engine):
     out = []
     for d in (quiet, loud):
         engine._structure(d)
-        out.append(np.frombuffer(engine.structure_fbo.read(components=3, dtype="f4"), np.float32).reshape(SIZE, SIZE, 3))
+        w, h = engine.structure_fbo.size  # the structure pass's own size (STRUCTURE_SCALE of the frame)
+        out.append(np.frombuffer(engine.structure_fbo.read(components=3, dtype="f4"), np.float32).reshape(h, w, 3))
     assert out[1].mean() > 1.5 * out[0].mean()  # louder music, brighter structure
     assert out[0].std() > 0.005  # a picture, not a flat colour
 
@@ -55,7 +57,7 @@ def test_a_beat_raises_mean_brightness(engine):
 
 
 def test_zoom_warp_moves_a_marker_outward(ctx):
-    prog = ShaderProgram(ctx, SHADER_DIR / "warp.glsl")
+    prog = ShaderProgram(ctx, SHADER_DIR / "warp.glsl", vertex=SHADER_DIR / "warp_vertex.glsl")
     prev = new_texture(ctx, SIZE, SIZE)
     structure = new_texture(ctx, SIZE, SIZE)
     out = new_texture(ctx, SIZE, SIZE)
@@ -96,12 +98,12 @@ def test_crossfade_at_half_is_the_mean(engine):
 
 
 def test_broken_shader_names_file_and_line_and_keeps_the_last_good(ctx, tmp_path, caplog):
-    for name in ("post.glsl", "fullscreen_vertex.glsl"):
+    for name in ("post.glsl", "grade.glsl", "fullscreen_vertex.glsl"):
         shutil.copy(SHADER_DIR / name, tmp_path / name)
     path = tmp_path / "post.glsl"
     good = path.read_text()
-    broken = good.replace("c = (c - 0.5) * u_contrast + 0.5;", "c = (c - 0.5) * u_contrast + ;")
-    line = good.splitlines().index("    c = (c - 0.5) * u_contrast + 0.5;") + 1
+    broken = good.replace("colour = vec4(grade(c, ", "colour = vec4(grade(c, , ")
+    line = good.splitlines().index("    colour = vec4(grade(c, vignette_at(v_uv - 0.5)), 1.0);") + 1  # below the include
 
     path.write_text(broken)
     with pytest.raises(ShaderError) as e:
@@ -130,6 +132,13 @@ def test_broken_shader_names_file_and_line_and_keeps_the_last_good(ctx, tmp_path
     assert prog.reload_if_changed() is True and prog.last_error is None
     prog.draw(fbo, values, {"u_image": image_tex})
     assert read_rgb(fbo).mean() > 140  # the edit (an inverted image) is live
+
+    grade = tmp_path / "grade.glsl"  # an edit of the included file reloads the files that include it
+    grade.write_text(grade.read_text().replace("c *= exp2(u_flash * u_beat_pulse);", "c = 1.0 - c * exp2(u_flash * u_beat_pulse);"))
+    os.utime(grade, (bump + 10, bump + 10))
+    assert prog.reload_if_changed() is True
+    prog.draw(fbo, values, {"u_image": image_tex})
+    assert read_rgb(fbo).mean() < 110  # inverted twice: the grade's edit is live
 
 
 def test_the_shader_doc_lists_every_uniform_and_generator():
