@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from live.analysis.clock import Drive
+from live.app.finite import check_finite, check_record
 from live.core.defaults import RANDOM, TINY
 from live.core.errors import ModelNotFound, PhospheneError
 from live.core.units import parse_size
@@ -215,11 +216,13 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
                     if director is not None:
                         scenes(drive)
                     embeds, sample_index = conditioner.at(now, level, dt_s)
+                    check_finite(embeds, "the conditioning")  # a fault the run counts; the last good frame stays
             if hooks is not None:
                 hooks.engine.look = look.look  # what the controls set, from this frame on
             with timer.section("shaders"):
                 init = hooks.init_image(previous, drive) if hooks is not None and previous is not None else None
             image = generator(embeds, init_image=init)
+            check_finite(image, "the picture img2img made")  # never fed back, never shown
             previous = image
             rgb = to_uint8(image)
             with timer.section("shaders"):
@@ -245,6 +248,7 @@ def build_shader_pipeline(profile, director=None) -> LiveParts:
         engine = ShaderEngine(*parse_size(profile.size), look=look.look, structure=structure, fps=profile.display_fps)
 
         def frame(drive, level, dt_s, now, newest_index):
+            check_record(drive, "the audio analysis")  # NaN uniforms draw black: a fault the run counts instead
             if director is not None:
                 state = director.step(drive)
                 if state.begin is not None:

@@ -40,6 +40,7 @@ The shader engine has only the size (and the block). Not searched: display_fps i
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import math
@@ -55,7 +56,7 @@ from pathlib import Path
 
 from live.core.defaults import DEMO_CLIP, ROOT
 from live.core.errors import PhospheneError
-from live.core.profiles import LatencyProfile, load_profile
+from live.core.profiles import MAX_SIDE, LatencyProfile, load_profile
 from live.core.units import parse_size
 
 ENGINES = ("diffusion", "shader", "auto")
@@ -118,6 +119,30 @@ class Result:
             out.append(f"{self.overflows} input overflows")
         return out
 
+    def short_of(self, t: Targets) -> str:
+        """By how much the figures miss the targets as given ('' when they meet them): what tune says
+        beside every result it reports, so that "can" is never said of 22.3 fps for a 24 fps target."""
+        if self.error:
+            return f"the run failed ({self.error})"
+        out = []
+        if self.fps < t.fps:
+            gap = t.fps - self.fps
+            out.append(f"{gap:.{1 if gap >= 0.05 else 2}f} fps ({gap / t.fps:.0%}) short of the {t.fps:g} fps target")
+        if self.p95 > t.latency_ms:
+            gap = self.p95 - t.latency_ms
+            out.append(f"latency p95 {gap:.0f} ms ({gap / t.latency_ms:.0%}) over the {t.latency_ms:g} ms target")
+        if self.overflows:
+            out.append(f"{self.overflows} input overflows")
+        return "; ".join(out)
+
+    def against(self, t: Targets) -> str:
+        """The figures and how they stand against the targets: "meets 24 fps, latency p95 <= 400 ms"
+        or "best found: 22.3 fps, 1.7 fps (7%) short of the 24 fps target"."""
+        if self.error:
+            return f"failed: {self.error}"
+        short = self.short_of(t)
+        return f"{self.figures()} (meets {t.describe()})" if not short else f"best found: {self.figures()}, {short}"
+
     def figures(self) -> str:
         if self.error:
             return f"failed: {self.error}"
@@ -145,15 +170,18 @@ def describe(p: LatencyProfile, engine: str) -> str:
     )
 
 
-def size_levels(size) -> list[tuple[int, int]]:
-    """Sizes around the start's, largest first, sides multiples of 64 (64-2048), the aspect kept."""
+def size_levels(size, engine: str = "diffusion") -> list[tuple[int, int]]:
+    """Sizes around the start's (itself included, as it is), largest first, the aspect kept: sides in
+    multiples of 8 from 64 px, up to 2048 for the diffusion engine (its rule, live/models/settings.py)
+    and 8192 for the shader engine (the profile's)."""
     w, h = parse_size(size)
+    largest = 2048 if engine == "diffusion" else MAX_SIDE
     levels = []
     for f in SIZE_FACTORS:
-        level = (max(64, round(w * f / 64) * 64), max(64, round(h * f / 64) * 64))
-        if max(level) <= 2048 and level not in levels:
+        level = (w, h) if f == 1.0 else (max(64, round(w * f / 8) * 8), max(64, round(h * f / 8) * 8))
+        if (max(level) <= largest or f == 1.0) and level not in levels:
             levels.append(level)
-    return levels
+    return sorted(levels, key=lambda s: s[0] * s[1], reverse=True)
 
 
 def unet_levels(p: LatencyProfile) -> list[tuple[int, float]]:
@@ -193,7 +221,7 @@ class Axis:
 
 def axes(start: LatencyProfile, engine: str, backends: list[str]) -> dict[str, Axis]:
     """The searched fields, keyed by name, in the give-up order (see the module's docstring)."""
-    sizes = size_levels(start.size)
+    sizes = size_levels(start.size, engine)
     size = Axis("size", tuple(sizes), lambda p: parse_size(p.size), lambda p, v: replace(p, size=v[0] if v[0] == v[1] else v))
     block = Axis("block", tuple(sorted({*BLOCKS, start.block_size})), lambda p: p.block_size, lambda p, v: replace(p, block_size=v))
     if engine == "shader":
@@ -338,10 +366,10 @@ class Search:
         self.results.append(result)
         if seconds is None:
             self.seen[key] = result
-        verdict = "meets" if result.shortfall(self.t) == 0 else "short: " + "; ".join(result.misses(self.t))
+        verdict = "" if result.error else ": meets" if result.shortfall(self.t) == 0 else ": short: " + "; ".join(result.misses(self.t))
         self.bar.set_postfix_str(f"{self.bench.engine} {label}: {result.fps:.1f} fps, p95 {result.p95:.0f} ms", refresh=False)
         self.bar.update(time.monotonic() - started)
-        self.bar.write(f"tune: {self.bench.engine} [{describe(profile, self.bench.engine)}] {result.figures()}: {verdict}", file=sys.stderr)
+        self.bar.write(f"tune: {self.bench.engine} [{describe(profile, self.bench.engine)}] {result.figures()}{verdict}", file=sys.stderr)
         return result
 
     def run(self, start: LatencyProfile, space: dict[str, Axis]) -> Result:
@@ -398,6 +426,7 @@ WRITTEN = (
     "encoder_windows_s",
     "encoder_max_batch",
     "encoder_backend",
+    "engine",
 )
 
 
@@ -455,7 +484,7 @@ def write_profile(path: Path, result: Result, targets: Targets, flags: list[str]
         f"Written by `python -m live tune` on {datetime.datetime.now().isoformat(timespec='seconds')}.",
         f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} when measured.",
         f"Targets: {targets.describe()}; engine {result.engine}; models: {' '.join(flags) or 'none (shaders)'}.",
-        f"Measured: {result.figures()}.",
+        f"Measured: {result.against(targets)}.",
         *([note] if note else []),
         f"Run it: python -m live run --profile {path.name} {run_flags(result.engine, flags)}".rstrip(),
         "",
@@ -474,9 +503,10 @@ def write_profile(path: Path, result: Result, targets: Targets, flags: list[str]
 
 
 def run_flags(engine: str, flags: list[str]) -> str:
-    """What `run` needs beside --profile to draw as the candidate did."""
+    """What `run` needs beside --profile to draw as the candidate did: the models (the profile names
+    the engine itself; the shader engine needs nothing more)."""
     if engine == "shader":
-        return "--engine shader"
+        return ""
     return " ".join(f for f in flags if f not in ("--fallback", "none"))
 
 
@@ -541,8 +571,10 @@ def start_profile(args, engine: str, cuda: bool) -> LatencyProfile:
     return load_profile(name)
 
 
-def fit_display(p: LatencyProfile, targets: Targets) -> LatencyProfile:
-    return replace(p, display_fps=min(240, math.ceil(targets.fps - 1e-9)), encoder_batch=1).validate()
+def fit_display(p: LatencyProfile, targets: Targets, engine: str | None = None) -> LatencyProfile:
+    """The start of a search: the display at the target rate, one window a call, and the engine measured
+    (written into the profile, so that `run --profile` draws with it)."""
+    return replace(p, display_fps=min(240, math.ceil(targets.fps - 1e-9)), encoder_batch=1, engine=engine or p.engine).validate()
 
 
 def check_args(args) -> Targets | None:
@@ -570,7 +602,38 @@ def check_args(args) -> Targets | None:
     latency = None if args.target_latency is None else positive(args.target_latency, "--target-latency")
     if not args.check and (fps is None or latency is None):
         raise PhospheneError("tune: give both --target-fps N and --target-latency MS")
+    if args.start is not None:
+        load_profile(args.start)  # a start that does not load is said now, not by the first candidate
+    check_sources(args)
     return None if fps is None or latency is None else Targets(fps, latency)
+
+
+def check_sources(args) -> None:
+    """The input (a second of it decoded), the device and the models, checked as `run` and `render`
+    check them, before the search: a text file named .wav was found only by every candidate's run,
+    after the whole search, and said twice."""
+    if args.input:
+        from live.audio.decode import open_segment
+
+        open_segment(args.input, 0.0, 1.0)
+    elif args.device:
+        from live.audio.capture import probe
+
+        probe(args.device, 1, None)
+    args.diffusion_missing = ""
+    if args.engine == "shader" or args.check:
+        return
+    from live.app.engines import select_models
+    from live.core.errors import ModelNotFound
+    from live.models.loading import missing_models, not_found_message
+
+    chosen = argparse.Namespace(**{**vars(args), "models": "random" if args.random_weights else getattr(args, "models", None)})
+    missing = missing_models(select_models(chosen))
+    if missing and args.engine == "diffusion":
+        raise ModelNotFound(not_found_message(missing), "--models tiny")
+    if missing:  # auto: the shader engine alone, said now
+        args.diffusion_missing = not_found_message(missing)
+        print(f"tune: the diffusion engine cannot run here ({args.diffusion_missing}); tuning the shader engine", file=sys.stderr)
 
 
 def tune(args) -> int:
@@ -585,7 +648,7 @@ def tune(args) -> int:
         return check(args, targets, input_flags, flags)
     cuda = args.engine != "shader" and uses_cuda(args.compute)
     # diffusion first (when asked for, or auto); the shader engine after it fails: auto writes it, diffusion only says so
-    engines = ["shader"] if args.engine == "shader" else ["diffusion", "shader"]
+    engines = ["shader"] if args.engine == "shader" or args.diffusion_missing else ["diffusion", "shader"]
     seconds = args.seconds or min(20.0, max(4.0, args.budget_s / 12))
     found: dict[str, Result] = {}
     closest: dict[str, Result] = {}
@@ -601,7 +664,7 @@ def tune(args) -> int:
             budget = left if engine == "shader" else 0.8 * left  # the shader engine, if it comes to it, gets the rest
             bench = Bench(engine, flags, input_flags, seconds, Path(tmp), startup_s=3.0 if engine == "shader" else 30.0)
             search = Search(bench, targets, budget, bar)
-            start = fit_display(start_profile(args, engine, cuda), targets)
+            start = fit_display(start_profile(args, engine, cuda), targets, engine)
             best = search.run(start, axes(start, engine, backends_for(args, cuda) if engine == "diffusion" else []))
             if best.shortfall(targets) > 0:
                 closest[engine] = search.closest()
@@ -620,43 +683,53 @@ def tune(args) -> int:
 
 
 def report(args, targets: Targets, found: dict, closest: dict, flags: list[str]) -> int:
-    """Write the profile that meets the targets, or say which target no candidate met, and the closest."""
+    """Write the profile that meets the targets, or say which target no candidate met, and the closest.
+    Every result said is said against the targets: met, or by how much it falls short."""
     chosen = found.get("shader") if args.engine == "shader" else found.get("diffusion")
     if chosen is None and args.engine == "auto":
         chosen = found.get("shader")
     if chosen is not None:
         note = ""
+        short = chosen.short_of(targets)
         if chosen.engine == "shader" and args.engine == "auto":
-            note = "The diffusion engine could not meet these targets on this machine; the shader engine can."
-            print(f"tune: the diffusion engine cannot meet {targets.describe()} here; the shader engine can", file=sys.stderr)
+            can = "can" if not short else f"comes closest ({short})"
+            if getattr(args, "diffusion_missing", ""):
+                note = f"The diffusion engine cannot run on this machine ({args.diffusion_missing}); the shader engine {can}."
+            else:
+                note = f"The diffusion engine could not meet these targets on this machine; the shader engine {can}."
+                print(f"tune: the diffusion engine cannot meet {targets.describe()} here; the shader engine {can}", file=sys.stderr)
         write_profile(args.output, chosen, targets, flags if chosen.engine == "diffusion" else [], note)
-        print(f"tune: wrote {args.output} ({chosen.engine}: {describe(chosen.profile, chosen.engine)}; {chosen.figures()})")
+        print(f"tune: wrote {args.output} ({chosen.engine}: {describe(chosen.profile, chosen.engine)}; {chosen.against(targets)})")
         print(f"run it: python -m live run --profile {args.output} {run_flags(chosen.engine, flags)}".rstrip())
         return 0
     engine = "shader" if args.engine == "shader" else "diffusion"
     near = closest.get(engine)
     if near is None:
         raise PhospheneError("tune: nothing was measured within --budget-s; give a longer budget")
-    print(
-        f"tune: no candidate of the {engine} engine meets {targets.describe()} here: {'; '.join(near.misses(targets))}; "
-        f"the closest: [{describe(near.profile, engine)}] {near.figures()}",
-        file=sys.stderr,
-    )
-    if "shader" in found:  # --engine diffusion: the shader engine could
-        shader = found["shader"]
+    if near.error:  # every candidate would fail alike (the first one's error, said once)
+        print(f"tune: the {engine} engine did not run here: {near.error}", file=sys.stderr)
+    else:
         print(
-            f"tune: the shader engine can: [{describe(shader.profile, 'shader')}] {shader.figures()} (tune --engine shader or auto)",
+            f"tune: no candidate of the {engine} engine meets {targets.describe()} here: {'; '.join(near.misses(targets))}; "
+            f"the closest: [{describe(near.profile, engine)}] {near.figures()}",
+            file=sys.stderr,
+        )
+    if "shader" in found:  # --engine diffusion: the shader engine could (or came within the fps slack)
+        shader = found["shader"]
+        can = "can" if not shader.short_of(targets) else "comes closest"
+        print(
+            f"tune: the shader engine {can}: [{describe(shader.profile, 'shader')}] {shader.against(targets)} (tune --engine shader or auto)",
             file=sys.stderr,
         )
     elif engine == "diffusion" and "shader" in closest:
-        print(f"tune: nor can the shader engine (closest: {closest['shader'].figures()})", file=sys.stderr)
-    if args.write_closest:
+        print(f"tune: nor can the shader engine (closest: {closest['shader'].against(targets)})", file=sys.stderr)
+    if args.write_closest and not near.error:
         write_profile(
             args.output, near, targets, flags if engine == "diffusion" else [], f"Closest: misses {'; '.join(near.misses(targets))}."
         )
         print(f"tune: wrote the closest candidate to {args.output} (--write-closest)")
     else:
-        print("tune: no profile written (--write-closest writes the closest candidate)", file=sys.stderr)
+        print("tune: no profile written" + ("" if near.error else " (--write-closest writes the closest candidate)"), file=sys.stderr)
     return 1
 
 
