@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
 
 import numpy as np
 
-from live.analysis.clock import Analyzer, Drive
+from live.analysis.clock import Analyzer
 from live.audio.decode import open_segment, stream
 from live.core.defaults import DEMO_CLIP, SAMPLE_RATE
 from live.lab.bench_shaders import add_bench_shaders_args, bench_shaders  # noqa: F401  (`bench shaders` lives there)
