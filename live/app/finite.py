@@ -34,9 +34,13 @@ def is_finite(x) -> bool:
     return bool(torch.isfinite(x).all())
 
 
-def check_finite(x, what: str) -> None:
+SKIPPED = "nothing was drawn from it"  # live: the fault is counted and the last good frame stays
+STOPPED = "the render stopped there and wrote no video"  # offline
+
+
+def check_finite(x, what: str, then: str = SKIPPED) -> None:
     if not is_finite(x):
-        raise NonFiniteError(f"{what} is not finite (NaN or infinity): nothing was drawn from it")
+        raise NonFiniteError(f"{what} is not finite (NaN or infinity): {then}")
 
 
 def bad_fields(record) -> list[str]:
@@ -50,6 +54,6 @@ def bad_fields(record) -> list[str]:
     return bad
 
 
-def check_record(record, what: str) -> None:
+def check_record(record, what: str, then: str = SKIPPED) -> None:
     if bad := bad_fields(record):
-        raise NonFiniteError(f"{what}: {', '.join(bad)} not finite (NaN or infinity): nothing was drawn from it")
+        raise NonFiniteError(f"{what}: {', '.join(bad)} not finite (NaN or infinity): {then}")

@@ -32,7 +32,7 @@ from live.analysis.clock import FeatureClock
 from live.app.beats import bars_of_file
 from live.app.director import Director
 from live.app.engines import DiffusionHooks, load_diffusion_side, start_token
-from live.app.finite import check_finite, check_record
+from live.app.finite import STOPPED, check_finite, check_record
 from live.app.scenes import DEFAULT_SCENE, Scene, load_library
 from live.app.settings import RenderConfig, check_fps
 from live.app.timeline import load_timeline
@@ -70,9 +70,9 @@ def write_mp4(
     started = time.perf_counter()
     mux_sr = segment.source_sr if segment.source_sr in AAC_RATES else 48_000
     mux_channels = min(segment.channels, 2)
-    with Mp4Writer(output, fps=fps, width=width, height=height, audio_sr=mux_sr, audio_channels=mux_channels) as writer:
+    writing = Mp4Writer(output, fps=fps, width=width, height=height, audio_sr=mux_sr, audio_channels=mux_channels)
+    with writing as writer, make_bar(n_frames, progress) as bar:  # the bar closes first, on Ctrl-C too: no line after "interrupted:"
         muxer = AudioMuxer(writer, stream(segment, sr=mux_sr, channels=mux_channels, block_s=0.5), mux_sr)
-        bar = make_bar(n_frames, progress)
         for k, rgb in zip(range(n_frames), frames, strict=False):  # the frames may be a longer generator
             with timer.section("mux"):
                 muxer.write_until((k + 1) / fps)
@@ -80,7 +80,6 @@ def write_mp4(
             bar.update(1)
         with timer.section("mux"):
             muxer.write_until(math.inf)
-        bar.close()
     seconds = time.perf_counter() - started
     log.info("wrote %s: %d frames in %.1f s (%.1f fps)", output, n_frames, seconds, n_frames / seconds)
     return RenderResult(output, n_frames, seconds, timer.per_frame_ms(n_frames), engine)
@@ -236,7 +235,8 @@ class FrameLoop:
             windows = np.stack([self.buffer.get(a, b) for a, b in bounds])  # (B, S); decoding is timed in timed()
             with self.p.timer.section("encoder"):
                 tokens = self.p.encoder.encode(windows)  # (B, T, D)
-            check_finite(tokens, f"the encoder's embeddings of the audio at {js[0] * self.cfg.hop_s:.2f}..{js[-1] * self.cfg.hop_s:.2f} s")
+            what = f"the encoder's embeddings of the audio at {js[0] * self.cfg.hop_s:.2f}..{js[-1] * self.cfg.hop_s:.2f} s"
+            check_finite(tokens, what, STOPPED)
             with self.p.timer.section("conditioning"):
                 for j, (_, b), tok in zip(js, bounds, tokens, strict=True):
                     newest = min(b, self.total) - 1
@@ -261,14 +261,14 @@ class FrameLoop:
                 self.direct(drive)
         with self.p.timer.section("conditioning"):
             embeds, _sample_index = self.p.conditioner.at(t_s, level, float(1 / fps))
-        check_finite(embeds, f"frame {k} ({t_s:.2f} s): the conditioning (the attack/release smoothing, the prompt mix)")
+        check_finite(embeds, f"frame {k} ({t_s:.2f} s): the conditioning (the attack/release smoothing, the prompt mix)", STOPPED)
         init = None
         if self.hooks is not None:
             with self.p.timer.section("shaders"):
                 if self.previous is not None:  # warp + structure: motion follows the music
                     init = self.hooks.init_image(self.previous, drive)
         image = self.p.generator(embeds, init_image=init)
-        check_finite(image, f"frame {k} ({t_s:.2f} s): the picture img2img made")
+        check_finite(image, f"frame {k} ({t_s:.2f} s): the picture img2img made", STOPPED)
         self.previous = image  # fed back before the post effects
         with self.p.timer.section("vae"):
             rgb = to_uint8(image)
@@ -333,8 +333,8 @@ def render_shader(
         look, structure = scene.look, scene.structure
     else:
         structure = Structure()
-    check_record(look, f"the look{f' of scene {scene.name}' if scene else ''}")
-    check_record(structure, f"the structure{f' of scene {scene.name}' if scene else ''}")
+    check_record(look, f"the look{f' of scene {scene.name}' if scene else ''}", STOPPED)
+    check_record(structure, f"the structure{f' of scene {scene.name}' if scene else ''}", STOPPED)
     timer = StageTimer()
     engine = ShaderEngine(
         width, height, look=look, structure=structure, seed=seed, fps=float(fps)
@@ -363,7 +363,7 @@ def render_shader(
                 buffer.forget_before(b)
             with timer.section("features"):
                 drive = clock.advance(under_frame, float(k / fps))
-                check_record(drive, f"frame {k} ({float(k / fps):.2f} s): the audio analysis (does the input hold NaN samples?)")
+                check_record(drive, f"frame {k} ({float(k / fps):.2f} s): the audio analysis (does the input hold NaN samples?)", STOPPED)
             with timer.section("shaders"):
                 engine.reload_if_changed()
                 if director is not None:
@@ -417,8 +417,8 @@ def direct(director: Director, engine: ShaderEngine, drive):
     if state.begin is not None:
         name, transition = state.begin
         target = director.library[name]
-        check_record(target.look, f"the look of scene {name}")
-        check_record(target.structure, f"the structure of scene {name}")
+        check_record(target.look, f"the look of scene {name}", STOPPED)
+        check_record(target.structure, f"the structure of scene {name}", STOPPED)
         try:
             engine.begin(target.look, target.structure, transition.kind)
         except PhospheneError as e:  # ShaderError: a broken generator; the scene on screen stays

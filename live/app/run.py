@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from live.app.finite import check_finite
 from live.app.stats import RunStats, write_json
 from live.audio.fileinput import FileInput
 from live.audio.monitor import Monitor
@@ -71,6 +72,7 @@ class EncoderWorker(threading.Thread):
                 window = ring.read(end - self.window_samples, end).samples  # (n, C) at the device rate
                 wave16k = soxr.resample(mono(window, self.channels), self.source.sr, SAMPLE_RATE, quality="HQ")
                 tokens = self.encoder.encode(wave16k[None, :].astype(np.float32))[0].to(torch.float32)  # (T, D)
+                check_finite(tokens, "the encoder's embedding")  # counted below; the last good conditioning holds
                 with self.lock:
                     self.conditioner.add(ring.capture_time(end - 1), end - 1, tokens)
                 self.last_index = end

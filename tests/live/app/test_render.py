@@ -246,3 +246,97 @@ def test_shader_stage_shapes_the_diffusion_frames(house_music, tmp_path):
     assert (with_shaders[0] != without[0]).any()  # post effects from the first frame
     # the warp + beat flash make consecutive frames move more than plain feedback does
     assert np.abs(np.diff(with_shaders, axis=0)).mean() > np.abs(np.diff(without, axis=0)).mean()
+
+
+def test_a_non_finite_conditioning_stops_the_render_and_writes_nothing(house_music, tmp_path):
+    """The source guard, below the parser (which refuses --attack nan itself): a smoothing time of
+    NaN makes every embedding after the first NaN, which img2img draws black. The render stops at
+    the first such frame with one line naming it, and leaves no video and no partial file (the old
+    code wrote a black video and said nothing)."""
+    from live.app.render import render
+    from live.app.settings import RenderConfig
+    from live.core.errors import PhospheneError
+    from live.models.loading import Models
+    from live.models.settings import ConditioningConfig, GeneratorConfig
+
+    conditioning = ConditioningConfig()
+    object.__setattr__(conditioning, "attack_s", float("nan"))  # as a config that slipped past every check would be
+    config = RenderConfig(fps=8, shaders=False, conditioning=conditioning, generator=GeneratorConfig(size=64, steps=2))
+    out = tmp_path / "nan.mp4"
+    with pytest.raises(PhospheneError, match=r"frame \d+ \(.* s\): the conditioning .* is not finite .*wrote no video"):
+        render(house_music, out, models=Models.all_tiny(), config=config, duration_s=2.0, progress=False, device="cpu")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_non_finite_picture_stops_the_render(house_music, tmp_path, monkeypatch):
+    """A generator whose output turns NaN (as a broken model's would): one line, nothing written."""
+    from live.app.render import render
+    from live.app.settings import RenderConfig
+    from live.core.errors import PhospheneError
+    from live.models.generator import Img2Img
+    from live.models.loading import Models
+    from live.models.settings import GeneratorConfig
+
+    original = Img2Img.__call__
+    calls = []
+
+    def broken(self, *args, **kwargs):
+        image = original(self, *args, **kwargs)
+        calls.append(1)
+        return image * float("nan") if len(calls) >= 3 else image
+
+    monkeypatch.setattr(Img2Img, "__call__", broken)
+    config = RenderConfig(fps=8, shaders=False, generator=GeneratorConfig(size=64, steps=2))
+    with pytest.raises(PhospheneError, match=r"frame 2 \(0.25 s\): the picture img2img made is not finite"):
+        render(house_music, tmp_path / "nan.mp4", models=Models.all_tiny(), config=config, duration_s=2.0, progress=False, device="cpu")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_non_finite_shader_uniform_is_refused_not_drawn_black(house_music, tmp_path):
+    """The shader engine: a look (a scene's numbers, which feed the uniforms) holding NaN is refused
+    before any output exists, and a scene switched to mid-render with one stops the render there;
+    neither leaves a file."""
+    from live.app.director import Director
+    from live.app.render import render_shader
+    from live.app.scenes import Scene
+    from live.app.transition import parse_transition
+    from live.core.errors import PhospheneError
+    from live.draw.shaders import ShaderLook
+
+    bad = Scene("bad", look=ShaderLook(flash=float("nan")))
+    with pytest.raises(PhospheneError, match="the look of scene bad: flash not finite"):
+        render_shader(house_music, tmp_path / "a.mp4", size=32, fps=12, scene=bad, progress=False)
+    director = Director({"classic": Scene("classic"), "bad": bad}, "classic", transition=parse_transition("cut on now"), auto_bars=1)
+    with pytest.raises(PhospheneError, match="the look of scene bad: flash not finite"):
+        render_shader(house_music, tmp_path / "b.mp4", size=32, fps=12, director=director, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def partials(folder: Path, stem: str) -> list[Path]:
+    return sorted(folder.glob(f".{stem}.partial-*.mp4"))
+
+
+def test_a_killed_renders_partial_is_removed_by_the_next_render_of_that_output(house_music, tmp_path):
+    """kill -9 mid-render leaves `.NAME.partial-HOST-PID.mp4` (nothing can clean up after SIGKILL);
+    the next render of the same output removes it, as the process is gone, and keeps one whose
+    process is alive (this test's own pid: a render still running)."""
+    import signal
+
+    from live.draw.video import partial_path
+
+    out = tmp_path / "video.mp4"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "live", "render", str(house_music), "-o", str(out), "--engine", "shader", "--size", "512", "-q"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not partials(tmp_path, "video") and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    stale = partials(tmp_path, "video")
+    assert len(stale) == 1 and stale[0].name.endswith(f"-{proc.pid}.mp4") and not out.exists()
+    alive = partial_path(out, os.getpid())  # a render in progress, as far as anyone can tell
+    alive.write_bytes(b"still being written")
+    r = run_cli("render", house_music, "-o", out, "--engine", "shader", "--size", "32", "--duration", "1", "-q")
+    assert r.returncode == 0, r.stderr
+    assert out.exists() and partials(tmp_path, "video") == [alive]

@@ -347,3 +347,55 @@ def test_monitor_plays_the_rehearsal_file_out_loud(jack, house_music, tmp_path):
     r = run_cli("--input", house_music, "--monitor", "nonesuch", "--engine", "shader", "--duration", 2)
     assert_one_line_error(r, "--monitor nonesuch")
     assert_one_line_error(run_cli("--device", "system", "--monitor", "--engine", "shader"), "--monitor plays the --input file")
+
+
+def test_a_non_finite_frame_live_is_a_counted_fault_and_the_last_good_frame_stays(house_music):
+    """Live, the source guard is a fault the run survives: while the analysis feeding the shader
+    uniforms is NaN (injected below the parser, into the Drive of each frame), no frame is drawn from
+    it (the old engine drew black), the generator counts the error (the HUD's error line and the
+    stats' generator.errors read it) and the last good frame stays on screen; once the numbers are
+    finite again frames come again."""
+    import threading
+    from dataclasses import replace
+
+    from live.app.engines import build_shader_pipeline
+    from live.app.run import FrameSlot, GeneratorWorker
+    from live.audio.fileinput import FileInput
+    from live.core.profiles import load_profile, with_overrides
+
+    parts = build_shader_pipeline(with_overrides(load_profile("laptop"), size="64"))
+    poisoned = threading.Event()
+
+    def make_engine():
+        frame = parts.make_engine(threading.Lock())
+
+        def engine(drive, *rest):
+            return frame(replace(drive, level=float("nan")) if poisoned.is_set() else drive, *rest)
+
+        return engine
+
+    source, slot = FileInput(house_music), FrameSlot()
+    worker = GeneratorWorker(source, None, slot, make_engine, min_interval_s=1 / 30)
+
+    def wait_for(condition, timeout_s=30.0):
+        deadline = time.monotonic() + timeout_s
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert condition()
+
+    source.start()
+    worker.start()
+    try:
+        wait_for(lambda: worker.frames >= 10)
+        poisoned.set()
+        time.sleep(0.1)
+        frames_before, good = worker.frames, slot.latest()[1]
+        wait_for(lambda: worker.errors >= 2)
+        assert worker.frames == frames_before and slot.latest()[1] is good  # nothing drawn from NaN: the last good frame stays
+        assert good[0].mean() > 1 and "NonFiniteError" in worker.last_error and "level" in worker.last_error
+        poisoned.clear()
+        wait_for(lambda: worker.frames > frames_before + 5)  # survived
+    finally:
+        worker.stop_event.set()
+        worker.join(timeout=10)
+        source.stop()
