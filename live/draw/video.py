@@ -1,9 +1,11 @@
 """MP4 out: H.264 video at exactly `fps`, the music muxed in as AAC, and nothing half-written.
 
-`Mp4Writer` encodes into a hidden temporary file beside the output (`.{stem}.partial-{pid}.mp4`, same
-folder so the final `os.replace` is atomic) and renames it over the output only in `commit()`. A
+`Mp4Writer` encodes into a hidden temporary file beside the output (`.{stem}.partial-{host}-{pid}.mp4`,
+same folder so the final `os.replace` is atomic) and renames it over the output only in `commit()`. A
 render that fails or is interrupted (Ctrl-C included) deletes the temporary file and leaves any
-older output untouched.
+older output untouched. A render killed outright (kill -9, a power cut) cannot: the next render of
+the same output removes the partial files of renders that are gone (same host, process not
+running), never one of a render still running or of another machine's.
 
 Timing is by count, never by clock: video frame k has pts k in a 1/fps time base, and audio pts is
 the number of samples written before it. The AAC encoder's priming (1024 samples of delay) is
@@ -16,8 +18,11 @@ a second rather than a render. `probe` reads back the facts a test (or a user) w
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import re
+import socket
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -29,6 +34,8 @@ from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTr
 from live.core.errors import PhospheneError
 from live.core.paths import check_output_file
 from live.core.progress import bar_output
+
+log = logging.getLogger("phosphene")
 
 # BT.709 with limited ("MPEG", 16-235) range is what players assume for H.264 they did not tag
 # themselves; we convert with it and tag the stream with it, so the colours survive the round trip.
@@ -73,7 +80,8 @@ class Mp4Writer:
         if audio_channels not in (1, 2):
             raise ValueError(f"audio_channels={audio_channels}: the writer takes mono or stereo")
         self._audio_layout = "stereo" if audio_channels == 2 else "mono"
-        self.temp_path = self.path.with_name(f".{self.path.stem}.partial-{os.getpid()}.mp4")
+        remove_stale_partials(self.path)
+        self.temp_path = partial_path(self.path)
         self.frames_written = 0
         self.samples_written = 0  # audio samples per channel handed to the encoder
         self._state = "open"  # "open" -> "committed" | "aborted"
@@ -196,6 +204,47 @@ class Mp4Writer:
         else:  # any exception, KeyboardInterrupt included: no broken file, and the exception goes on
             self.abort()
         return False
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"  # the partial's name keeps to safe characters
+
+
+def partial_path(path: Path, pid: int | None = None) -> Path:
+    """The temporary file a render of `path` writes: hidden, beside it, named by this host and process."""
+    return path.with_name(f".{path.stem}.partial-{_host()}-{os.getpid() if pid is None else pid}.mp4")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True
+
+
+def remove_stale_partials(path: Path) -> list[Path]:
+    """Remove the partial files of earlier renders of `path` that died without cleaning up (kill -9):
+    those of this host whose process is no longer running. Returns what was removed."""
+    pattern = re.compile(rf"^\.{re.escape(path.stem)}\.partial-(?P<host>.+)-(?P<pid>\d+)\.mp4$")
+    removed = []
+    try:
+        names = [p for p in path.parent.iterdir() if p.name.startswith(f".{path.stem}.partial-")]
+    except OSError:
+        return removed
+    for candidate in names:
+        m = pattern.match(candidate.name)
+        if m is None or m["host"] != _host() or int(m["pid"]) == os.getpid() or _running(int(m["pid"])):
+            continue
+        try:
+            candidate.unlink()
+            removed.append(candidate)
+            log.info("removed %s, left by a render (process %s) that was killed before it finished", candidate, m["pid"])
+        except OSError:
+            pass
+    return removed
 
 
 def check_output_path(path: str | os.PathLike, *, inputs: tuple = ()) -> Path:
