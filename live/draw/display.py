@@ -1,12 +1,6 @@
 """The live window: pygame, fullscreen on a chosen display, a HUD, and the VJ's keys.
 
-Keys (also shown by the HUD):
-    F fullscreen toggle   H HUD   B blackout   Space freeze frame
-    Left/Right previous/next prompt   Up/Down strength   [ ] audio weight
-    T tap tempo (overrides the beat tracker)   R release the tapped tempo
-    O off-beat: move the tracker's beat by half a beat (again: back)   D "this is the one": the nearest beat starts the bar
-    N/P next/previous scene   C cue the next scene (fires on the phrase)   G go (the cued scene, next beat)
-    Esc or Q quit
+The keys are one table, live/draw/keys.py (also shown by the HUD and by `run --help`).
 """
 
 from __future__ import annotations
@@ -17,11 +11,12 @@ import sys
 import numpy as np
 
 from live.core.errors import PhospheneError
+from live.draw.keys import HUD_LINE, WINDOW_ACTIONS, key_actions
 
 CLEAR = (12, 0, 24)  # the clear colour: a deep violet, so "nothing drawn yet" is told from black
 HUD_POINTS = 22  # the HUD's font size in a large window; it shrinks to fit a small one
 HIDDEN_DRIVERS = ("dummy", "offscreen")  # SDL video drivers that draw into memory only
-KEYS_HELP = "F fullscreen  H hud  B blackout  Space freeze  <- -> prompt  Up/Down strength  [ ] weight  T tap  R untap  O off-beat  D the one  N/P scene  C cue  G go  Q quit"
+KEYS_HELP = HUD_LINE  # the keys, short, as the HUD's last line
 
 
 def _pygame():
@@ -136,40 +131,11 @@ class Display:
             if event.type == pg.QUIT:
                 self.quit_requested = True
             elif event.type == pg.KEYDOWN:
-                key = event.key
-                if key in (pg.K_ESCAPE, pg.K_q):
-                    self.quit_requested = True
-                elif key == pg.K_f:
-                    self.windowed = not self.windowed
-                    self._set_mode()
-                elif key == pg.K_h:
-                    self.hud_on = not self.hud_on
-                elif key == pg.K_b:
-                    self.blackout = not self.blackout
-                elif key == pg.K_SPACE:
-                    self.frozen = not self.frozen
-                else:
-                    action = {
-                        pg.K_RIGHT: "next_prompt",
-                        pg.K_LEFT: "previous_prompt",
-                        pg.K_UP: "strength_up",
-                        pg.K_DOWN: "strength_down",
-                        pg.K_RIGHTBRACKET: "weight_up",
-                        pg.K_LEFTBRACKET: "weight_down",
-                        pg.K_t: "tap",  # tap tempo: overrides the beat tracker until released
-                        pg.K_r: "release_tap",
-                        pg.K_o: "half_beat",  # the tracker found the pulse but sits on the off-beat
-                        pg.K_n: "scene_next",
-                        pg.K_p: "scene_previous",
-                        pg.K_c: "scene_cue",
-                        pg.K_g: "scene_go",
-                        pg.K_d: "downbeat",  # "this is the one": the nearest beat starts the bar
-                        pg.K_l: "learn",  # MIDI learn: touch a parameter, move a control
-                        pg.K_PERIOD: "learn_next",
-                        pg.K_COMMA: "learn_previous",
-                    }.get(key)
-                    if action:
-                        self.actions.append(action)
+                action = key_actions(pg).get(event.key)
+                if action in WINDOW_ACTIONS:
+                    self.apply(action)
+                elif action:
+                    self.actions.append(action)
 
     def apply(self, action: str) -> None:
         """The display's own actions, from MIDI or OSC as from its keys."""
