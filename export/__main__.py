@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from live.core.cli import dispatch, top_parser
+from live.core.units import COUNT, Number
+
 DESCRIPTION = """\
 Export Phosphene's audio encoder: encode(waveforms float32 [B, S] at 16 kHz) -> [B, T, D].
 
@@ -28,60 +31,46 @@ examples:
 """
 
 
-# how each command asks for seeded random weights: the advice when a model cannot be found
-TINY_ADVICE = {"shapes": "--encoder tiny", "onnx": "--encoder tiny", "bench": "--models tiny"}
+OPSET = Number("an ONNX opset", lo=13, example="17", whole=True)
+THREADS = Number("a whole number of threads", lo=1, example="2", whole=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m export", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="command")
-    shapes = sub.add_parser(
-        "shapes",
-        help="print the encoder's input and output shapes",
-        description="Run the torch encoder on several window lengths and batch sizes and print (B, S) -> (B, T, D).",
-    )
-    shapes.add_argument("--encoder", default="tiny", help="hub id, folder, or tiny (default: %(default)s)")
+def build_parser(prog: str = "python -m export") -> argparse.ArgumentParser:
+    parser, sub = top_parser(prog, DESCRIPTION)
+    what = "Run the torch encoder on several window lengths and batch sizes and print (B, S) -> (B, T, D)."
+    shapes = sub.add_parser("shapes", help="print the encoder's input and output shapes", description=what)
+    shapes.add_argument("--encoder", default="tiny", help="hub id, folder, or tiny")
+    shapes.set_defaults(func=cmd_shapes, tiny="--encoder tiny")
 
     onnx = sub.add_parser("onnx", help="export to ONNX", description="Export an encoder, fbank included, to an ONNX folder.")
-    onnx.add_argument(
-        "--encoder", required=True, metavar="ID|PATH|tiny", help="audio2img or own-format checkpoint: hub id, folder, or tiny"
-    )
+    onnx.add_argument("--encoder", required=True, metavar="ID|PATH|tiny", help="audio2img or own-format checkpoint: hub id, folder, or tiny")
     onnx.add_argument("-o", "--output", required=True, metavar="DIR", help="the folder to write (must not exist, or be empty)")
     onnx.add_argument("--fp16", action="store_true", help="model weights and compute in fp16 (fbank stays fp32); for GPUs")
-    onnx.add_argument("--opset", type=int, default=17, help="ONNX opset (default: %(default)s, the tested one)")
+    onnx.add_argument("--opset", type=OPSET, default=17, help="ONNX opset (17 is the tested one)")
+    onnx.set_defaults(func=cmd_onnx, tiny="--encoder tiny")
 
-    verify = sub.add_parser(
-        "verify", help="check an export against torch", description="Compare an ONNX export with its torch source on real music."
-    )
+    verify = sub.add_parser("verify", help="check an export against torch", description="Compare an ONNX export with its torch source on real music.")
     verify.add_argument("folder", metavar="DIR", help="a folder written by `python -m export onnx`")
+    verify.set_defaults(func=cmd_verify)
 
     trt = sub.add_parser("trt", help="build a TensorRT engine (CUDA)", description="Build a fp16 TensorRT engine from an ONNX export.")
     trt.add_argument("--onnx", required=True, metavar="DIR", help="a folder written by `python -m export onnx`")
     trt.add_argument("--profile", required=True, metavar="NAME", help="latency profile (stage, balanced, laptop, or a .toml file)")
-    trt.add_argument(
-        "-o",
-        "--output",
-        metavar="ENGINE",
-        help="the engine file to write, ENGINE.json beside it (default: DIR/PROFILE.engine, where --encoder-backend auto finds it)",
-    )
-    trt.add_argument("--timing-cache", default=None, metavar="FILE", help="TensorRT timing cache (default: timing.cache beside the engine)")
+    engine = "the engine file to write, ENGINE.json beside it (default: DIR/PROFILE.engine, where --encoder-backend auto finds it)"
+    trt.add_argument("-o", "--output", metavar="ENGINE", help=engine)
+    trt.add_argument("--timing-cache", metavar="FILE", help="TensorRT timing cache (default: timing.cache beside the engine)")
+    trt.set_defaults(func=cmd_trt)
 
     bench = sub.add_parser("bench", help="time every backend", description="Milliseconds per window for every backend available here.")
     bench.add_argument("--models", default="full,tiny", help="comma-separated: full (w2v-bert-2.0 + adapter, random weights), tiny")
-    bench.add_argument("--repeat", type=int, default=3, help="timed runs per cell, median reported (default: %(default)s)")
-    bench.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra_op_num_threads on the CPU (default: %(default)s)")
+    bench.add_argument("--repeat", type=COUNT, default=3, help="timed runs per cell, median reported")
+    bench.add_argument("--threads", type=THREADS, default=2, help="ONNX Runtime intra_op_num_threads on the CPU")
+    bench.set_defaults(func=cmd_bench, tiny="--models tiny")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if not args.command:
-        build_parser().print_help()
-        return 2
-    from live.core.errors import run_main
-
-    commands = {"shapes": cmd_shapes, "onnx": cmd_onnx, "verify": cmd_verify, "trt": cmd_trt, "bench": cmd_bench}
-    return run_main(commands, args, tiny=TINY_ADVICE.get(args.command))
+def main(argv: list[str] | None = None, prog: str = "python -m export") -> int:
+    return dispatch(build_parser(prog), argv)
 
 
 def cmd_shapes(args) -> int:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from live.core.cli import dispatch, top_parser
 from live.core.defaults import SAMPLE_RATE
+from live.core.units import COUNT, DURATION, Number
 
 DESCRIPTION = """\
 Phosphene's encoder checkpoints: a Hugging Face folder (config.json, model.safetensors,
@@ -47,25 +49,25 @@ the batch size is per process and negatives are gathered from every process.
 """
 
 
-# how each command asks for seeded random weights: the advice when a model cannot be found
-TINY_ADVICE = {"fit": "--weights tiny", "eval": "--encoder tiny", "info": "tiny as the encoder", "bench": "--models tiny"}
+TOKENS = Number("tokens per window", lo=1, hi=77, example="77", whole=True)
+WORKERS = Number("a whole number of processes", lo=0, example="2", whole=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m training", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="command", metavar="command")
+# which window of a longer clip `eval` scores: --window-at's choices, their words, and its default (said in its help)
+WINDOW_AT = {"active": "its most active window", "start": "its first window (audio2img's)"}
+WINDOW_AT_DEFAULT = "active"
+
+def build_parser(prog: str = "python -m training") -> argparse.ArgumentParser:
+    parser, sub = top_parser(prog, DESCRIPTION)
     init = sub.add_parser(
         "init",
         help="write a new, untrained checkpoint",
         description="Write an untrained own-format checkpoint: seeded random weights, for tests and smoke runs (its pictures mean nothing).",
     )
     init.add_argument("-o", "--output", required=True, help="folder to write (must not exist)")
-    init.add_argument(
-        "--encoder", choices=["tiny"], default="tiny", help="architecture: tiny (a 2-layer w2v-bert, 32 wide, in the tiny text space)"
-    )
-    init.add_argument("--tokens", type=int, default=77, help="L, tokens per window (default: %(default)s, a whole SD prompt)")
+    init.add_argument("--encoder", choices=["tiny"], default="tiny", help="architecture: tiny (a 2-layer w2v-bert, 32 wide, in the tiny text space)")
+    init.add_argument("--tokens", type=TOKENS, default=77, help="L, tokens per window (77: a whole SD prompt)")
+    init.set_defaults(func=cmd_init)
     add_fit(sub)
     add_eval(sub)
     bench = sub.add_parser(
@@ -74,17 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Time training steps (forward, backward, optimiser; real audio windows) for the tiny model and "
         "the full-size backbone with random weights, and print samples per second and peak memory.",
     )
-    bench.add_argument("--models", default="tiny,w2v-bert-2.0", help="comma-separated: tiny and/or backbone names (default: %(default)s)")
-    bench.add_argument("--batch-size", type=int, default=4, help="clips per step (default: %(default)s)")
-    bench.add_argument("--window-s", type=float, default=4.0, help="seconds per clip (default: %(default)s)")
-    bench.add_argument("--steps", type=int, default=5, help="timed steps per model, after one warm-up step (default: %(default)s)")
+    bench.add_argument("--models", default="tiny,w2v-bert-2.0", help="comma-separated: tiny and/or backbone names")
+    bench.add_argument("--batch-size", type=COUNT, default=4, help="clips per step")
+    bench.add_argument("--window-s", type=DURATION, default=4.0, help="seconds per clip")
+    bench.add_argument("--steps", type=COUNT, default=5, help="timed steps per model, after one warm-up step")
     bench.add_argument("--gradient-checkpointing", action="store_true", help="also time each model with gradient checkpointing")
+    bench.set_defaults(func=cmd_bench, tiny="--models tiny")
     info = sub.add_parser(
         "info",
         help="print a checkpoint's metadata and output shape",
         description="Load a checkpoint (own or audio2img format) and print its text space and the shape it gives for a 3.76 s window.",
     )
     info.add_argument("encoder", help="checkpoint folder, hub id, or tiny")
+    info.set_defaults(func=cmd_info, tiny="tiny as the encoder")
     return parser
 
 
@@ -93,7 +97,7 @@ def add_fit(sub) -> None:
 
     from training.config import FitConfig
 
-    fit = sub.add_parser("fit", help="train an encoder", description=FIT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fit = sub.add_parser("fit", help="train an encoder", description=FIT_DESCRIPTION)
     fit.add_argument("--config", metavar="FILE.toml", help="settings file (paths in it are relative to its folder); flags override it")
     fit.add_argument("--resume", action="store_true", help="continue the run in --output from its newest checkpoint")
     fit.add_argument("--encoder", dest="old_encoder", help=argparse.SUPPRESS)  # renamed: --weights, or --init-from
@@ -105,18 +109,22 @@ def add_fit(sub) -> None:
             shown = f" (default: {default}; {getattr(tiny, f.name)} with --weights tiny)"
         if isinstance(default, bool):
             fit.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f.metadata["help"] + shown)
-        else:
-            kind = type(default) if default is not None else str
-            fit.add_argument(flag, type=kind, default=None, metavar=f.name.upper(), help=f.metadata["help"] + shown)
+            continue
+        kind = f.type.split(" | ")[0] if isinstance(f.type, str) else getattr(f.type, "__name__", "str")
+        example = next((str(v) for v in (default, getattr(tiny, f.name)) if v not in (None, "")), "1")
+        kind = {"float": Number(example=example), "int": Number("a whole number", example=example, whole=True)}.get(kind, str)
+        fit.add_argument(flag, type=kind, default=None, metavar=f.name.upper(), help=f.metadata["help"] + shown)  # ranges: FitConfig.check
+    fit.set_defaults(func=cmd_fit, tiny="--weights tiny")
 
 
 def add_eval(sub) -> None:
     ev = sub.add_parser(
         "eval",
         help="score an encoder on captioned clips",
-        description="Encode the first window of each clip and score the tokens against the captions' targets: retrieval "
-        "R@1/5/10 and mAP@10 both ways (identical captions are one target), zero-shot accuracy with 'This is a sound "
-        "of {label}' when clips have labels, and mean token cosine. Works on own and audio2img-format checkpoints.",
+        description=f"Encode one window of each clip (--window-at; by default {WINDOW_AT[WINDOW_AT_DEFAULT]}) and score the "
+        "tokens against the captions' targets: retrieval R@1/5/10 and mAP@10 both ways (identical captions are one target), "
+        "zero-shot accuracy with 'This is a sound of {label}' when clips have labels, and mean token cosine. Works on own "
+        "and audio2img-format checkpoints.",
     )
     ev.add_argument("--encoder", required=True, help="checkpoint folder, hub id, a training run's OUT/encoder, or tiny")
     source = ev.add_mutually_exclusive_group(required=True)
@@ -124,34 +132,24 @@ def add_eval(sub) -> None:
     source.add_argument("--dataset", help="a Hugging Face `datasets` folder")
     ev.add_argument("--split", help="only clips of this split (default: every clip)")
     ev.add_argument("--text-encoder", help="targets from this diffusion model's text encoder (default: the one the checkpoint names)")
-    ev.add_argument("--window-s", type=float, help="seconds per clip (default: the window the encoder was trained on)")
-    ev.add_argument(
-        "--window-at",
-        choices=["active", "start"],
-        default="active",
-        help="which window of a longer clip: its most active (default) or its first (audio2img's)",
-    )
+    ev.add_argument("--window-s", type=DURATION, help="seconds per clip (default: the window the encoder was trained on)")
+    which = "; ".join(f"{name}: {words}" for name, words in WINDOW_AT.items())
+    ev.add_argument("--window-at", choices=list(WINDOW_AT), default=WINDOW_AT_DEFAULT, help=f"which window of a longer clip: {which}")
     ev.add_argument(
         "--baseline-manifest",
         metavar="FILE",
         help="labelled clips that fit the nearest-centroid baseline (default: the manifest's train split)",
     )
-    ev.add_argument("--batch-size", type=int, default=16, help="default: %(default)s")
-    ev.add_argument("--num-workers", type=int, default=2, help="decoding processes (default: %(default)s)")
+    ev.add_argument("--batch-size", type=COUNT, default=16, help="clips per encoder call")
+    ev.add_argument("--num-workers", type=WORKERS, default=2, help="decoding processes")
     ev.add_argument("--cache-dir", help="target cache (default: ~/.cache/phosphene/targets)")
-    ev.add_argument("--compute", choices=["cpu", "cuda"], default="cpu", help="torch device (default: %(default)s)")
+    ev.add_argument("--compute", choices=["cpu", "cuda"], default="cpu", help="torch device")
     ev.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
+    ev.set_defaults(func=cmd_eval, tiny="--encoder tiny")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if not args.command:
-        build_parser().print_help()
-        return 2
-    from live.core.errors import run_main
-
-    commands = {"fit": cmd_fit, "eval": cmd_eval, "bench": cmd_bench, "init": cmd_init, "info": cmd_info}
-    return run_main(commands, args, tiny=TINY_ADVICE.get(args.command))  # fit says itself where Ctrl-C stopped it
+def main(argv: list[str] | None = None, prog: str = "python -m training") -> int:
+    return dispatch(build_parser(prog), argv)  # fit says itself where Ctrl-C stopped it
 
 
 def cmd_fit(args) -> int:

@@ -733,51 +733,6 @@ def report(args, targets: Targets, found: dict, closest: dict, flags: list[str])
     return 1
 
 
-def add_tune_args(sub, add_model_args) -> None:
-    """`tune`, added to the CLI's subcommands (add_model_args: the CLI's model flags)."""
-    import argparse
-
-    p = sub.add_parser(
-        "tune",
-        help="measure this machine and write the latency profile that meets a target fps and latency",
-        description="Search the latency profile's settings with the real live loop on this machine and write the "
-        "profile that meets --target-fps and --target-latency (audio-to-photon p95), or say which target no candidate "
-        "met and the closest one. The give-up order is in live/app/tune.py.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n  python -m live tune --target-fps 24 --target-latency 400 --engine shader -o my-rig.toml\n"
-        "  python -m live tune --target-fps 8 --target-latency 900 --models tiny --budget-s 120 -o tiny.toml\n"
-        "  python -m live tune --target-fps 24 --target-latency 300 --random-weights --engine auto -o my-rig.toml\n"
-        "  python -m live tune --check my-rig.toml",
-    )
-    p.add_argument("--target-fps", metavar="N", help="new pictures per second the profile must reach (1-240)")
-    p.add_argument("--target-latency", metavar="MS", help="audio-to-photon latency (p95) it must stay under, in ms")
-    p.add_argument(
-        "--engine",
-        default="diffusion",
-        metavar="diffusion|shader|auto",
-        help="what to tune: auto tries diffusion, then the shader engine (default: %(default)s)",
-    )
-    p.add_argument("-o", "--output", metavar="FILE.toml", help="the profile to write (atomically)")
-    p.add_argument("--write-closest", action="store_true", help="when no candidate meets the targets, write the closest one anyway")
-    p.add_argument("--check", metavar="FILE.toml", help="re-measure a profile tune wrote and say whether it still meets its targets")
-    p.add_argument("--budget-s", default="300", metavar="S", help="wall time for the whole search (default: %(default)s)")
-    p.add_argument("--seconds", default=None, metavar="S", help="length of each candidate's run (default: budget / 12, 4-20 s)")
-    p.add_argument(
-        "--start",
-        default=None,
-        metavar="PROFILE",
-        help="where the search starts (default: laptop on a CPU, stage on CUDA, balanced for shaders)",
-    )
-    p.add_argument("--input", default=None, metavar="FILE", help="music played in at real time (default: the demo clip)")
-    p.add_argument("--device", default=None, metavar="NAME|INDEX", help="an audio input instead of --input (play music into it)")
-    p.add_argument(
-        "--random-weights",
-        action="store_true",
-        help="the full-size architectures with random weights (= --models random): real timing, no download",
-    )
-    add_model_args(p)
-
-
 def check(args, targets: Targets | None, input_flags: list[str], flags: list[str]) -> int:
     """--check FILE: re-measure the profile (twice the screening length) against its own targets."""
     path = Path(args.check)

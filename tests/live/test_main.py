@@ -92,7 +92,7 @@ def test_cheap_checks_run_before_any_model_loads(house_music, tmp_path):
         (["--audio-weight", "0.5"], "--prompt"),
     ):
         one_line(cli("render", house_music, "-o", tmp_path / "v.mp4", *missing, *flags), needle)
-    one_line(cli("run", "--headless", "--input", house_music, *missing, "--steps", "1", "--strength", "0.5"), "no UNet call")
+    one_line(cli("run", "--headless", "--input", house_music, *missing, "--steps", "1", "--strength", "0.5"), "UNet call")
 
 
 def test_wide_sizes_and_ntsc_rates_render_exactly(house_music, tmp_path):
