@@ -14,8 +14,8 @@ from live.analysis.bars import Bars
 from live.analysis.clock import Drive
 from live.app.barclock import FileBarClock
 from live.app.director import Director
-from live.app.transition import parse_transition
 from live.app.scenes import Scene, load_library
+from live.app.transition import parse_transition
 from live.draw.shaders import ShaderLook, Structure
 from tests.live.app.known_bars import SR, groove
 
@@ -231,3 +231,20 @@ def test_the_file_clock_reads_the_files_bars_with_a_pickup():
     assert (at[1.49].bar, at[1.5].bar, at[1.5].beat_in_bar) == (0, 1, 0)
     assert at[2.75].beat_pos == pytest.approx(5.5) and at[2.75].bar == 1 and at[3.5].bar == 2
     assert at[4.0].beat_pos == pytest.approx(8.0)
+
+
+@pytest.mark.parametrize(
+    "flags, needle",
+    [
+        (["--transition", "cut"], "error: --transition 'cut': a render switches scenes only by --auto-advance N"),
+        (["--scene", "cells", "--shuffle"], "error: --shuffle: a render switches scenes only by --auto-advance N"),
+        (["--auto-advance", "0"], "error: --auto-advance 0: "),  # the flag's own check, or scene_director's below it
+    ],
+)
+def test_a_render_refuses_scene_flags_it_would_ignore(tmp_path, flags, needle):
+    """Nothing silently ignored: in a render --transition and --shuffle act only with --auto-advance
+    (a timeline's cues carry their own transitions), and --auto-advance 0 is not "no scenes"."""
+    out = tmp_path / "out.mp4"
+    r = cli("render", DEMO, "-o", out, "--engine", "shader", "--size", "32", "-q", *flags)
+    assert r.returncode == 2 and r.stderr.strip().startswith(needle) and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not list(tmp_path.iterdir())

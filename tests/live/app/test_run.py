@@ -399,3 +399,51 @@ def test_a_non_finite_frame_live_is_a_counted_fault_and_the_last_good_frame_stay
         worker.stop_event.set()
         worker.join(timeout=10)
         source.stop()
+
+
+def test_a_plain_run_plays_classic_and_switches_scenes_on_osc_and_next(house_music, tmp_path):
+    """No --scene: the run plays the classic scene (today's look) and the scene controls act, with
+    the session's --transition: /phosphene/scene tunnel goes to tunnel, the scene_next action (the N
+    key's, MIDI's and OSC's) to the scene after it. The old run ignored both ("scenes are off")."""
+    from pythonosc.udp_client import SimpleUDPClient
+
+    from live.app.scenes import load_library
+
+    stats_file = tmp_path / "plain.json"
+    cmd = [sys.executable, "-m", "live", "run", "--headless", "--windowed", "--input", str(house_music), "--engine", "shader"]
+    cmd += ["--profile", "laptop", "--size", "64", "--duration", "5", "--osc-port", "0", "--stats-json", str(stats_file)]
+    proc = subprocess.Popen([*cmd, "--transition", "cut on now"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
+    port = next((int(line.rsplit(":", 1)[1]) for line in proc.stderr if "OSC: listening on" in line), None)
+    assert port, "the run never said its OSC port"
+    client = SimpleUDPClient("127.0.0.1", port)
+    time.sleep(1.0)
+    client.send_message("/phosphene/scene", "tunnel")
+    time.sleep(1.0)
+    client.send_message("/phosphene/action/scene_next", [])
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    stats = json.loads(stats_file.read_text())
+    order = list(load_library())
+    after_tunnel = order[(order.index("tunnel") + 1) % len(order)]
+    assert [name for _, name in stats["scenes"]["changes"]] == ["tunnel", after_tunnel] and stats["scenes"]["current"] == after_tunnel
+
+
+def test_a_plain_run_is_the_classic_scene_with_the_commands_prompt():
+    """What a plain run plays is what it always did: the classic scene's look is the default look,
+    and its first prompt is the command's (--prompt, or none: the audio alone), not the scene file's."""
+    import argparse
+
+    from live.app.director import scene_director
+    from live.app.travel import PromptTravel
+    from live.draw.shaders import ShaderLook, Structure
+
+    plain = argparse.Namespace(scene=None, scenes=None, timeline=None, transition="crossfade 4 beats on bar", auto_advance=None, shuffle=False)
+    director = scene_director(plain)
+    scene = director.library[director.current]
+    assert director.current == "classic" and scene.look == ShaderLook() and scene.structure == Structure()
+    assert director.prompt is None and scene.prompts  # the file has a prompt; a plain run does not take it
+    for prompt, weight in ((None, 1.0), ("a lighthouse", 0.5)):
+        start = PromptTravel(scene_director(plain), lambda text: text, strength=0.5, prompt=prompt).start()
+        assert (start.prompt, start.strength, start.audio_weight) == (prompt, 0.5, weight)
+    with pytest.raises(Exception, match="--auto-advance 0: give a number of bars"):
+        scene_director(argparse.Namespace(**{**vars(plain), "auto_advance": 0}))

@@ -91,8 +91,8 @@ def test_a_scene_whose_shader_breaks_keeps_the_last_good_one(ctx, tmp_path, capl
 
     from live.analysis.clock import Drive
     from live.app.director import Director
-    from live.app.transition import parse_transition
     from live.app.render import direct
+    from live.app.transition import parse_transition
     from live.draw.gl import SHADER_DIR
     from live.draw.shaders import ShaderEngine
 

@@ -10,9 +10,9 @@ import torch
 
 from live.analysis.clock import Drive
 from live.app.director import Director
-from live.app.transition import parse_transition
 from live.app.scenes import Scene, load_library
 from live.app.timeline import load_timeline
+from live.app.transition import parse_transition
 from live.app.travel import PromptTravel
 from live.models.conditioning import slerp
 
