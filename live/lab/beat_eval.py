@@ -115,37 +115,36 @@ def evaluate_renders(
 
     from live.app.beats import track_file
 
-    rows = []
+    rows, jobs = [], []
     bar = tqdm(total=len(renders) * len(starts), desc="beats", unit="excerpt", disable=not progress, **bar_output())
-    jobs = []
-    for name, wav, beats in renders:
-        length = soundfile.info(str(wav)).duration
-        for start in starts:
-            reference = beats[(beats >= start) & (beats < start + seconds)] - start
-            t0 = time.process_time()
-            tempo, est = track_file(wav, start_s=start, duration_s=seconds)
-            spent = {"ours": time.process_time() - t0}
-            offline = None
-            if librosa:
+    with bar:  # closed on the way out, Ctrl-C included: no progress line after "interrupted:"
+        for name, wav, beats in renders:
+            length = soundfile.info(str(wav)).duration
+            for start in starts:
+                reference = beats[(beats >= start) & (beats < start + seconds)] - start
                 t0 = time.process_time()
-                offline = librosa_beats(wav, start, seconds)
-                spent["librosa"] = time.process_time() - t0
-            reference_bpm = 60.0 / float(np.median(np.diff(reference)))
-            rows.append(
-                Row(
-                    name,
-                    start,
-                    reference_bpm,
-                    float("nan") if tempo is None else tempo,
-                    score(reference, est),
-                    None if offline is None else score(reference, offline),
-                    audio_s=max(0.0, min(seconds, length - start)),
-                    seconds=spent,
+                tempo, est = track_file(wav, start_s=start, duration_s=seconds)
+                spent = {"ours": time.process_time() - t0}
+                offline = None
+                if librosa:
+                    t0 = time.process_time()
+                    offline = librosa_beats(wav, start, seconds)
+                    spent["librosa"] = time.process_time() - t0
+                reference_bpm = 60.0 / float(np.median(np.diff(reference)))
+                rows.append(
+                    Row(
+                        name,
+                        start,
+                        reference_bpm,
+                        float("nan") if tempo is None else tempo,
+                        score(reference, est),
+                        None if offline is None else score(reference, offline),
+                        audio_s=max(0.0, min(seconds, length - start)),
+                        seconds=spent,
+                    )
                 )
-            )
-            jobs.append((reference, {"wav": str(wav), "start_s": start, "seconds": seconds}))
-            bar.update()
-    bar.close()
+                jobs.append((reference, {"wav": str(wav), "start_s": start, "seconds": seconds}))
+                bar.update()
     if peers:
         from live.lab.beat_peers import run_peers
 

@@ -227,14 +227,18 @@ def train(args) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(args.jobs) as pool:  # mma and fluidsynth are processes: threads keep them busy
         jobs = [pool.submit(render_example, i, args.work, args.seconds, grooves) for i in range(args.examples)]
-        metas = [j.result() for j in tqdm(jobs, desc="render", unit="groove", **bar_output())]
+        # each bar below closes on the way out, Ctrl-C included: no progress line after "interrupted:"
+        with tqdm(jobs, desc="render", unit="groove", **bar_output()) as bar:
+            metas = [j.result() for j in bar]
         if args.varied:
             from live.lab.hard_corpus import render_varied
 
             jobs = [pool.submit(render_varied, i, args.work, args.seconds) for i in range(args.varied)]
-            metas += [j.result() for j in tqdm(jobs, desc="render", unit="piece", **bar_output())]
+            with tqdm(jobs, desc="render", unit="piece", **bar_output()) as bar:
+                metas += [j.result() for j in bar]
     frames = int(args.seconds * FRAME_RATE) - 10  # every example has this many (the last hop may be short)
-    arrays = [example_arrays(m, frames) for m in tqdm(metas, desc="features", unit="groove", **bar_output())]
+    with tqdm(metas, desc="features", unit="groove", **bar_output()) as bar:
+        arrays = [example_arrays(m, frames) for m in bar]
     arrays += [noise_arrays(i, frames) for i in range(args.noise_examples)]
     amplitude = torch.tensor(np.stack([a for a, _ in arrays]))  # (N, T, F)
     target = torch.tensor(np.stack([t for _, t in arrays]))  # (N, T)
@@ -249,21 +253,21 @@ def train(args) -> int:
     opt = torch.optim.Adam(model.parameters(), args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
     positive = torch.tensor(4.0)
-    bar = tqdm(range(args.epochs), desc="train", unit="epoch", **bar_output())
-    for _ in bar:
-        model.train()
-        order, total = torch.randperm(len(target)), 0.0
-        for s in range(0, len(order), args.batch):
-            idx = order[s : s + args.batch]
-            gain = torch.exp(torch.empty(len(idx), 1, 1).uniform_(np.log(0.1), np.log(3.0)))
-            logits = model(amplitude[idx] * gain)[:, UNSCORED_FRAMES:]
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target[idx][:, UNSCORED_FRAMES:], pos_weight=positive)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        schedule.step()
-        bar.set_postfix(loss=f"{total / len(order):.4f}")
+    with tqdm(range(args.epochs), desc="train", unit="epoch", **bar_output()) as bar:
+        for _ in bar:
+            model.train()
+            order, total = torch.randperm(len(target)), 0.0
+            for s in range(0, len(order), args.batch):
+                idx = order[s : s + args.batch]
+                gain = torch.exp(torch.empty(len(idx), 1, 1).uniform_(np.log(0.1), np.log(3.0)))
+                logits = model(amplitude[idx] * gain)[:, UNSCORED_FRAMES:]
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target[idx][:, UNSCORED_FRAMES:], pos_weight=positive)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(idx)
+            schedule.step()
+            bar.set_postfix(loss=f"{total / len(order):.4f}")
     model.eval()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     partial = args.out.with_name(args.out.name + ".partial.npz")

@@ -64,7 +64,15 @@ def run_render(input_path: Path, out_dir: Path, extra: list[str]) -> dict:
         str(stats),
         *extra,
     ]
-    if subprocess.run(cmd).returncode != 0:
+    # its own session: Ctrl-C reaches the bench alone, which stops the render and says so in one line
+    render = subprocess.Popen(cmd, start_new_session=True)
+    try:
+        code = render.wait()
+    except KeyboardInterrupt:
+        render.kill()  # its partial file goes with the bench's temporary folder
+        render.wait()
+        raise KeyboardInterrupt(f"bench render stopped during the render of {input_path.name}; no figures") from None
+    if code != 0:
         from live.core.errors import PhospheneError
 
         raise PhospheneError(f"the benchmark's render of {input_path.name} failed (its error is above)")
