@@ -116,8 +116,8 @@ def run_refused(house_music, *flags) -> str:
 @pytest.mark.parametrize(
     "flags, says",
     [
-        (["--osc-port", "99999"], "error: --osc-port 99999: a UDP port is 1-65535, or 0 for one the OS picks"),
-        (["--osc-port", "-1"], "error: --osc-port -1: a UDP port is 1-65535"),
+        (["--osc-port", "99999"], "error: --osc-port 99999: "),  # the parser's line (live/core/units.py PORT)
+        (["--osc-port", "-1"], "error: --osc-port -1: "),
         (["--osc-host", "8.8.8.8", "--osc-port", "0"], "error: --osc-host 8.8.8.8: not an address of this machine; give one of its own"),
         (["--osc-host", "nosuch.invalid", "--osc-port", "0"], "error: --osc-host nosuch.invalid: not an address or a name this machine can resolve"),
     ],
@@ -125,6 +125,20 @@ def run_refused(house_music, *flags) -> str:
 def test_a_port_or_host_that_cannot_be_is_one_line(house_music, flags, says):
     line = run_refused(house_music, *flags)
     assert line.startswith(says) and "another port" not in line, line
+    if "--osc-port" in says:
+        assert "65535" in line, line  # it says what a port may be
+
+
+@pytest.mark.parametrize("port", [65536, 99999, -1])
+def test_the_listener_refuses_a_port_no_socket_can_have_before_its_child_starts(port, monkeypatch):
+    """The listener's own check (callers other than the parser: benches, tests): one line, no child."""
+    from live.core.errors import PhospheneError
+
+    started = []
+    monkeypatch.setattr("multiprocessing.context.SpawnProcess.start", lambda self: started.append(self))
+    with pytest.raises(PhospheneError, match=rf"^--osc-port {port}: a UDP port is 1-65535, or 0 for one the OS picks"):
+        OscListener(Inbox(), port=port)
+    assert started == []
 
 
 def test_a_port_in_use_is_one_line_from_the_run(house_music):
