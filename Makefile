@@ -2,7 +2,8 @@
 #   make demo   install, then render the demo clip to demo.mp4
 #   make test   install (with the optional NDI extra, requirements-ndi.txt), then check the import
 #               rules (.importlinter) and run the test suite
-# Run as root, `make test` also installs the Debian packages in system-packages.txt.
+# Run as root, `make test` also installs the Debian packages in system-packages.txt. `make install`
+# installs Phosphene itself too (pip install -e .): the `phosphene` command in .venv/bin, from any folder.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -22,10 +23,11 @@ bench: install
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml  # the pinned dependencies, then Phosphene itself: the `phosphene` command
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 $(VENV)/.installed-ndi: requirements-ndi.txt $(VENV)/.installed  # the optional NDI output, so CI runs its tests
