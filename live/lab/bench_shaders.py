@@ -115,18 +115,20 @@ def bench_shaders(args=None) -> int:
           f"audio {Path(wav).name} at {FPS} fps; load average {os.getloadavg()[0]:.2f}")
     runner = None
     if peer == "projectm":
-        from live.lab.peer_projectm import ProjectM
+        from live.lab.peer_projectm import PCM_SR, ProjectM
 
         runner = ProjectM.find()
         if runner.missing:
             print(f"peer projectm skipped: {runner.missing}")
             runner = None
+        else:
+            pcm = load_audio(wav, (warmup + frames + 1) / FPS, PCM_SR, 2)  # the same audio at projectM's rate, in stereo
     ours, theirs = {}, {}
     for size in SIZES:
         ours[size] = bench_phosphene(library, audio, SAMPLE_RATE, size, frames, warmup, ctx)
         print_table(size, ours[size])
         if runner is not None:
-            theirs[size] = runner.bench(wav, size, frames=frames, warmup=warmup, fps=FPS, count=args.peer_count, seed=args.peer_seed)
+            theirs[size] = runner.bench(pcm, size, frames=frames, warmup=warmup, fps=FPS, count=args.peer_count, seed=args.peer_seed)
     ctx.release()
     if runner is not None:
         print_peer_table(ours, theirs)

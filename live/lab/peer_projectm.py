@@ -69,11 +69,10 @@ class ProjectM:
             os.replace(partial, binary)
         return cls(binary)
 
-    def bench(self, audio, size: tuple[int, int], *, frames: int, warmup: int, fps: int, count: int, seed: int) -> dict:
-        from live.lab.bench_shaders import load_audio
-
+    def bench(self, pcm: np.ndarray, size: tuple[int, int], *, frames: int, warmup: int, fps: int, count: int, seed: int) -> dict:
+        """`count` random presets at `size` on `pcm` (float32 (n, 2) at PCM_SR, at least (warmup + frames + 1) / fps s:
+        the caller decodes it, as it does its own audio)."""
         presets = pick_presets(count, seed)
-        pcm = load_audio(audio, (warmup + frames + 1) / fps, PCM_SR, 2)  # (n, 2) float32
         width, height = size
         rows = []
         with tempfile.TemporaryDirectory(prefix="phosphene-peer-") as tmp:
