@@ -56,6 +56,7 @@ class PreviewOut(FrameSender):
         super().__init__("web preview", width=width, height=height)
         self._frames = queue.Queue(maxsize=1)  # one in hand at most: a busy encoder drops, never queues
         self.remote, self.every_s, self._due = remote, 1.0 / fps, 0.0
+        self.cpu_s = 0.0  # this sender thread's time scaling and encoding
 
     def send(self, rgb) -> None:
         now = time.monotonic()
@@ -65,7 +66,9 @@ class PreviewOut(FrameSender):
         super().send(rgb)
 
     def write(self, rgb: np.ndarray) -> None:
+        started = time.thread_time()
         self.remote.preview(jpeg(rgb))
+        self.cpu_s += time.thread_time() - started
 
 
 def make_thumbnails(remote, library: dict) -> None:
@@ -98,6 +101,7 @@ def make_thumbnails(remote, library: dict) -> None:
 class RemoteFeed:
     def __init__(self, remote, parts, *, width: int, height: int, thumbnails: bool = True):
         self.remote, self.parts = remote, parts
+        self.frames, self.frame_s = 0, 0.0  # the frame loop's calls and the time they took
         self.director = parts.director
         self.scenes = list(self.director.library) if self.director is not None else []
         remote.scenes = self.scenes
@@ -110,6 +114,9 @@ class RemoteFeed:
         """Once per frame, after the picture is shown: hand over the state and maybe a preview."""
         from live.control.web.server import action_names, params_message
 
+        if not self.remote.has_pages:
+            return  # nobody watching: nothing built, nothing encoded (a page that opens gets the state at once)
+        started = time.perf_counter()
         director, drive = self.director, generator.drive
         look = asdict(controls.look.look) if controls.look is not None else {}
         audio_weight = controls.audio_weight if controls.prompts else None  # without a prompt it has nothing to weigh
@@ -155,7 +162,12 @@ class RemoteFeed:
         self.remote.publish(state)
         if shown_rgb is not None:
             self.preview_out.send(np.zeros_like(shown_rgb) if display.blackout else shown_rgb)  # what the audience sees
+        self.frames += 1
+        self.frame_s += time.perf_counter() - started
 
     def stop(self) -> None:
         out = self.preview_out.stop()
         self.remote.add_preview_counts({"encoded": out["sent"], "dropped_busy": out["dropped"], "errors": out["errors"]})
+        self.remote.add_cost(
+            {"loop_ms_per_frame": round(1000 * self.frame_s / max(1, self.frames), 4), "preview_cpu_s": round(self.preview_out.cpu_s, 3)}
+        )

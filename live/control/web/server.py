@@ -16,6 +16,7 @@ redirect to the same page without it), then the cookie. The protocol: docs/web.m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -36,7 +37,9 @@ COOKIE = "phosphene_token"
 MAX_MESSAGE = 4096  # bytes: a control message is tens of bytes; longer ones are counted "oversize"
 MAX_FRAME = 65536  # a WebSocket frame longer than this closes that socket (aiohttp's own check), counted "oversize"
 MAX_CLIENTS = 32  # pages open at once; more are refused (503), counted
-RATE_PER_S, BURST = 60.0, 120  # each page's messages: a token bucket; above it, counted "flood" and ignored
+RATE_PER_S, BURST = 100.0, 200  # each page's messages: a token bucket (the page sends a slider at most 30 times a
+# second); above it, counted "flood" and ignored, and a page that goes on past BURST more is hung up on (1008)
+HANDSHAKES_PER_MIN = 60  # WebSockets opened from one address in a minute; past that, 429 (a flooder that reconnects)
 STATE_MIN_S = 0.1  # state pushes at most 10 a second (a change is pushed at once when the last push is older)
 STATE_EVERY_S = 0.25  # the figures (HUD, bar, beat) refresh 4 times a second
 SLOW_CLIENT_BYTES = 32 * 1024  # a page whose socket holds this much unsent is skipped until it drains (below aiohttp's
@@ -44,6 +47,7 @@ SLOW_CLIENT_BYTES = 32 * 1024  # a page whose socket holds this much unsent is s
 BAD_TOKENS_PER_MIN = 20  # wrong tokens from one address in a minute; past that, 429 until the minute passes
 VOLATILE = ("hud", "bar", "beat", "tempo", "timeline")  # state keys that change by themselves: refreshed, not pushed at once
 NOT_FROM_THE_WEB = ("quit",)  # a remote never ends the set
+BATCH_S = 0.01  # controls reach the inbox at most this often, each parameter's newest value only (as OSC's do)
 
 
 class WebRemote:
@@ -66,13 +70,17 @@ class WebRemote:
         self._state: dict | None = None
         self._last_published: dict = {}
         self._preview: bytes | None = None
-        self._bad_tokens: dict[str, deque] = {}
+        self._bad_tokens: dict[str, deque] = {}  # address -> times of its wrong tokens, the last minute's
+        self._handshakes: dict[str, deque] = {}  # address -> times of its WebSocket handshakes, the last minute's
+        self._params: dict = {}  # name -> its newest Control since the last batch
+        self._others: list = []  # actions, scenes, prompts, tempos since the last batch, in order
         self._clients: dict = {}  # WebSocketResponse -> [its transport (how much it holds unsent), the last state text it got]
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = threading.Event()
         self._error: str | None = None
         self.port = 0
         self.stopped = False
+        self.cost: dict = {}  # CPU seconds: the server thread's own, and what the app adds (add_cost)
         self._thread = threading.Thread(target=self._run, name="phosphene-web", daemon=True)
         self._thread.start()
         if not self._started.wait(10.0):
@@ -97,6 +105,11 @@ class WebRemote:
         if urgent and self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake_state.set)
 
+    @property
+    def has_pages(self) -> bool:
+        """Any page open now: without one, the app builds no state and encodes no preview."""
+        return bool(self._clients)
+
     def preview(self, jpeg: bytes) -> None:
         """The newest preview picture (the preview's sender thread); one not yet sent is replaced."""
         with self._lock:
@@ -118,6 +131,11 @@ class WebRemote:
         with self._lock:
             self.preview_counts.update(counts)
 
+    def add_cost(self, figures: dict) -> None:
+        """What the remote cost the app's threads (the frame loop's share, the preview's encoding), at the end."""
+        with self._lock:
+            self.cost.update(figures)
+
     def stats(self) -> dict:
         """What `--stats-json` shows under "web"."""
         with self._lock:
@@ -134,6 +152,7 @@ class WebRemote:
                 "preview": dict(self.preview_counts),
                 "last_state": {k: (self._state or {}).get(k) for k in ("scene", "cued", "blackout", "frozen")},
                 "slow_page_skips": dict(self.slow),
+                "cost": dict(self.cost),
             }
 
     def stop(self) -> dict:
@@ -193,7 +212,7 @@ class WebRemote:
             raise
         self.port = runner.addresses[0][1]
         self._started.set()
-        tasks = [asyncio.ensure_future(self._push_state()), asyncio.ensure_future(self._push_preview())]
+        tasks = [asyncio.ensure_future(t) for t in (self._push_state(), self._push_preview(), self._hand_over())]
         await self._stopping.wait()
         for task in tasks:
             task.cancel()
@@ -201,6 +220,8 @@ class WebRemote:
         for ws in list(self._clients):
             await ws.close(code=1001, message=b"the set is over")
         await runner.cleanup()
+        with self._lock:
+            self.cost["server_cpu_s"] = round(time.thread_time(), 3)  # this thread's CPU time, start to end
 
     # HTTP: the lock, the headers, the pages
 
@@ -283,6 +304,14 @@ class WebRemote:
         if not self._origin_ok(request):
             self._count(self.refused, "origin")
             return web.Response(status=403, text="cross-origin WebSocket refused\n")
+        opened = self._handshakes.setdefault(request.remote or "?", deque())
+        now = time.monotonic()
+        while opened and now - opened[0] > 60.0:
+            opened.popleft()
+        if len(opened) >= HANDSHAKES_PER_MIN:
+            self._count(self.refused, "rate")
+            return web.Response(status=429, text="too many WebSockets opened: wait a minute\n")
+        opened.append(now)
         if len(self._clients) >= MAX_CLIENTS:
             self._count(self.refused, "clients")
             return web.Response(status=503, text=f"{MAX_CLIENTS} pages are open already\n")
@@ -292,7 +321,7 @@ class WebRemote:
         with self._lock:
             self.clients_seen += 1
             self.clients_now = len(self._clients)
-        allowance, refilled = float(BURST), time.monotonic()
+        allowance, refilled, flooding = float(BURST), time.monotonic(), 0
         try:
             if self._state is not None:
                 text = json.dumps(self._state_message())
@@ -304,8 +333,16 @@ class WebRemote:
                 refilled = now
                 if allowance < 1.0:
                     self._ignore("flood")
+                    flooding += 1
+                    if flooding > BURST:  # not a page: hung up on (the close frame, then the socket), never read again
+                        self._count(self.refused, "flood")
+                        with contextlib.suppress(TimeoutError, ConnectionError):
+                            await asyncio.wait_for(ws.close(code=1008, message=b"flood"), 0.05)
+                        if request.transport is not None:
+                            request.transport.abort()
+                        break
                     continue
-                allowance -= 1.0
+                allowance, flooding = allowance - 1.0, 0
                 if msg.type == WSMsgType.TEXT:
                     self._take(msg.data)
                 elif msg.type == WSMsgType.BINARY:
@@ -351,10 +388,28 @@ class WebRemote:
             control, reason = None, "unknown"
         if control is None:
             return self._ignore(reason)
-        self.inbox.put(control)
+        if control.kind == "param":
+            self._params[control.name] = control  # the newest value wins: a slider dragged is one move per batch
+        else:
+            self._others.append(control)
         with self._lock:
             self.messages_taken += 1
             self.taken[f"{kind}:{name}" if kind in ("param", "action") else kind] += 1
+
+    async def _hand_over(self) -> None:
+        """The controls taken since the last batch into the inbox, every BATCH_S."""
+        try:
+            while True:
+                await asyncio.sleep(BATCH_S)
+                self._flush()
+        finally:
+            self._flush()  # the last ones, as the server stops
+
+    def _flush(self) -> None:
+        if self._params or self._others:
+            batch, self._params, self._others = list(self._params.values()) + self._others, {}, []
+            for control in batch:
+                self.inbox.put(control)
 
     def _state_message(self) -> dict:
         return {"type": "state", **(self._state or {}), "thumbnails": sorted(self.thumbnails)}

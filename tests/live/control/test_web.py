@@ -184,23 +184,35 @@ def test_bad_messages_are_ignored_and_counted_and_never_stop_the_server():
     assert sum(inbox.ignored.values()) == sum(ignored.values())  # and on the HUD, with OSC's
 
 
-def test_a_flood_is_cut_to_the_rate_and_counted():
+def test_a_flood_is_cut_to_the_rate_counted_and_hung_up_on():
     with serving() as (remote, inbox, base):
 
         async def flood():
             async with aiohttp.ClientSession() as s, s.ws_connect(base + "/ws") as ws:
                 await next_state(ws)
-                started = time.monotonic()
+                started, sent = time.monotonic(), 0
                 for k in range(3000):
-                    await ws.send_str(json.dumps({"type": "param", "name": "flash", "value": (k % 300) / 100}))
-                await asyncio.sleep(0.3)
-                return time.monotonic() - started
+                    if ws.closed:
+                        break
+                    try:
+                        await ws.send_str(json.dumps({"type": "param", "name": "flash", "value": (k % 300) / 100}))
+                    except ConnectionError:  # hung up on: the socket is gone
+                        break
+                    sent += 1
+                    await asyncio.sleep(0)  # let the close frame in
+                with contextlib.suppress(TimeoutError):
+                    while (await ws.receive(timeout=2.0)).type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                        pass
+                return time.monotonic() - started, sent, ws.closed
 
-        seconds = run(flood())
+        seconds, sent, code = run(flood())
         stats = remote.stats()
-    taken = stats["messages_taken"]
+    taken, flood = stats["messages_taken"], stats["messages_ignored"]["flood"]
+    assert code and stats["refused"] == {"flood": 1}, (code, sent, stats)  # hung up on
     assert taken <= BURST + RATE_PER_S * seconds + 1, (taken, seconds)
-    assert stats["messages_ignored"]["flood"] == 3000 - taken and len(inbox.drain()) == taken
+    assert BURST < flood <= 2 * BURST + 1 + RATE_PER_S * seconds, flood  # ignored and counted until the hang-up
+    handed = inbox.drain()  # coalesced into batches of 10 ms: one parameter moved is its newest value per batch
+    assert 1 <= len(handed) <= taken / 10 and {c.name for c in handed} == {"flash"}, len(handed)
 
 
 def test_the_token_is_asked_on_every_request_and_the_handshake():

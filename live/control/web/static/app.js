@@ -108,13 +108,15 @@
         row.append(el("label", { htmlFor: id, title: p.help || name }, name.replace(/_/g, " ")));
         row.append(el("output", { id: id + "-value" }));
         const input = el("input", { type: "range", id, min: p.min, max: p.max, step: (p.max - p.min) / 200, "data-param": name });
-        let pending = false;
+        let pending = false, last = 0;
+        const SEND_MS = 33; // a slider dragged: at most 30 messages a second (the server takes 100 a second from a page)
+        const flush = () => { pending = false; last = performance.now(); send({ type: "param", name, value: Number(input.value) }); };
         input.oninput = () => {
           touched.set(name, performance.now());
           $(id + "-value").textContent = fmt(input.value) + " " + (p.unit || "");
           if (pending) return;
           pending = true;
-          requestAnimationFrame(() => { pending = false; send({ type: "param", name, value: Number(input.value) }); });
+          setTimeout(flush, Math.max(0, SEND_MS - (performance.now() - last))); // the newest value, when due
         };
         row.append(input);
         return row;
