@@ -104,7 +104,7 @@ def _bind(host: str, port: int):
 
 def _serve(host: str, port: int, conn) -> None:
     """The child: bind, say which port, then read, parse, validate, coalesce and hand over batches.
-    It never prints: a failed bind is sent to the parent as one line, and the parent stops it."""
+    A failed bind is sent to the parent as one line (the parent says it and stops the child), never printed."""
     import signal
     import time
     from collections import Counter
@@ -171,7 +171,7 @@ class OscListener:
         try:
             status, value = parent.recv() if parent.poll(10.0) else ("error", "it did not answer within 10 s")
         except (EOFError, OSError):
-            status, value = "error", f"it stopped as it started (exit code {self.process.exitcode})"
+            status, value = "error", f"it ended before it listened (exit code {self.process.exitcode})"
         if status != "bound":
             self.stop()
             raise PhospheneError(value if value.startswith("--osc") else f"--osc-port {port}: the OSC listener did not start ({value})")
