@@ -451,3 +451,34 @@ async def _count_tasks() -> int:
 def test_every_parameter_has_a_unit_and_every_action_but_quit_is_offered():
     assert set(UNITS) == set(PARAMS)
     assert action_names() == [a for a in ACTIONS if a != "quit"]
+
+
+def test_print_url_gives_the_url_with_its_token_and_a_qr_code(tmp_path, capsys):
+    import segno
+
+    from live.control import web
+
+    parser = argparse.ArgumentParser(prog="python -m live")
+    web.register(parser.add_subparsers(dest="command"))
+    token_file = tmp_path / "token"
+
+    def print_url(*flags) -> str:
+        assert web.run(parser.parse_args(["web", "--print-url", *flags])) == 0
+        return capsys.readouterr().out
+
+    local = print_url("--web", "8080")
+    assert local == "http://127.0.0.1:8080/\n"  # loopback: no token, no QR code
+    wide = print_url("--web", "0.0.0.0:8080", "--web-token-file", str(token_file))
+    url, qr = wide.split("\n", 1)
+    token = token_file.read_text().strip()
+    assert url.endswith(f":8080/?token={token}") and not url.startswith("http://0.0.0.0")  # an address a phone can open
+    assert qr == web.qr_text(url) and "\u2588" in qr and len(qr.splitlines()) >= 15  # drawn in the terminal
+    assert segno.make(url, error="m").designator  # the same text as the QR code segno draws
+    assert print_url("--web", "0.0.0.0:8080", "--web-token-file", str(token_file)).split("\n", 1)[0] == url  # kept
+    for flags, said in (
+        (["--web", "0.0.0.0:8080"], "give both commands the same --web-token-file"),
+        (["--web", "0.0.0.0:0", "--web-token", "abcdefgh12"], "port 0 is picked by the OS"),
+        ([], "give the run's address"),
+    ):
+        with pytest.raises(PhospheneError, match=said):
+            web.run(parser.parse_args(["web", "--print-url", *flags]))
