@@ -456,7 +456,7 @@ DISPLAY_ACTIONS = ("blackout", "freeze", "hud", "fullscreen", "quit")
 
 def apply_control(control: Control, *, t0: float, display, generator, controls: Controls, lock, learn=None, inbox=None) -> None:
     """One control from the surface, whatever sent it (`inbox`: where a scene that does not exist is counted)."""
-    if learn is not None and control.source in ("keys", "osc") and control.kind in ("param", "action"):
+    if learn is not None and control.source in ("keys", "osc", "web") and control.kind in ("param", "action"):
         learn.offer_target(control.kind, control.name)  # armed: this is what the next control moved binds to
     if control.kind == "action":
         name = control.name

@@ -482,3 +482,26 @@ def test_print_url_gives_the_url_with_its_token_and_a_qr_code(tmp_path, capsys):
     ):
         with pytest.raises(PhospheneError, match=said):
             web.run(parser.parse_args(["web", "--print-url", *flags]))
+
+
+def test_a_slider_touched_on_the_page_is_what_midi_learn_binds(tmp_path):
+    """MIDI learn armed: a parameter moved on the web page is the target, as one moved by a key or OSC is."""
+    from types import SimpleNamespace
+
+    from live.app.engines import LookBox
+    from live.app.run import Controls, apply_control
+    from live.control.midi import Learn
+    from live.control.surface import Control
+    from tests.live.control.test_midi import FakeMidi
+
+    midi = FakeMidi()
+    learn = Learn(midi, tmp_path / "map.toml")
+    learn.toggle()
+    controls = Controls(None, None, [], LookBox())
+    generator = SimpleNamespace(kick=threading.Event())
+    apply_control(
+        Control("param", "saturation", 1.5, "web"), t0=0.0, display=None, generator=generator, controls=controls, lock=threading.Lock(), learn=learn
+    )
+    assert learn.target == ("param", "saturation") and controls.look.look.saturation == 1.5 and generator.kick.is_set()
+    learn.offer_midi("cc", 21)
+    assert midi.mapping.cc[21] == ("saturation", "absolute") and (tmp_path / "map.toml").exists()
