@@ -26,7 +26,7 @@ from collections import Counter, deque
 from pathlib import Path
 
 from live.control.surface import ACTIONS, PARAMS, Inbox, validate
-from live.control.web import WebConfig, qr_text, url_of
+from live.control.web import WebConfig, is_loopback, qr_text, url_of
 from live.core.errors import PhospheneError
 
 log = logging.getLogger("phosphene")
@@ -228,8 +228,8 @@ class WebRemote:
     def _token_ok(self, request) -> str:
         """"" when the request may go on, else the reason it is refused."""
         token = self.config.token
-        if token is None:
-            return ""
+        if token is None:  # loopback without a token: only for a page that names this machine, so that a site whose
+            return "" if is_loopback(host_name(request.host)) else "host"  # name was made to point here (DNS rebinding) is refused
         given = request.query.get("token") or request.cookies.get(COOKIE) or ""
         if given and hmac.compare_digest(given.encode(), token.encode()):
             return ""
@@ -247,6 +247,9 @@ class WebRemote:
             self._count(self.refused, "rate")
             return web.Response(status=429, text="too many wrong tokens: wait a minute\n")
         reason = self._token_ok(request)
+        if reason == "host":
+            self._count(self.refused, reason)
+            return web.Response(status=403, text="open the remote as http://127.0.0.1:PORT/ (this address names another host)\n")
         if reason:
             self._bad_tokens.setdefault(peer, deque()).append(now)
             self._count(self.refused, reason)
@@ -464,6 +467,13 @@ class WebRemote:
                     self._count(self.preview_counts, "sent")
                 except (ConnectionError, RuntimeError):
                     pass
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header: "127.0.0.1:8080" -> "127.0.0.1", "[::1]:8080" -> "::1"."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if ":" in host else host
 
 
 def action_names() -> list[str]:

@@ -321,6 +321,27 @@ def test_bad_web_flags_are_one_line(tmp_path):
         taken.stop()
 
 
+def test_a_name_pointed_at_loopback_is_refused_without_a_token():
+    """DNS rebinding: a site's name made to resolve to 127.0.0.1 reaches the server with its own Host
+    (and a matching Origin); without a token in force only a Host naming this machine is served."""
+    with serving() as (remote, inbox, base):
+
+        async def rebind():
+            out = {}
+            async with aiohttp.ClientSession() as s:
+                for host in ("evil.example:%d" % remote.port, "localhost:%d" % remote.port, "127.0.0.1:%d" % remote.port):
+                    async with s.get(base + "/", headers={"Host": host}) as r:
+                        out[host.split(":")[0]] = r.status
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await s.ws_connect(base + "/ws", headers={"Host": f"evil.example:{remote.port}"}, origin=f"http://evil.example:{remote.port}")
+                out["ws"] = refused.value.status
+            return out
+
+        out = run(rebind())
+        assert out == {"evil.example": 403, "localhost": 200, "127.0.0.1": 200, "ws": 403} and remote.stats()["refused"] == {"host": 2}
+    assert inbox.drain() == []
+
+
 def test_cross_origin_sockets_and_paths_are_refused_and_no_file_is_read():
     opened, watching = [], threading.Event()
 
