@@ -1,5 +1,7 @@
 """The director: which scene is on, which is cued, and the transition under way, frame by frame, on
-the music's beats and bars (live/app/barclock.py). The offline render and the live loop both step it.
+the music's beats and bars (live/app/barclock.py). The offline render and the live loop both step it:
+offline on the file's own bars (`follow_file`: the bars `python -m live beats FILE --bars` prints,
+so a timeline's `bar 17` is that table's bar 17), live on the causal bar clock.
 
     director = Director(library, "classic", transition=parse_transition("crossfade 4 beats"))
     director.request("scene_next")             # any thread: keys, MIDI, OSC (the control surface's actions)
@@ -10,7 +12,8 @@ the music's beats and bars (live/app/barclock.py). The offline render and the li
 Transitions: `KIND [N beats|bars] [on now|beat|bar|phrase [N]]`, e.g. "cut", "crossfade 4 beats",
 "dissolve 2 bars on phrase 8". `on` says when a "go" takes effect: at once, on the next beat, the
 next bar line, or the next phrase start (a phrase is N bars, 8 unless said; phrases start at bars
-1, N + 1, 2N + 1, ...). A cue waits for the next phrase; auto-advance switches every N bars.
+1, N + 1, 2N + 1, ...). A cue waits for the next phrase; auto-advance switches every N bars (at the
+bar lines of bars N + 1, 2N + 1, ...: bar lines crossed, one at a time).
 """
 
 from __future__ import annotations
