@@ -112,7 +112,7 @@ class RemoteFeed:
 
     def frame(self, shown_rgb, hud: dict, *, display, generator, controls) -> None:
         """Once per frame, after the picture is shown: hand over the state and maybe a preview."""
-        from live.control.web.server import action_names, params_message
+        from live.control.web.server import params_message
 
         if not self.remote.has_pages:
             return  # nobody watching: nothing built, nothing encoded (a page that opens gets the state at once)
@@ -151,7 +151,7 @@ class RemoteFeed:
                 "learn": hud.get("learn", ""),
                 "status": hud.get("scene", ""),
             },
-            "actions": action_names(),
+            "actions": self.actions(controls),
             "prompt": controls.prompt_name,
             "timeline": {
                 "cue": director.next_cue if director else 0,
@@ -164,6 +164,14 @@ class RemoteFeed:
             self.preview_out.send(np.zeros_like(shown_rgb) if display.blackout else shown_rgb)  # what the audience sees
         self.frames += 1
         self.frame_s += time.perf_counter() - started
+
+    @staticmethod
+    def actions(controls) -> list[str]:
+        """The surface's actions a page offers: without the diffusion engine, none of its prompt, strength or weight steps."""
+        from live.control.web.server import action_names
+
+        diffusion_only = ("next_prompt", "previous_prompt", "strength_up", "strength_down", "weight_up", "weight_down")
+        return [a for a in action_names() if controls.generator is not None or a not in diffusion_only]
 
     def stop(self) -> None:
         out = self.preview_out.stop()
