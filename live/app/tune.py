@@ -368,7 +368,8 @@ class Search:
             self.seen[key] = result
         verdict = "" if result.error else ": meets" if result.shortfall(self.t) == 0 else ": short: " + "; ".join(result.misses(self.t))
         self.bar.set_postfix_str(f"{self.bench.engine} {label}: {result.fps:.1f} fps, p95 {result.p95:.0f} ms", refresh=False)
-        self.bar.update(time.monotonic() - started)
+        spent, total = time.monotonic() - started, getattr(self.bar, "total", None)
+        self.bar.update(spent if total is None else max(0.0, min(spent, total - self.bar.n)))  # past its total, tqdm's format fails
         self.bar.write(f"tune: {self.bench.engine} [{describe(profile, self.bench.engine)}] {result.figures()}{verdict}", file=sys.stderr)
         return result
 
@@ -738,12 +739,13 @@ def check(args, targets: Targets | None, input_flags: list[str], flags: list[str
     path = Path(args.check)
     saved = read_targets(path) if targets is None else {}
     targets = targets or Targets(float(saved["fps"]), float(saved["latency_ms"]))
-    engine = saved.get("engine", "diffusion" if args.engine == "auto" else args.engine)
+    profile = load_profile(str(path))
+    engine = saved.get("engine") or profile.engine or ("diffusion" if args.engine == "auto" else args.engine)
     flags = saved.get("models", flags) if engine == "diffusion" and not (args.models or args.random_weights) else flags
     seconds = args.seconds or 8.0
     with tempfile.TemporaryDirectory(prefix="phosphene-tune-") as tmp:
         bench = Bench(engine, flags, input_flags, seconds, Path(tmp))
-        result = bench.measure(load_profile(str(path)))
+        result = bench.measure(profile)
     misses = result.misses(targets, CHECK_TOLERANCE)
     status = "holds" if not misses else "no longer holds: " + "; ".join(misses)
     print(f"tune --check {path}: {status} ({engine}: {result.figures()}; targets {targets.describe()}, within {CHECK_TOLERANCE:.0%})")
