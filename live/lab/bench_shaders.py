@@ -1,23 +1,26 @@
 """`python -m live bench shaders`: where the shader engine's milliseconds go, per scene and per pass.
 
 Every scene of the library runs on the same audio (the demo clip, or --wav) on the offline clock at
-24 fps, as `render --scene NAME` would draw it, at 512x512 and 1920x1080. A frame's time is the
-features (the Analyzer on the audio under the frame) plus the GL passes, each waited for
-(glFinish) so its share is its own: structure, warp, post. The frame stays in GL, as in the live
-window; `readback` (glReadPixels of the finished frame, what an output that needs pixels pays) is
-its own column and not in the total.
+24 fps, as `render --scene NAME` would draw it, at 512x512 and 1920x1080. A frame's time
+(`total`) is the features (the Analyzer on the audio under the frame) plus the GL work of frames
+drawn back to back and waited for (glFinish) at the end, as projectM's bench times its own. The
+pass columns come from a second run of the same frames with a wait after each pass, so each share
+is its own: structure, warp (which grades the frame too), post (a pass of its own only during a
+crossfade). The frame stays in GL, as in the live window; `readback` (glReadPixels of the
+finished frame, what an output that needs pixels pays) is its own column and not in the total.
 
     bench shaders                          the table
     bench shaders --json FILE              also {"scenes": {NAME: {"512x512": ms, "1920x1080": ms}}}
     bench shaders --peer projectm          also Debian's libprojectM on the same audio and sizes:
                                            one table of both medians and their ratio
 
-The machine is shared and llvmpipe noisy: the peer runs between Phosphene's sizes in the same
-command, and the ratio is the figure to read.
+The machine is shared and llvmpipe noisy: with the peer, a scene and a preset take turns, so both
+see the same load, and the ratio is the figure to read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -47,45 +50,48 @@ def load_audio(path, seconds: float, sr: int, channels: int) -> np.ndarray:
 
 
 def time_scene(scene, audio: np.ndarray, sr: int, width: int, height: int, frames: int, warmup: int, ctx) -> dict[str, float]:
-    """ms per frame of each pass (PASSES), the total, and the readback, over `frames` frames after `warmup`."""
+    """ms per frame over `frames` frames after `warmup`: `total` = the features plus the frames drawn
+    back to back and waited for once at the end (as projectM's are timed); the passes' columns from a
+    second run of the same frames with a wait after each pass; `readback` apart."""
     from live.analysis.clock import FeatureClock
     from live.draw.gl import read_rgb
     from live.draw.shaders import ShaderEngine
 
-    engine = ShaderEngine(width, height, look=scene.look, structure=scene.structure, seed=0, fps=float(FPS), ctx=ctx)
     clock = FeatureClock(sr)
     step = Fraction(sr, FPS)
-    features_s = 0.0
+    drives, features_s = [], 0.0
     for k in range(warmup + frames):
-        if k == warmup:
-            ctx.finish()
-            passes = engine.time_passes()
-            features_s = 0.0
         a, b = round(k * step) % len(audio), round((k + 1) * step) % len(audio)
         under = audio[a:b] if b > a else audio[a:]
         t0 = time.perf_counter()
-        drive = clock.advance(under, float(k / FPS))
-        features_s += time.perf_counter() - t0
-        engine.render(drive)
-    row = {"features": 1000.0 * features_s / frames, **{name: ms / frames for name, ms in passes.items()}}
-    t0 = time.perf_counter()
-    for _ in range(3):
-        read_rgb(engine.output_fbo)
-    row["readback"] = 1000.0 * (time.perf_counter() - t0) / 3
-    row["total"] = sum(row.get(p, 0.0) for p in PASSES)
-    engine.release(context=False)
+        drives.append(clock.advance(under, float(k / FPS)))
+        if k >= warmup:
+            features_s += time.perf_counter() - t0
+    row = {"features": 1000.0 * features_s / frames}
+    for timed_passes in (False, True):
+        engine = ShaderEngine(width, height, look=scene.look, structure=scene.structure, seed=0, fps=float(FPS), ctx=ctx)
+        for drive in drives[:warmup]:
+            engine.render(drive)
+        ctx.finish()
+        passes = engine.time_passes() if timed_passes else None
+        t0 = time.perf_counter()
+        for drive in drives[warmup:]:
+            engine.render(drive)
+        ctx.finish()
+        if timed_passes:
+            row.update({name: ms / frames for name, ms in passes.items()})
+            t0 = time.perf_counter()
+            for _ in range(3):
+                read_rgb(engine.output_fbo)
+            row["readback"] = 1000.0 * (time.perf_counter() - t0) / 3
+        else:
+            row["total"] = row["features"] + 1000.0 * (time.perf_counter() - t0) / frames
+        engine.release(context=False)
     return row
 
 
-def bench_phosphene(library: dict, audio: np.ndarray, sr: int, size: tuple[int, int], frames: int, warmup: int, ctx) -> dict:
-    results = {}
-    for name, scene in library.items():
-        results[name] = time_scene(scene, audio, sr, *size, frames, warmup, ctx)
-    return results
-
-
 def print_table(size: tuple[int, int], results: dict) -> None:
-    print(f"\n{size_key(*size)}: ms per frame (features + GL passes, each waited for; readback not in the total)")
+    print(f"\n{size_key(*size)}: ms per frame; total: features + the frames drawn back to back; the passes: each waited for; readback apart")
     head = f"{'scene':<10}" + "".join(f"{p:>10}" for p in PASSES) + f"{'total':>9}{'fps':>8}{'readback':>10}"
     print(head)
     for name, row in results.items():
@@ -124,11 +130,20 @@ def bench_shaders(args=None) -> int:
         else:
             pcm = load_audio(wav, (warmup + frames + 1) / FPS, PCM_SR, 2)  # the same audio at projectM's rate, in stereo
     ours, theirs = {}, {}
-    for size in SIZES:
-        ours[size] = bench_phosphene(library, audio, SAMPLE_RATE, size, frames, warmup, ctx)
-        print_table(size, ours[size])
-        if runner is not None:
-            theirs[size] = runner.bench(pcm, size, frames=frames, warmup=warmup, fps=FPS, count=args.peer_count, seed=args.peer_seed)
+    presets = runner.presets(args.peer_count, args.peer_seed) if runner else []
+    with runner.pcm_file(pcm) if runner else contextlib.nullcontext() as pcm_path:
+        for size in SIZES:
+            # interleaved, a scene then a preset: on a shared machine both see the same load
+            ours[size], rows = {}, []
+            for i in range(max(len(library), len(presets))):
+                if i < len(library):
+                    name = list(library)[i]
+                    ours[size][name] = time_scene(library[name], audio, SAMPLE_RATE, *size, frames, warmup, ctx)
+                if i < len(presets):
+                    rows.append(runner.run_one(pcm_path, presets[i], *size, frames, warmup, FPS))
+            print_table(size, ours[size])
+            if runner is not None:
+                theirs[size] = runner.summary(size, rows)
     ctx.release()
     if runner is not None:
         print_peer_table(ours, theirs)

@@ -17,6 +17,7 @@ a preset whose shader fails falls back to cheaper default shaders (still counted
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
@@ -69,19 +70,29 @@ class ProjectM:
             os.replace(partial, binary)
         return cls(binary)
 
+    def presets(self, count: int, seed: int) -> list[Path]:
+        return pick_presets(count, seed)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def pcm_file(pcm: np.ndarray):
+        """The audio as the runner reads it: a temporary file of interleaved stereo float32 (PCM_SR)."""
+        with tempfile.TemporaryDirectory(prefix="phosphene-peer-") as tmp:
+            path = Path(tmp) / "audio.f32"
+            np.ascontiguousarray(pcm, dtype=np.float32).tofile(path)
+            yield path
+
     def bench(self, pcm: np.ndarray, size: tuple[int, int], *, frames: int, warmup: int, fps: int, count: int, seed: int) -> dict:
         """`count` random presets at `size` on `pcm` (float32 (n, 2) at PCM_SR, at least (warmup + frames + 1) / fps s:
-        the caller decodes it, as it does its own audio)."""
-        presets = pick_presets(count, seed)
-        width, height = size
-        rows = []
-        with tempfile.TemporaryDirectory(prefix="phosphene-peer-") as tmp:
-            pcm_path = Path(tmp) / "audio.f32"
-            np.ascontiguousarray(pcm, dtype=np.float32).tofile(pcm_path)
-            for preset in presets:
-                rows.append(self.run_one(pcm_path, preset, width, height, frames, warmup, fps))
+        the caller decodes it, as it does its own audio), one after the other."""
+        with self.pcm_file(pcm) as path:
+            rows = [self.run_one(path, preset, *size, frames, warmup, fps) for preset in self.presets(count, seed)]
+        return self.summary(size, rows)
+
+    @staticmethod
+    def summary(size: tuple[int, int], rows: list[dict]) -> dict:
         measured = [r["fps"] for r in rows if r["fps"] is not None]
-        print(f"projectM {width}x{height}: {len(measured)} of {len(rows)} presets measured, median "
+        print(f"projectM {size[0]}x{size[1]}: {len(measured)} of {len(rows)} presets measured, median "
               + (f"{statistics.median(measured):.1f} fps (min {min(measured):.1f}, max {max(measured):.1f})" if measured else "-"))
         return {
             "median_fps": statistics.median(measured) if measured else float("nan"),
