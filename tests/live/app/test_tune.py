@@ -158,7 +158,7 @@ def test_a_tuned_profile_is_the_whole_recipe_and_run_draws_it_with_its_engine(tm
     and a run with no --engine draws with the shader engine (the stats say which)."""
     import json
 
-    tuned = replace(load_profile("laptop"), size=(1280, 720), block_size=128, display_fps=24, engine="shader", encoder_backend="onnx")
+    tuned = replace(load_profile("laptop"), size=(1280, 720), block_size=128, display_fps=24, engine="shader", encoder_backend="torch")
     result = Result(tuned, "shader", 24.5, {"p50": 40.0, "p95": 60.0, "p99": 70.0}, 0, 8.0)
     path = tmp_path / "my-rig.toml"
     tune.write_profile(path, result, Targets(24, 400), [])
@@ -166,14 +166,20 @@ def test_a_tuned_profile_is_the_whole_recipe_and_run_draws_it_with_its_engine(tm
     assert replace(loaded, name=tuned.name) == tuned  # every field tune chose, read back unchanged
     assert set(tune.WRITTEN) == {f for f in tomllib.loads(path.read_text()) if f != "base"} == set(tune.WRITTEN)
     stats = tmp_path / "stats.json"
-    r = subprocess.run(
-        [sys.executable, "-m", "live", "run", "--profile", str(path), "--headless", "--windowed", "--input", str(house_music),
-         "--models", "tiny", "--compute", "cpu", "--duration", "2", "--stats-json", str(stats)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy"}, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    s = json.loads(stats.read_text())
+
+    def run(*flags):
+        r = subprocess.run(
+            [sys.executable, "-m", "live", "run", "--profile", str(path), "--headless", "--windowed", "--input", str(house_music),
+             "--models", "tiny", "--compute", "cpu", "--duration", "2", "--stats-json", str(stats), *flags],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "SDL_VIDEODRIVER": "dummy"}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        return json.loads(stats.read_text())
+
+    s = run()
     assert (s["engine"], s["size"], s["display_fps"]) == ("shader", [1280, 720], 24)
+    s = run("--engine", "diffusion", "--size", "128")  # an explicit --engine still wins
+    assert (s["engine"], s["size"], s["display_fps"]) == ("diffusion", [128, 128], 24)
 
 
 def test_a_bad_input_or_missing_models_are_said_once_before_any_search(tmp_path):
