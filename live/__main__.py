@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from live.app import beats_cli, render_cli, rig_cli, run_cli, scenes_cli, tune_cli
+from live.control import web as web_cli
 from live.core.cli import dispatch, prog, top_parser
 from live.lab import bench_cli
 
@@ -21,7 +22,7 @@ text-embedding space, and a few-step img2img loop turns that into moving picture
 `{prog} COMMAND --help` teaches each command.
 """
 
-COMMANDS = (render_cli, run_cli, tune_cli, scenes_cli, beats_cli, rig_cli, bench_cli)
+COMMANDS = (render_cli, run_cli, tune_cli, scenes_cli, beats_cli, rig_cli, web_cli, bench_cli)
 
 def export(words: list[str]) -> int:
     from export.__main__ import main

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from live.app import options
+from live.control.web import add_web_args
 from live.core import cli
 from live.core.units import DISPLAY_FPS, DURATION, INDEX, PORT, Number
 
@@ -85,6 +86,7 @@ def register(sub) -> None:
     p.add_argument("--duration", type=DURATION, metavar="S", help="stop after S seconds (default: until Q, Ctrl-C or SIGTERM)")
     options.add_stats_arg(p, "frames, fps, latency p50/p95/p99, overflows, dropped frames, reconnects")
     add_control_args(p)
+    add_web_args(p.add_argument_group("web remote (a page for a phone or tablet; docs/web.md)"))
     add_output_args(p)
     options.add_engine_args(p, default=None, default_text=" (default: the profile's engine; diffusion for the shipped ones)")
     options.add_scene_args(p, live=True)

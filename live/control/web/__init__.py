@@ -173,6 +173,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--print-url", action="store_true", help="print the URL (the default and only thing this command does)")
     add_web_args(p)
+    p.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -31,18 +31,20 @@ needs_chromium = pytest.mark.skipif(
 def start_run(tmp_path, house_music, *extra):
     """A live run with the web remote on 127.0.0.1 (a port the OS picks); its URL from the log line."""
     stats = tmp_path / "web-run.json"
-    cmd = [sys.executable, os.environ.get("W_LAUNCH", "-m"), *([] if os.environ.get("W_LAUNCH") else ["live"]), "run", "--headless", "--windowed", "--input", str(house_music), "--engine", "shader"]
+    cmd = [sys.executable, "-m", "live", "run", "--headless", "--windowed", "--input", str(house_music), "--engine", "shader"]
     cmd += ["--profile", "laptop", "--size", "128", "--duration", "120", "--stats-json", str(stats), "--web", "127.0.0.1:0", *extra]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
-    lines, url = [], None
-    for line in proc.stderr:  # "web remote: http://127.0.0.1:PORT/"
+    lines, url, osc_port = [], None, None
+    for line in proc.stderr:  # "OSC: listening on 127.0.0.1:PORT", then "web remote: http://127.0.0.1:PORT/"
         lines.append(line)
+        if "OSC: listening on" in line:
+            osc_port = int(line.rsplit(":", 1)[1])
         if m := re.search(r"web remote: (http://\S+)", line):
             url = m.group(1)
             break
     assert url, "".join(lines)
     threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()  # keep the pipe drained
-    return proc, url, stats, lines
+    return proc, url, osc_port, stats, lines
 
 
 def browser(*, phone: bool = False):
@@ -97,7 +99,9 @@ def test_the_page_drives_a_live_run_and_two_pages_agree(tmp_path, house_music):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    proc, url, stats_file, log = start_run(tmp_path, house_music, "--scene", "classic", "--transition", "cut on now")
+    from pythonosc.udp_client import SimpleUDPClient
+
+    proc, url, osc_port, stats_file, log = start_run(tmp_path, house_music, "--scene", "classic", "--transition", "cut on now", "--osc-port", "0")
     desk = phone = None
     try:
         started = time.monotonic()
@@ -134,6 +138,11 @@ def test_the_page_drives_a_live_run_and_two_pages_agree(tmp_path, house_music):
             ".map(e => [e.getAttribute('data-action') || e.getAttribute('data-go') || e.getAttribute('data-param') || e.id,"
             " e.getBoundingClientRect().width, e.getBoundingClientRect().height]).filter(([, w, h]) => w < 44 || h < 44)"
         )
+        blacked = picture(phone.find_element(By.ID, "preview").screenshot_as_png)  # what the audience sees: nothing
+        SimpleUDPClient("127.0.0.1", osc_port).send_message("/phosphene/action/freeze", [])  # another source changes it
+        sent = time.monotonic()
+        wait(phone, "document.getElementById('flag-frozen').classList.contains('on')", timeout=5)
+        osc_to_page_s = time.monotonic() - sent
         phone.save_screenshot(str(tmp_path / "phone.png"))
     finally:
         for driver in (desk, phone):
@@ -141,10 +150,14 @@ def test_the_page_drives_a_live_run_and_two_pages_agree(tmp_path, house_music):
                 driver.quit()
         proc.send_signal(signal.SIGINT)  # the run ends as Q ends it, and writes its stats
         proc.wait(timeout=30)
-    print(f"page loaded with thumbnails and preview in {loaded_s:.1f} s; click to the page showing it {1000 * round_trip_s:.0f} ms")
+    print(
+        f"page loaded with thumbnails and preview in {loaded_s:.1f} s; click to the page showing it {1000 * round_trip_s:.0f} ms; "
+        f"OSC to the page showing it {1000 * osc_to_page_s:.0f} ms"
+    )
     assert proc.returncode == 0, "".join(log)
     assert grid.std() > 20 and shown.std() > 5, (grid.std(), shown.std())  # pictures, not a blank grid or a black preview
-    assert 0 < preview_px <= 320
+    assert 0 < preview_px <= 320 and blacked.max() < 10, blacked.max()  # the preview goes black with the blackout
+    assert osc_to_page_s < 0.5, osc_to_page_s  # pushed at once (a frame or two), not on the 4 Hz refresh
     assert inner == 390 and scroll <= 390, (inner, scroll)
     assert small == [], small
     stats = json.loads(stats_file.read_text())

@@ -27,7 +27,7 @@ FPS = 15  # a display rate this 2-core machine holds with room to spare: a cost 
 
 def live_run(tmp_path, house_music, name, *extra):
     stats = tmp_path / f"{name}.json"
-    cmd = [sys.executable, os.environ.get("W_LAUNCH", "-m"), *([] if os.environ.get("W_LAUNCH") else ["live"]), "run", "--headless", "--windowed", "--input", str(house_music), "--engine", "shader"]
+    cmd = [sys.executable, "-m", "live", "run", "--headless", "--windowed", "--input", str(house_music), "--engine", "shader"]
     cmd += ["--profile", "laptop", "--size", "128", "--display-fps", str(FPS), "--duration", str(SECONDS), "--stats-json", str(stats), *extra]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE, text=True)
     return proc, stats
