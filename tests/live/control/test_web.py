@@ -526,3 +526,22 @@ def test_a_slider_touched_on_the_page_is_what_midi_learn_binds(tmp_path):
     assert learn.target == ("param", "saturation") and controls.look.look.saturation == 1.5 and generator.kick.is_set()
     learn.offer_midi("cc", 21)
     assert midi.mapping.cc[21] == ("saturation", "absolute") and (tmp_path / "map.toml").exists()
+
+
+def test_a_bad_or_taken_web_address_stops_the_run_in_one_line(house_music):
+    import socket
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        for web, said in (("nonesuch", "--web nonesuch: give a port"), (f"127.0.0.1:{taken.getsockname()[1]}", "cannot listen there")):
+            cmd = [sys.executable, "-m", "live", "run", "--headless", "--input", str(house_music), "--engine", "shader", "--web", web]
+            done = subprocess.run(cmd, cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=60)
+            lines = [line for line in done.stderr.splitlines() if line.strip()]
+            assert done.returncode == 2 and len(lines) == 1 and said in lines[0] and "Traceback" not in done.stderr, done.stderr
+    finally:
+        taken.close()
