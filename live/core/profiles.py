@@ -100,7 +100,7 @@ class LatencyProfile:
         """How a message names the value: `--hop 3`, or `my-rig.toml: hop_s = 3`."""
         value = getattr(self, key)
         if key == "size":  # as typed: --size 1280x720, size = 512, size = "1280x720"
-            text = size_text(parse_size(value, minimum=0))
+            text = size_text(parse_size(value))
             if self.where(key).startswith("-"):
                 return f"--size {text}"
             return f"{self._key(key)} = " + (text if isinstance(value, int) else '"' + text + '"')
@@ -120,7 +120,7 @@ class LatencyProfile:
         for key, (lo, hi, lo_open, hi_open, integer) in NUMBERS.items():
             check_number(getattr(self, key), self._key(key), lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open, integer=integer)
         try:
-            sides = parse_size(self.size, minimum=0)
+            sides = parse_size(self.size)  # the form; the range is the next check
         except PhospheneError:
             raise PhospheneError(f"{self._key('size')}: give N (square) or \"WxH\", e.g. 512 or \"1280x720\"") from None
         if not all(MIN_SIDE <= v <= MAX_SIDE for v in sides):
