@@ -102,8 +102,8 @@ class WebRemote:
         urgent = any(state.get(k) != last.get(k) for k in state if k not in VOLATILE)
         urgent |= (state.get("tempo") or {}).get("source") != (last.get("tempo") or {}).get("source")
         self._last_published = state
-        if urgent and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wake_state.set)
+        if urgent:
+            self._wake("_wake_state")
 
     @property
     def has_pages(self) -> bool:
@@ -117,14 +117,18 @@ class WebRemote:
             if self._preview is not None:
                 self.preview_counts["replaced"] += 1  # the server had not sent the last one yet: dropped, not queued
         self._preview = jpeg
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wake_preview.set)
+        self._wake("_wake_preview")
 
     def set_thumbnail(self, name: str, jpeg: bytes) -> None:
         """A scene's picture for the grid (the app's thumbnail thread); the pages hear of it in the next state."""
         self.thumbnails = {**self.thumbnails, name: jpeg}
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wake_state.set)
+        self._wake("_wake_state")
+
+    def _wake(self, event: str) -> None:
+        """Set one of the server loop's events from another thread (nothing once the server has stopped)."""
+        if self._loop is not None and not self.stopped:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self._loop.call_soon_threadsafe(getattr(self, event).set)
 
     def add_preview_counts(self, counts: dict) -> None:
         """The app's sender's own counts (encoded, dropped while busy, errors), at the end."""
