@@ -39,6 +39,7 @@ MAX_FRAME = 65536  # a WebSocket frame longer than this closes that socket (aioh
 MAX_CLIENTS = 32  # pages open at once; more are refused (503), counted
 RATE_PER_S, BURST = 100.0, 200  # each page's messages: a token bucket (the page sends a slider at most 30 times a
 # second); above it, counted "flood" and ignored, and a page that goes on past BURST more is hung up on (1008)
+FORGIVE_PER_S = 10.0  # ... counted as a debt that is forgiven this fast: a page twice over the rate is hung up on within seconds
 HANDSHAKES_PER_MIN = 60  # WebSockets opened from one address in a minute; past that, 429 (a flooder that reconnects)
 STATE_MIN_S = 0.1  # state pushes at most 10 a second (a change is pushed at once when the last push is older)
 STATE_EVERY_S = 0.25  # the figures (HUD, bar, beat) refresh 4 times a second
@@ -328,7 +329,7 @@ class WebRemote:
         with self._lock:
             self.clients_seen += 1
             self.clients_now = len(self._clients)
-        allowance, refilled, flooding = float(BURST), time.monotonic(), 0
+        allowance, refilled, debt = float(BURST), time.monotonic(), 0.0  # debt: messages over the rate, forgiven slowly
         try:
             if self._state is not None:
                 text = json.dumps(self._state_message())
@@ -337,11 +338,12 @@ class WebRemote:
             async for msg in ws:
                 now = time.monotonic()
                 allowance = min(float(BURST), allowance + (now - refilled) * RATE_PER_S)
+                debt = max(0.0, debt - (now - refilled) * FORGIVE_PER_S)
                 refilled = now
                 if allowance < 1.0:
                     self._ignore("flood")
-                    flooding += 1
-                    if flooding > BURST:  # not a page: hung up on (the close frame, then the socket), never read again
+                    debt += 1.0
+                    if debt > BURST:  # not a page: hung up on (the close frame, then the socket), never read again
                         self._count(self.refused, "flood")
                         with contextlib.suppress(TimeoutError, ConnectionError):
                             await asyncio.wait_for(ws.close(code=1008, message=b"flood"), 0.05)
@@ -349,7 +351,7 @@ class WebRemote:
                             request.transport.abort()
                         break
                     continue
-                allowance, flooding = allowance - 1.0, 0
+                allowance -= 1.0
                 if msg.type == WSMsgType.TEXT:
                     self._take(msg.data)
                 elif msg.type == WSMsgType.BINARY:
