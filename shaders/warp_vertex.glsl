@@ -5,7 +5,6 @@
 // v_uv (0, 0) is the first pixel row in memory: the top-left of the image as numpy holds it.
 out vec2 v_uv;
 out vec2 v_from;     // where this point came from, about the centre, in square units (before the ripple)
-out vec2 v_centred;  // this point about the centre, uv units (the vignette)
 
 void main() {
     vec2 corner = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));  // (0,0) (2,0) (0,2)
@@ -14,6 +13,5 @@ void main() {
     float c = cos(u_rotate), s = sin(u_rotate);
     v_from = mat2(c, s, -s, c) * p / max(u_zoom, 1e-3);  // inverse of the motion
     v_uv = corner;
-    v_centred = corner - 0.5;
     gl_Position = vec4(corner * 2.0 - 1.0, 0.0, 1.0);
 }

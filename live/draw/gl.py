@@ -124,31 +124,6 @@ def with_uniforms(source: str) -> str:
     return "\n".join([lines[0], uniform_declarations(), "#line 2", *lines[1:]])
 
 
-_INCLUDE = re.compile(r'^\s*#include\s+"([^"]+)"\s*$')
-
-
-def includes(path: Path) -> list[Path]:
-    """The files `path` pulls in with `#include "NAME.glsl"` (beside it), in order."""
-    return [path.parent / m.group(1) for line in path.read_text().split("\n") if (m := _INCLUDE.match(line))]
-
-
-def expand_includes(path: Path, source: str) -> str:
-    """Replace each `#include "NAME.glsl"` line by that file (functions two stages share, such as
-    grade.glsl), with `#line` directives so GL's messages keep the including file's line numbers
-    after it. One level: an included file includes nothing."""
-    out = []
-    for number, line in enumerate(source.split("\n"), start=1):
-        m = _INCLUDE.match(line)
-        if m is None:
-            out.append(line)
-            continue
-        included = path.parent / m.group(1)
-        if not included.is_file():
-            raise ShaderError(f"{path}:{number}: #include \"{m.group(1)}\": no such file beside it ({included})")
-        out += ["#line 1", included.read_text(), f"#line {number + 1}"]
-    return "\n".join(out)
-
-
 # GL logs name the line differently per driver: Mesa "0:12(5): error: ...", NVIDIA "0(12) : error ...",
 # others "ERROR: 0:12: ...".
 _LOG_LINE = re.compile(r"^(?:ERROR:\s*)?\d+(?::(\d+)(?:\(\d+\))?|\((\d+)\))\s*:\s*")
@@ -189,9 +164,7 @@ class ShaderProgram:
 
     def _stamps(self):
         try:
-            files = [self.path, self.vertex_path]
-            files += [f for p in (self.path, self.vertex_path) for f in includes(p)]
-            return tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+            return tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in (self.path, self.vertex_path))
         except FileNotFoundError as e:
             raise ShaderError(f"shader file {e.filename} does not exist: check the path (shaders live in {SHADER_DIR})") from None
 
@@ -200,7 +173,7 @@ class ShaderProgram:
 
         sources = {}
         for key, p in (("vertex_shader", self.vertex_path), ("fragment_shader", self.path)):
-            sources[key] = with_uniforms(expand_includes(p, p.read_text()))
+            sources[key] = with_uniforms(p.read_text())
         try:
             return self.ctx.program(**sources)
         except moderngl.Error as e:

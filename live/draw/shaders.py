@@ -2,10 +2,8 @@
 weights, no torch: the embedded default when diffusion weights cannot be found.
 
 Per frame:  structure.glsl (features -> procedural image, at half the size per side: STRUCTURE_SCALE)
-            warp.glsl      (previous frame zoomed/rotated/shifted/rippled, structure mixed in)
-                           -> the feedback, and in the same pass, graded by grade.glsl (beat flash,
-                           colour grade, vignette; not fed back)                        -> the output frame
-            post.glsl      (the same grade, a pass of its own: frames handed in by the diffusion path)
+            warp.glsl      (previous frame zoomed/rotated/shifted/rippled, structure mixed in) -> feedback
+            post.glsl      (beat flash, colour grade, vignette; not fed back)           -> the output frame
 
     FeatureClock().advance(audio under the frame, t_s) -> Drive    features + beat clock, per video frame
     ShaderEngine(width, height).frame(drive)           -> uint8 (H, W, 3)
@@ -207,18 +205,12 @@ def structure_size(width: int, height: int) -> tuple[int, int]:
 class Layer:
     """One scene's running picture: its look, its structure generator and its feedback ping-pong."""
 
-    def __init__(self, ctx, width: int, height: int, look: ShaderLook, structure: Structure, output_tex):
+    def __init__(self, ctx, width: int, height: int, look: ShaderLook, structure: Structure):
         self.look, self.structure = look, structure
         self.feedback = [new_texture(ctx, width, height, dtype="f2") for _ in range(2)]  # ping-pong: read one, write the other
         self.feedback_fbo = [ctx.framebuffer([t]) for t in self.feedback]
         self.out_tex = new_texture(ctx, width, height, dtype="f1")  # its finished frame, while it is crossfaded
         self.out_fbo = ctx.framebuffer([self.out_tex])
-        # the warp pass writes the feedback and, graded, the finished frame: to the engine's output, or to
-        # this layer's own while it is crossfaded (framebuffers made once, not per frame)
-        self.graded_fbo = {
-            "output": [ctx.framebuffer([t, output_tex]) for t in self.feedback],
-            "layer": [ctx.framebuffer([t, self.out_tex]) for t in self.feedback],
-        }
         self.current = 0  # index of the feedback texture holding the latest frame
         self.renew = False  # the next frame is all structure: a cut into this layer shows the new scene at once
 
@@ -258,7 +250,7 @@ class ShaderEngine:
         self.output_tex = new_texture(self.ctx, *size, dtype="f1")
         self.structure_fbo = self.ctx.framebuffer([self.structure_tex])
         self.output_fbo = self.ctx.framebuffer([self.output_tex])
-        self.layers = [Layer(self.ctx, width, height, look, structure, self.output_tex)]
+        self.layers = [Layer(self.ctx, width, height, look, structure)]
         self.incoming: Layer | None = None  # the layer fading in during a crossfade
         self.kind, self.mix = "cut", 1.0  # the transition under way and how far through it (1: none)
         self.dissolve_from: ShaderLook | None = None  # a dissolve's look travels from this ...
@@ -310,7 +302,7 @@ class ShaderEngine:
             self.layer.look, self.layer.structure, self.layer.renew = look, structure, True
         elif kind == "crossfade":
             if len(self.layers) < 2:
-                self.layers.append(Layer(self.ctx, self.width, self.height, look, structure, self.output_tex))
+                self.layers.append(Layer(self.ctx, self.width, self.height, look, structure))
             self.incoming = self.layers[1]
             self.incoming.look, self.incoming.structure, self.incoming.renew = look, structure, True
             self.kind, self.mix = kind, 0.0
@@ -361,22 +353,19 @@ class ShaderEngine:
         values["u_resolution"] = tuple(float(n) for n in self.structure_tex.size)  # the pass's own (smaller) size
         self.structure_program(layer.structure.generator).draw(self.structure_fbo, values)
 
-    def _warp(self, source, drive: Drive, layer: Layer | None = None, graded: str | None = None) -> None:
-        """layer.feedback[other] = warp(source) with the structure mixed in; it becomes the current frame.
-        `graded` "output" or "layer": the same pass also writes the finished (post) frame to the engine's
-        output or to the layer's own."""
+    def _warp(self, source, drive: Drive, layer: Layer | None = None) -> None:
+        """layer.feedback[other] = warp(source) with the structure mixed in; it becomes the current frame."""
         layer = layer or self.layer
         look = self._look_of(layer)
         target = 1 - layer.current
-        values = {**self._common(drive, look), **warp_uniforms(drive, look, self.fps), **post_uniforms(look, drive)}
+        values = {**self._common(drive, look), **warp_uniforms(drive, look, self.fps)}
         if abs(values["u_pulse"]) * max(self.width, self.height) < RIPPLE_MIN_PX:
             values["u_pulse"] = 0.0  # warp.glsl skips the ripple's per-pixel sine
         if layer.renew:  # the first frame after a cut: the new scene's structure alone
             values["u_structure_mix"], layer.renew = 1.0, False
         elif layer is self.layer and self.kind == "dissolve":  # the new structure comes in as the old picture warps away
             values["u_structure_mix"] *= self.mix
-        fbo = layer.feedback_fbo[target] if graded is None else layer.graded_fbo[graded][target]
-        self.programs["warp"].draw(fbo, values, {"u_prev": source, "u_structure": self.structure_tex})
+        self.programs["warp"].draw(layer.feedback_fbo[target], values, {"u_prev": source, "u_structure": self.structure_tex})
         layer.current = target
 
     def _post(self, source, drive: Drive, layer: Layer | None = None, fbo=None) -> np.ndarray | None:
@@ -385,10 +374,10 @@ class ShaderEngine:
         self.programs["post"].draw(fbo or self.output_fbo, values, {"u_image": source})
         return read_rgb(self.output_fbo) if fbo is None else None
 
-    def _run_layer(self, layer: Layer, drive: Drive, graded: str) -> None:
+    def _run_layer(self, layer: Layer, drive: Drive) -> None:
         self._structure(drive, layer)
         self._timed("structure")
-        self._warp(layer.feedback[layer.current], drive, layer, graded)
+        self._warp(layer.feedback[layer.current], drive, layer)
         self._timed("warp")
 
     def render(self, drive: Drive) -> None:
@@ -397,11 +386,14 @@ class ShaderEngine:
         if self.pass_ms is not None:
             self._mark = time.perf_counter()  # what ran before (the features) is not the first pass's
         self._count_beats(drive)
+        self._run_layer(self.layer, drive)
         if self.incoming is None:
-            self._run_layer(self.layer, drive, "output")  # the warp pass grades the frame too: no post pass
+            self._post(self.layer.feedback[self.layer.current], drive, fbo=self.output_fbo)
+            self._timed("post")
             return
+        self._run_layer(self.incoming, drive)
         for layer in (self.layer, self.incoming):
-            self._run_layer(layer, drive, "layer")
+            self._post(layer.feedback[layer.current], drive, layer, fbo=layer.out_fbo)
         self.programs["crossfade"].draw(self.output_fbo, {"u_mix": self.mix}, {"u_a": self.layer.out_tex, "u_b": self.incoming.out_tex})
         self._timed("post")
 
@@ -455,7 +447,7 @@ class ShaderEngine:
             self.ctx.release()
             return
         for layer in self.layers:
-            for obj in (*layer.feedback_fbo, *layer.graded_fbo["output"], *layer.graded_fbo["layer"], layer.out_fbo, *layer.feedback, layer.out_tex):
+            for obj in (*layer.feedback_fbo, layer.out_fbo, *layer.feedback, layer.out_tex):
                 obj.release()
         for obj in (self.structure_fbo, self.output_fbo, self.structure_tex, *self.input_tex, self.output_tex):
             obj.release()

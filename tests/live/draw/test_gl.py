@@ -29,7 +29,7 @@ def test_every_shader_compiles_and_uses_only_declared_uniforms(ctx):
     for f in files:
         used = set(re.findall(r"\bu_[a-z_]+\b", f.read_text()))
         assert used <= set(UNIFORMS), (f.name, used - set(UNIFORMS))
-        if not f.stem.endswith("_vertex") and f.read_text().startswith("#version"):  # grade.glsl is only included
+        if not f.stem.endswith("_vertex"):
             ShaderProgram(ctx, f, vertex=vertex_for.get(f.stem))
     assert ctx.version_code >= 330
 
@@ -98,12 +98,12 @@ def test_crossfade_at_half_is_the_mean(engine):
 
 
 def test_broken_shader_names_file_and_line_and_keeps_the_last_good(ctx, tmp_path, caplog):
-    for name in ("post.glsl", "grade.glsl", "fullscreen_vertex.glsl"):
+    for name in ("post.glsl", "fullscreen_vertex.glsl"):
         shutil.copy(SHADER_DIR / name, tmp_path / name)
     path = tmp_path / "post.glsl"
     good = path.read_text()
-    broken = good.replace("colour = vec4(grade(c, ", "colour = vec4(grade(c, , ")
-    line = good.splitlines().index("    colour = vec4(grade(c, vignette_at(v_uv - 0.5)), 1.0);") + 1  # below the include
+    broken = good.replace("c = (c - 0.5) * u_contrast + 0.5;", "c = (c - 0.5) * u_contrast + ;")
+    line = good.splitlines().index("    c = (c - 0.5) * u_contrast + 0.5;") + 1
 
     path.write_text(broken)
     with pytest.raises(ShaderError) as e:
@@ -132,13 +132,6 @@ def test_broken_shader_names_file_and_line_and_keeps_the_last_good(ctx, tmp_path
     assert prog.reload_if_changed() is True and prog.last_error is None
     prog.draw(fbo, values, {"u_image": image_tex})
     assert read_rgb(fbo).mean() > 140  # the edit (an inverted image) is live
-
-    grade = tmp_path / "grade.glsl"  # an edit of the included file reloads the files that include it
-    grade.write_text(grade.read_text().replace("c *= exp2(u_flash * u_beat_pulse);", "c = 1.0 - c * exp2(u_flash * u_beat_pulse);"))
-    os.utime(grade, (bump + 10, bump + 10))
-    assert prog.reload_if_changed() is True
-    prog.draw(fbo, values, {"u_image": image_tex})
-    assert read_rgb(fbo).mean() < 110  # inverted twice: the grade's edit is live
 
 
 def test_the_shader_doc_lists_every_uniform_and_generator():
