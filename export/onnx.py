@@ -39,24 +39,31 @@ EXTERNAL_DATA = "model.onnx.data"
 
 
 def check_output_folder(out: Path) -> Path:
+    """-o names the export's folder: a new one, or an empty one (model.onnx and export.json go inside)."""
     out = Path(out).expanduser()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise PhospheneError(f"-o {out}: already exists and is not an empty folder; choose a new folder or remove it")
+    if out.exists() and not out.is_dir():
+        raise PhospheneError(
+            f"-o {out} is a file: an export is a folder (model.onnx + export.json); give a new folder, e.g. -o {out.with_suffix('')}-onnx"
+        )
+    if out.is_dir() and any(out.iterdir()):
+        raise PhospheneError(f"-o {out}: the folder exists and is not empty; give a new folder, or remove this one first")
     if not out.parent.is_dir():
-        raise PhospheneError(f"-o {out}: folder {out.parent} does not exist")
+        raise PhospheneError(f"-o {out}: folder {out.parent} does not exist; create it first (mkdir -p {out.parent}) or choose another -o")
     return out
 
 
 def export_onnx(encoder_name: str, out: Path, *, fp16: bool = False, opset: int = OPSET) -> Path:
     """Load `encoder_name` (hub id, folder or tiny) in torch and export it to the folder `out`."""
     from live.models.encoder import load_torch_encoder
-    from live.models.runtimes import find_export
+    from live.models.runtimes import find_export, read_export
 
     out = check_output_folder(out)
     if not 14 <= opset <= 20:
         raise PhospheneError(f"--opset {opset}: the exporter here supports 14-20; 17 is tested")
-    if find_export(encoder_name) is not None:
-        raise PhospheneError(f"--encoder {encoder_name} is already an ONNX export; give the checkpoint it came from")
+    export = find_export(encoder_name)
+    if export is not None:
+        source = read_export(export, hashes=False).get("source")
+        raise PhospheneError(f"--encoder {encoder_name} is already an ONNX export; give the checkpoint it came from: --encoder {source}")
     encoder = load_torch_encoder(encoder_name, device="cpu", dtype=torch.float32)
     source = str(Path(encoder_name).expanduser().resolve()) if Path(encoder_name).expanduser().is_dir() else encoder_name
     return export_encoder(encoder, out, source=source, weights_sha256=weights_sha256(encoder_name, encoder.model), fp16=fp16, opset=opset)

@@ -61,8 +61,11 @@ def verify(folder: Path) -> tuple[list[Row], float, dict]:
     from live.models.runtimes import OnnxEncoder, read_export
 
     folder = Path(folder)
+    if folder.is_file():
+        raise PhospheneError(f"verify {folder}: a file, not an export folder; give a folder written by `python -m export onnx`")
     if not (folder / "export.json").exists():
-        raise PhospheneError(f"{folder}: no export.json here; give a folder written by `python -m export onnx`")
+        fix = f"; to export this checkpoint: python -m export onnx --encoder {folder} -o NEW_FOLDER" if (folder / "config.json").is_file() else ""
+        raise PhospheneError(f"verify {folder}: no export.json here; give a folder written by `python -m export onnx`{fix}")
     info = read_export(folder, hashes=False)
     for name, stated in info["files"].items():
         if known_sha256(folder / name, refresh=True) != stated["sha256"]:  # re-hashed, whatever the cache says

@@ -9,7 +9,6 @@ import argparse
 import sys
 
 from live.core.cli import dispatch, top_parser
-from live.core.defaults import SAMPLE_RATE
 from live.core.units import COUNT, DURATION, Number
 
 DESCRIPTION = """\
@@ -256,22 +255,9 @@ def cmd_init(args) -> int:
 
 
 def cmd_info(args) -> int:
-    import numpy as np
+    from training.info import info  # checkpoints, ONNX exports, and one line for anything else
 
-    from live.models.encoder import load_encoder
-
-    enc = load_encoder(args.encoder)
-    window = np.zeros((1, round(enc.meta.window_s * SAMPLE_RATE)), dtype=np.float32)
-    shape = tuple(enc.encode(window).shape)
-    params = sum(p.numel() for p in enc.model.parameters())
-    m = enc.meta
-    print(f"encoder       {args.encoder}")
-    print(f"format        {'audio2img (no phosphene.json)' if m.prepend_bos else 'phosphene'}")
-    print(f"text space    {m.text_encoder}: L={m.tokens}, D={m.width}{' (+ start token prepended)' if m.prepend_bos else ''}")
-    print(f"audio         {m.sample_rate} Hz, trained window {m.window_s} s")
-    print(f"parameters    {params / 1e6:.2f} M")
-    print(f"output        {shape} for one {m.window_s} s window (B, T, D)")
-    return 0
+    return info(args.encoder)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from live.core.defaults import DEFAULT_DIFFUSION, TINY
 from live.core.errors import PhospheneError
+from live.models.hashing import cache_dir
+from live.models.loading import EXPORT_FILE, folder_kind
 
 CONFIG_FILE = "fit.json"  # the resolved settings of a run, in its output folder
 MAX_TOKENS = 77  # positions of the SD text encoders (CLIP): a whole prompt
@@ -24,7 +25,7 @@ PATH_SETTINGS = ("output", "manifest", "dataset", "cache_dir")  # in a --config 
 
 
 def default_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "phosphene" / "targets"
+    return cache_dir() / "targets"  # $XDG_CACHE_HOME/phosphene/targets, default ~/.cache/phosphene/targets
 
 
 def setting(default, help: str):
@@ -170,6 +171,8 @@ class FitConfig:
             raise PhospheneError("give exactly one of --manifest FILE and --dataset DIR")
         if self.init_from is not None and (self.weights, self.backbone) != (None, None):
             raise PhospheneError(f"--init-from {self.init_from} brings its own backbone and weights: drop --weights and --backbone")
+        if self.init_from is not None:
+            check_init_from(self.init_from)
         choices = {"weights": ("pretrained", "random", TINY), "mixed_precision": ("no", "fp16", "bf16"), "token_loss": ("cosine", "mse")}
         for name, allowed in choices.items():
             if getattr(self, name) not in (*allowed, None):
@@ -254,6 +257,31 @@ def renamed_encoder(value, *, flags: bool) -> str:
         f"fit's encoder setting is now {weights} (pretrained, random or tiny: a new encoder's backbone weights), "
         f"and {init} names an encoder to start from: write {fix}"
     )
+
+
+INIT_FROM_TAKES = (
+    "--init-from takes an encoder checkpoint: a folder from `python -m training fit` or `init` "
+    "(config.json + model.safetensors + phosphene.json), an audio2img checkpoint (hub id or folder), or tiny"
+)
+
+
+def check_init_from(name: str) -> None:
+    """Refuse, before torch loads, an --init-from that is a file or another kind of Phosphene folder
+    (an ONNX export, TensorRT engines, a diffusion model, an empty folder), saying which."""
+    path = Path(name).expanduser()
+    if path.is_file():
+        raise PhospheneError(f"--init-from {name} is a file, not a checkpoint folder; {INIT_FROM_TAKES}")
+    kind = folder_kind(path)
+    if kind is None:
+        return
+    source = None
+    if (path / EXPORT_FILE).is_file():
+        try:
+            source = json.loads((path / EXPORT_FILE).read_text()).get("source")
+        except (OSError, ValueError, AttributeError):
+            source = None
+    came_from = f"; this export was made from {source}: --init-from {source}" if isinstance(source, str) else ""
+    raise PhospheneError(f"--init-from {name} is {kind}, not a checkpoint; {INIT_FROM_TAKES}{came_from}")
 
 
 def check_new_output(out: Path) -> None:

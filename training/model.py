@@ -5,11 +5,14 @@ trainer)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from transformers import AutoModel
 
 from live.core.defaults import SAMPLE_RATE
-from live.core.errors import PhospheneError
+from live.core.errors import ModelNotFound, PhospheneError
+from live.models.loading import first_line, folder_kind, load_errors, quiet_model_loading, resolve_folder
 from live.models.audio_prompt import (
     AudioPromptConfig,
     AudioPromptEncoder,
@@ -37,8 +40,9 @@ def build_encoder(
     weights: str = "pretrained",
     head_layers: int = 2,
     head_heads: int = 8,
+    flag: str = "--backbone",
 ):
-    """A new AudioPromptEncoder and its feature extractor.
+    """A new AudioPromptEncoder and its feature extractor (`flag`: where the user named `backbone`, for the errors).
 
     backbone  a BACKBONES name, or a hub id / folder of a w2v-bert, wav2vec2, HuBERT or WavLM checkpoint
     weights   pretrained: the backbone's own weights (the head starts random); random: the full-size
@@ -51,10 +55,34 @@ def build_encoder(
     model_type = MODEL_TYPES.get(backbone)
     folder = None
     if weights == "pretrained" or model_type is None:
-        from live.models.loading import resolve_folder
-
-        folder = resolve_folder(BACKBONES.get(backbone, backbone), "backbone", ["*.json", "*.safetensors", "*.txt"])
-        model_type = AutoConfig.from_pretrained(folder).model_type
+        try:
+            folder = resolve_folder(BACKBONES.get(backbone, backbone), "backbone", ["*.json", "*.safetensors", "*.txt"])
+        except PhospheneError as e:
+            if backbone in BACKBONES:  # a known name not downloaded: the hub advice (or a smoke run with --weights tiny) fits
+                raise
+            path = Path(backbone).expanduser()
+            if isinstance(e, ModelNotFound):
+                where = f"no local folder, not in the Hugging Face cache, and the hub cannot be reached: `hf download {backbone}` on a connected machine"
+            else:
+                where = "a file, not a folder" if path.exists() else "no such folder"
+            smoke = "; or use --weights tiny without --backbone for a smoke run" if weights != "tiny" else ""
+            raise PhospheneError(
+                f"{flag} {backbone}: not one of {', '.join(BACKBONES)} ({where}); "
+                f"give one of those names, or a hub id / folder of a w2v-bert, wav2vec2, HuBERT or WavLM checkpoint{smoke}"
+            ) from None
+        kind = folder_kind(folder)
+        if kind is not None:
+            raise PhospheneError(
+                f"{flag} {backbone} is {kind}, not a backbone checkpoint: give one of {', '.join(BACKBONES)}, "
+                "or a hub id / folder of a w2v-bert, wav2vec2, HuBERT or WavLM checkpoint (config.json + model.safetensors)"
+            )
+        try:
+            model_type = AutoConfig.from_pretrained(folder).model_type
+        except load_errors() as e:
+            raise PhospheneError(
+                f"{flag} {backbone}: {folder} is not a readable backbone checkpoint ({first_line(e)}); give one of "
+                f"{', '.join(BACKBONES)}, or a hub id / folder of a w2v-bert, wav2vec2, HuBERT or WavLM checkpoint"
+            ) from None
     if model_type not in MODEL_TYPES.values():
         raise PhospheneError(
             f"backbone '{backbone}' is a {model_type} model; choose w2v-bert-2.0, wav2vec2, hubert, wavlm "
@@ -72,8 +100,6 @@ def build_encoder(
         AudioPromptConfig(backbone=config, num_tokens=tokens, width=width, head_layers=head_layers, head_heads=head_heads)
     )
     if weights == "pretrained":
-        from live.models.loading import quiet_model_loading
-
         quiet_model_loading()
         pretrained = AutoModel.from_pretrained(folder, config=AutoConfig.for_model(**config), use_safetensors=True)
         missing, _ = model.backbone.load_state_dict(pretrained.state_dict(), strict=False)

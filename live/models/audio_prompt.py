@@ -24,6 +24,7 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedMode
 from transformers.modeling_outputs import BaseModelOutput
 
 from live.core.defaults import SAMPLE_RATE
+from live.models.loading import quiet_model_loading
 
 META_FILE = "phosphene.json"
 META_FORMAT = "phosphene-encoder"
@@ -39,6 +40,8 @@ class EncoderMeta:
     sample_rate: int = SAMPLE_RATE  # Hz of the waveform the encoder expects
     window_s: float = 3.76  # window length it was trained on; the default render window
     prepend_bos: bool = False  # audio2img-style outputs lack the start token; own checkpoints do not
+    target: str = "text"  # text: L x D tokens in a text space; clip-image: one CLIP image embedding (L = 1, D = its projection width)
+    clip: str | None = None  # clip-image: the CLIP model (id or folder) whose image space it is; its text tower does zero-shot
     format: str = META_FORMAT
     version: int = 1
 
@@ -181,6 +184,7 @@ def tiny_backbone_config(width: int = 32, model_type: str = "wav2vec2-bert") -> 
 
 def save_encoder(model: PreTrainedModel, feature_extractor, meta: EncoderMeta, folder: Path) -> Path:
     """Write the HF layout (safetensors only) plus phosphene.json."""
+    quiet_model_loading()  # no "Writing model shards" bar: `training init`, fit's checkpoints
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder, safe_serialization=True)

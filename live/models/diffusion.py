@@ -74,7 +74,7 @@ DIFFUSION_FILES = {
 
 def load_diffusion(name: str, vae: str = DEFAULT_VAE, *, device="cpu", dtype=torch.float32) -> DiffusionParts:
     """Load the UNet, scheduler, text encoder and VAE of an sd-turbo-class model."""
-    quiet_model_loading()
+    quiet_model_loading(diffusers=True)
     if name == RANDOM:  # full-size, random weights, from live/models/configs: TAESD, or the full VAE with --vae full
         parts = random_diffusion(vae if vae == FULL_VAE else RANDOM, device=torch.device(device))
         if vae not in (RANDOM, FULL_VAE, TINY):  # a real VAE by name, beside the random UNet
@@ -255,6 +255,7 @@ def random_diffusion(vae: str = RANDOM, device="cpu") -> DiffusionParts:
 
 def save_tiny_diffusion(folder: Path) -> Path:
     """Write the tiny set in sd-turbo's folder layout, so tests exercise the real loader."""
+    quiet_model_loading(diffusers=True)
     folder = Path(folder)
     parts = tiny_diffusion()
     parts.unet.save_pretrained(folder / "unet")

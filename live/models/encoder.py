@@ -36,8 +36,19 @@ from live.core.defaults import RANDOM, RANDOM_OWN, SAMPLE_RATE, TINY
 from live.core.errors import PhospheneError
 from live.models.audio_prompt import META_FILE, AudioPromptEncoder, EncoderMeta, tiny_backbone_config
 from live.models import random_weights
-from live.models.loading import ENCODER_BACKENDS, RANDOM_NOTICE, TINY_NOTICE, first_line, load_errors, require_files, resolve_folder
-from live.models.runtimes import EXPORT_FILE, OnnxEncoder, find_export, load_tensorrt_encoder, pick_backend, read_export
+from live.models.loading import (
+    ENCODER_BACKENDS,
+    EXPORT_FILE,
+    RANDOM_NOTICE,
+    TINY_NOTICE,
+    first_line,
+    folder_kind,
+    load_errors,
+    quiet_model_loading,
+    require_files,
+    resolve_folder,
+)
+from live.models.runtimes import OnnxEncoder, find_export, load_tensorrt_encoder, pick_backend, read_export
 from live.models.tiny_text import TINY_WIDTH
 
 log = logging.getLogger("phosphene")
@@ -127,8 +138,6 @@ def load_encoder(name: str, *, device="cpu", dtype=torch.float32, backend: str |
     `threads` sets ONNX Runtime's intra_op_num_threads on the CPU (default: physical cores, at most 4).
     Every check that can fail (missing, truncated or mismatched files) runs here, at start-up.
     """
-    from live.models.loading import quiet_model_loading
-
     quiet_model_loading()
     if backend is None:
         backend = "onnx" if (Path(name).expanduser() / EXPORT_FILE).is_file() else "torch"
@@ -164,6 +173,7 @@ def load_encoder(name: str, *, device="cpu", dtype=torch.float32, backend: str |
 
 def load_torch_encoder(name: str, *, device="cpu", dtype=torch.float32) -> TorchEncoder:
     """The torch backend: a checkpoint by hub id, local folder or `tiny`."""
+    quiet_model_loading()
     from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertModel
 
     if name in (RANDOM, RANDOM_OWN):  # full-size, random weights, from live/models/configs
@@ -177,6 +187,12 @@ def load_torch_encoder(name: str, *, device="cpu", dtype=torch.float32) -> Torch
     folder = resolve_folder(name, "encoder", ["*.json", "*.safetensors"])
     if not (folder / "config.json").exists() and (folder / "encoder" / "config.json").exists():
         folder = folder / "encoder"  # a training run's output folder: its newest encoder
+    kind = folder_kind(folder)
+    if kind is not None:
+        raise PhospheneError(
+            f"encoder '{name}' is {kind}, not an encoder checkpoint (config.json, model.safetensors, "
+            f"preprocessor_config.json): give a folder written by `python -m training fit` or `init`, an audio2img hub id, or 'tiny'"
+        )
     require_files(
         folder,
         "encoder",
@@ -295,6 +311,7 @@ def write_encoder_checkpoint(kind: str, folder: Path) -> Path:
 
     model, fe, meta = tiny_audio2img_encoder() if kind == "audio2img" else tiny_own_encoder()
     if kind == "audio2img":  # audio2img's hub folder: no phosphene.json
+        quiet_model_loading()
         Path(folder).mkdir(parents=True, exist_ok=True)
         model.save_pretrained(folder, safe_serialization=True)
         fe.save_pretrained(folder)

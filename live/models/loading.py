@@ -27,6 +27,7 @@ from live.core.errors import ModelNotFound, PhospheneError
 log = logging.getLogger("phosphene")
 
 ENCODER_BACKENDS = ("torch", "onnx", "tensorrt", "auto")
+EXPORT_FILE = "export.json"  # what makes a folder an ONNX export (`python -m export onnx`; runtimes.py reads it)
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,9 @@ def resolve_folder(name: str, what: str, allow_patterns: list[str] | None = None
     path = Path(name).expanduser()
     if path.is_dir():
         return path
-    if looks_like_path(name) or path.exists():
+    if path.exists():
+        raise PhospheneError(f"{what} '{name}' is a file, not a model folder; give the folder that holds the model, a hub id, or 'tiny'")
+    if looks_like_path(name):
         raise PhospheneError(f"{what} '{name}': no such folder; give a model folder, a hub id, or 'tiny'")
 
     from huggingface_hub import snapshot_download
@@ -141,6 +144,23 @@ def resolve_folder(name: str, what: str, allow_patterns: list[str] | None = None
         raise ModelNotFound(f"{what} '{name}': download failed ({str(e).splitlines()[0]})") from None
 
 
+def folder_kind(folder: Path) -> str | None:
+    """What a folder is when it is one of Phosphene's other folders or holds nothing, in words
+    ("an ONNX export (export.json)"), for the errors of loaders given the wrong one; None otherwise."""
+    folder = Path(folder)
+    if not folder.is_dir() or (folder / "config.json").is_file():  # a model folder of some kind: its loader says more
+        return None
+    if (folder / EXPORT_FILE).is_file():
+        return f"an ONNX export ({EXPORT_FILE}, written by `python -m export onnx`)"
+    if any(folder.glob("*.engine")) or any(folder.glob("*.plan")):
+        return "a folder of TensorRT engines (written by `python -m export trt`)"
+    if (folder / "model_index.json").is_file() or (folder / "unet" / "config.json").is_file():
+        return "a diffusers model folder (a diffusion model: give it to --diffusion)"
+    if not any(folder.iterdir()):
+        return "an empty folder"
+    return None
+
+
 def require_files(folder: Path, what: str, groups: dict[str, list[str]]) -> None:
     """Each group is satisfied by any one of its glob patterns; name every missing group at once."""
     missing = [label for label, patterns in groups.items() if not any(any(folder.glob(p)) for p in patterns)]
@@ -159,9 +179,15 @@ def first_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
-def quiet_model_loading() -> None:
-    """Called by the model loaders (which import transformers anyway): no per-tensor progress bars.
-    Hub downloads keep theirs."""
+def quiet_model_loading(*, diffusers: bool = False) -> None:
+    """Called by the model loaders and savers (which import transformers anyway): no per-tensor or
+    per-shard progress bars from transformers ("Loading weights", "Writing model shards"), nor from
+    diffusers where the caller uses it (importing diffusers takes seconds: only then). Hub downloads
+    keep theirs."""
     import transformers.utils.logging as tlog
 
     tlog.disable_progress_bar()
+    if diffusers:
+        import diffusers.utils.logging as dlog
+
+        dlog.disable_progress_bar()

@@ -22,9 +22,9 @@ from live.core.defaults import SAMPLE_RATE
 from live.core.errors import PhospheneError
 from live.models.audio_prompt import EncoderMeta
 from live.models.hashing import export_sha256, known_sha256
-from live.models.loading import first_line
+from live.models.loading import EXPORT_FILE, first_line
 
-EXPORT_FILE = "export.json"  # beside model.onnx: what the graph is and where it came from
+# EXPORT_FILE (export.json, beside model.onnx: what the graph is and where it came from) is named in loading.py
 EXPORT_FORMAT = "phosphene-encoder-export"
 ENGINE_FORMAT = "phosphene-trt-engine"
 

@@ -124,9 +124,9 @@ def test_cli_errors_are_one_line_and_leave_nothing(exports, tmp_path, capsys):
     assert main(["onnx", "--encoder", str(tmp_path / "nope"), "-o", str(tmp_path / "out")]) == 2
     assert "no such folder" in capsys.readouterr().err and not (tmp_path / "out").exists()
     assert main(["onnx", "--encoder", str(exports["own_onnx"]), "-o", str(tmp_path / "out")]) == 2
-    assert "already an ONNX export" in capsys.readouterr().err
+    assert f"already an ONNX export; give the checkpoint it came from: --encoder {exports['own'].resolve()}" in capsys.readouterr().err
     assert main(["onnx", "--encoder", "tiny", "-o", str(exports["own_onnx"])]) == 2
-    assert "already exists" in capsys.readouterr().err
+    assert "the folder exists and is not empty" in capsys.readouterr().err
     assert main(["verify", str(tmp_path)]) == 2
     assert "no export.json" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == []  # no temporary folders left behind
@@ -201,3 +201,27 @@ def test_an_export_is_hashed_once_per_version_of_its_files(exports, tmp_path, mo
     with pytest.raises(PhospheneError, match="model.onnx does not match its sha256"):
         verify(folder)  # re-hashes whatever the cache holds
     assert hashed == ["model.onnx"] * 4
+
+
+def export_cli(*args):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "export", *map(str, args)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+
+
+def test_onnx_to_an_existing_file_says_it_is_a_file(tmp_path):
+    """It said "not an empty folder"."""
+    (tmp_path / "notes.txt").write_text("mine\n")
+    r = export_cli("onnx", "--encoder", "tiny", "-o", tmp_path / "notes.txt")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    (line,) = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert line == f"error: -o {tmp_path / 'notes.txt'} is a file: an export is a folder (model.onnx + export.json); give a new folder, e.g. -o {tmp_path / 'notes'}-onnx"
+    assert (tmp_path / "notes.txt").read_text() == "mine\n" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    r = export_cli("verify", tmp_path / "notes.txt")
+    assert r.returncode == 2 and "verify " + str(tmp_path / "notes.txt") + ": a file, not an export folder" in r.stderr
+
+
+def test_verify_prints_no_loading_bars(exports):
+    """Loading the source checkpoint printed transformers' "Loading weights" bar on stderr."""
+    r = export_cli("verify", exports["own_onnx"])
+    assert r.returncode == 0 and "ok: min cosine" in r.stdout, r.stderr
+    assert "Loading weights" not in r.stderr and "it/s]" not in r.stderr and "%|" not in r.stderr, r.stderr
