@@ -577,3 +577,42 @@ def test_a_page_steadily_over_the_rate_is_hung_up_on_within_seconds():
         stats = remote.stats()
     assert seconds < 4.0 and stats["refused"] == {"flood": 1}, (seconds, stats)
     assert stats["messages_taken"] > BURST  # the allowance was taken, then no more
+
+
+def test_a_run_open_to_the_network_asks_for_its_token_and_shows_a_qr_code(house_music, tmp_path):
+    """`run --web 0.0.0.0:0` inside a private network namespace (loopback its only interface, so
+    nothing is exposed): the URL carries a random token, the terminal shows its QR code, and a
+    client without the token is refused on HTTP and on the WebSocket; with it, it is served."""
+    import shlex
+    import subprocess
+    from pathlib import Path
+
+    from tests.live.control.test_link import can_unshare
+
+    if not can_unshare():
+        pytest.skip("needs `unshare --net` (root or user namespaces) for a private network")
+    root = Path(__file__).resolve().parents[3]
+    stats = tmp_path / "stats.json"
+    run = [sys.executable, "-m", "live", "run", "--headless", "--windowed", "--input", str(house_music), "--engine", "shader"]
+    run += ["--profile", "laptop", "--size", "64", "--duration", "60", "--web", "0.0.0.0:0", "--stats-json", str(stats)]
+    probe = [sys.executable, str(Path(__file__).with_name("web_netns_probe.py")), *run]
+    done = subprocess.run(
+        ["unshare", "--net", "sh", "-c", f"ip link set lo up && {shlex.join(probe)}"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out.get("url") and out["returncode"] == 0, out["log"]
+    token = out["url"].split("token=")[1]
+    assert len(token) >= 20 and out["where"] == "open to the network"
+    assert (out["no_token"], out["wrong_token"], out["ws_no_token"]) == (403, 403, 403)
+    assert (out["with_token"], out["state"]) == (200, "state")
+    from live.control.web import qr_text
+
+    assert qr_text(out["url"]) in out["stdout"] and "\u2588" in out["stdout"]  # the QR code of that URL, in the terminal
+    web = json.loads(stats.read_text())["web"]
+    assert web["token"] and web["taken"] == {"action:freeze": 1} and web["refused"] == {"no token": 2, "wrong token": 1}
