@@ -32,7 +32,7 @@ from live.core.errors import PhospheneError
 log = logging.getLogger("phosphene")
 
 STATIC = Path(__file__).with_name("static")
-STATIC_FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
+STATIC_FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css", "icon.svg": "image/svg+xml"}
 COOKIE = "phosphene_token"
 MAX_MESSAGE = 4096  # bytes: a control message is tens of bytes; longer ones are counted "oversize"
 MAX_FRAME = 65536  # a WebSocket frame longer than this closes that socket (aiohttp's own check), counted "oversize"
@@ -287,7 +287,8 @@ class WebRemote:
         if name not in STATIC_FILES:  # a name from the list, never a path
             self._count(self.refused, "not found")
             raise web.HTTPNotFound()
-        return web.Response(body=self.pages[name], content_type=STATIC_FILES[name], charset="utf-8")
+        kind = STATIC_FILES[name]
+        return web.Response(body=self.pages[name], content_type=kind, charset="utf-8" if kind.startswith("text/") else None)
 
     async def _thumb(self, request):
         from aiohttp import web

@@ -61,6 +61,7 @@ def browser(*, phone: bool = False):
         options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3.0, "touch": True}})
     else:
         options.add_argument("--window-size=1100,900")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the page's console: script errors, CSP refusals
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(20)
     return driver
@@ -116,6 +117,7 @@ def test_the_page_drives_a_live_run_and_two_pages_agree(tmp_path, house_music):
         grid = picture(desk.find_element(By.ID, "scenes").screenshot_as_png)
         shown = picture(desk.find_element(By.ID, "preview").screenshot_as_png)
         desk.save_screenshot(str(tmp_path / "page.png"))
+        console = [e["message"] for e in desk.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
         loaded_s = time.monotonic() - started
 
         press(desk, '[data-go="tunnel"]')
@@ -159,6 +161,7 @@ def test_the_page_drives_a_live_run_and_two_pages_agree(tmp_path, house_music):
     assert 0 < preview_px <= 320 and blacked.max() < 10, blacked.max()  # the preview goes black with the blackout
     assert osc_to_page_s < 0.5, osc_to_page_s  # pushed at once (a frame or two), not on the 4 Hz refresh
     assert inner == 390 and scroll <= 390, (inner, scroll)
+    assert console == [], console  # no script error, nothing the Content-Security-Policy refused
     assert small == [], small
     stats = json.loads(stats_file.read_text())
     web = stats["web"]
