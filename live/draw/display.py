@@ -1,10 +1,15 @@
 """The live window: pygame, fullscreen on a chosen display, a HUD, and the VJ's keys.
 
+The window is drawn by OpenGL (live/draw/window_gl.py: the frame scaled and letterboxed by GL, the
+HUD a texture over it); where SDL cannot give a GL window, one line says so at start and pygame's
+software path draws it (smoothscale and blits on the CPU).
+
 The keys are one table, live/draw/keys.py (also shown by the HUD and by `run --help`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -17,6 +22,8 @@ CLEAR = (12, 0, 24)  # the clear colour: a deep violet, so "nothing drawn yet" i
 HUD_POINTS = 22  # the HUD's font size in a large window; it shrinks to fit a small one
 HIDDEN_DRIVERS = ("dummy", "offscreen")  # SDL video drivers that draw into memory only
 KEYS_HELP = HUD_LINE  # the keys, short, as the HUD's last line
+
+log = logging.getLogger("phosphene")
 
 
 def _pygame():
@@ -76,11 +83,13 @@ class Display:
         size: int | tuple[int, int] = 512,
         headless: bool = False,
         hud: bool | None = None,
+        gl: bool = True,
     ):
         """Checks that a display exists before anything else opens (the audio input, the models).
         `headless` draws to SDL's dummy driver (benches, tests); without it, SDL falling back to a
         driver that shows nothing (dummy, offscreen) is refused: a set must not play to nowhere.
-        `hud` None: on in a window (rehearsal), off fullscreen (the audience sees the screen); H toggles it."""
+        `hud` None: on in a window (rehearsal), off fullscreen (the audience sees the screen); H toggles it.
+        `gl` False: pygame's software path even where a GL window could be had (headless always is)."""
         if headless:
             os.environ["SDL_VIDEODRIVER"] = "dummy"
         elif os.environ.get("SDL_VIDEODRIVER", "").lower() in HIDDEN_DRIVERS or no_session():
@@ -106,6 +115,9 @@ class Display:
         self.display, self.windowed = display, windowed
         self.size = (size, size) if isinstance(size, int) else tuple(size)  # (width, height) of the window
         self.screen = None
+        self.gl = gl and not headless  # a GL window wanted; False after it could not be had
+        self.gl_screen = None  # window_gl.GLScreen while the window is a GL one
+        self._hud_surface, self._hud_key = None, None
         self.hud_on = windowed if hud is None else hud
         self.blackout, self.frozen, self.quit_requested = False, False, False
         self.actions: list[str] = []  # prompt/strength/weight changes for the loop to apply
@@ -120,6 +132,23 @@ class Display:
 
     def _set_mode(self) -> None:
         pg = _pygame()
+        if self.gl_screen is not None:
+            self.gl_screen.release()
+            self.gl_screen = None
+        if self.gl:
+            flags = pg.OPENGL | pg.DOUBLEBUF | (pg.RESIZABLE if self.windowed else pg.FULLSCREEN)
+            try:
+                from live.draw.window_gl import GLScreen
+
+                for attribute, value in (("GL_CONTEXT_MAJOR_VERSION", 3), ("GL_CONTEXT_MINOR_VERSION", 3)):
+                    pg.display.gl_set_attribute(getattr(pg, attribute), value)
+                pg.display.gl_set_attribute(pg.GL_CONTEXT_PROFILE_MASK, pg.GL_CONTEXT_PROFILE_CORE)
+                self.screen = pg.display.set_mode(self.size if self.windowed else (0, 0), flags, display=self.display)
+                self.gl_screen = GLScreen()
+                return
+            except Exception as e:  # no GLX / GL 3.3 here: the software path, said once
+                self.gl = False
+                log.warning("no OpenGL window here (%s): drawing the window with pygame's software path (CPU scaling)", str(e).splitlines()[0] if str(e) else type(e).__name__)
         if self.windowed:
             self.screen = pg.display.set_mode(self.size, pg.RESIZABLE, display=self.display)
         else:  # (0, 0): the display's own resolution; no window manager needed under Xvfb
@@ -154,6 +183,17 @@ class Display:
 
     def present(self, rgb: np.ndarray | None, hud: dict) -> None:
         pg = _pygame()
+        if self.gl_screen is not None:
+            surface = self._hud_texture(hud) if self.hud_on else None
+            self.gl_screen.draw(
+                None if self.blackout else rgb,
+                self.screen.get_size(),
+                clear=(0, 0, 0) if self.blackout else CLEAR,
+                hud=surface,
+                hud_key=self._hud_key,
+            )
+            pg.display.flip()
+            return
         screen = self.screen
         screen.fill((0, 0, 0) if self.blackout else CLEAR)
         if rgb is not None and not self.blackout:
@@ -166,20 +206,32 @@ class Display:
             self._draw_hud(hud)
         pg.display.flip()
 
-    def _draw_hud(self, hud: dict) -> None:
+    def _hud_texture(self, hud: dict):
+        """The HUD on a transparent surface the size it needs, drawn again only when it changes."""
         pg = _pygame()
+        lines = hud_lines(hud)
+        key = (tuple(lines), level_fill(hud["level"]), self.screen.get_width())
+        if key != self._hud_key:
+            font = self._font_to_fit(lines)
+            height = 8 + len(lines) * font.get_linesize() + 4 + 12 + 8
+            self._hud_surface = pg.Surface((self.screen.get_width(), height), pg.SRCALPHA)
+            self._draw_hud(hud, self._hud_surface)
+            self._hud_key = key
+        return self._hud_surface
+
+    def _draw_hud(self, hud: dict, target=None) -> None:
+        pg = _pygame()
+        target = self.screen if target is None else target
         lines = hud_lines(hud)
         font = self._font_to_fit(lines)
         y, step = 8, font.get_linesize()
         for line in lines:
             colour = (255, 80, 80) if line.startswith(("INPUT LOST", "encoder error", "CONTROLLER LOST")) else (235, 235, 235)
-            self.screen.blit(font.render(line, True, colour, (0, 0, 0)), (8, y))
+            target.blit(font.render(line, True, colour, (0, 0, 0)), (8, y))
             y += step
         # level meter: RMS in dBFS from -60 to 0, the bar the tests read back through the stats
-        db = 20 * np.log10(max(hud["level"], 1e-6))
-        fill = int(np.clip((db + 60) / 60, 0, 1) * 200)
-        pg.draw.rect(self.screen, (60, 60, 60), (8, y + 4, 200, 12))
-        pg.draw.rect(self.screen, (80, 220, 120), (8, y + 4, fill, 12))
+        pg.draw.rect(target, (60, 60, 60), (8, y + 4, 200, 12))
+        pg.draw.rect(target, (80, 220, 120), (8, y + 4, level_fill(hud["level"]), 12))
 
     def _font_to_fit(self, lines: list[str]):
         """The largest font, up to 22 pt, at which the widest line fits the window's width."""
@@ -196,4 +248,13 @@ class Display:
 
     def close(self) -> None:
         pg = _pygame()
+        if self.gl_screen is not None:
+            self.gl_screen.release()
+            self.gl_screen = None
         pg.display.quit()
+
+
+def level_fill(level: float) -> int:
+    """The level meter's bar in px (of 200): RMS in dBFS from -60 to 0."""
+    db = 20 * np.log10(max(level, 1e-6))
+    return int(np.clip((db + 60) / 60, 0, 1) * 200)
