@@ -6,6 +6,7 @@
 //   level  -> overall brightness                      seed      -> where in the noise field we are
 in vec2 v_uv;
 out vec4 colour;
+const float STRUCTURE_SCALE = 0.35;  // smooth enough to draw at 0.35 of the size per side (live/draw/shaders.py)
 
 float hash(vec2 p) {
     return fract(sin(dot(p, vec2(127.1, 311.7)) + u_seed * 91.7) * 43758.5453);

@@ -3,6 +3,7 @@
 //   drive (mid) -> the turn        bass  -> the field swells        onset -> the petals sharpen
 in vec2 v_uv;
 out vec4 colour;
+const float STRUCTURE_SCALE = 0.35;  // smooth enough to draw at 0.35 of the size per side (live/draw/shaders.py)
 
 float hash(vec2 p) {
     return fract(sin(dot(p, vec2(127.1, 311.7)) + u_seed * 91.7) * 43758.5453);

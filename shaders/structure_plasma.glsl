@@ -4,6 +4,7 @@
 //   drive (low-mid) -> the colours run     bass -> the radial term swells     beat -> a phase kick
 in vec2 v_uv;
 out vec4 colour;
+const float STRUCTURE_SCALE = 0.35;  // smooth enough to draw at 0.35 of the size per side (live/draw/shaders.py)
 
 vec3 palette(float t) {
     return 0.5 + 0.5 * cos(6.28318 * (t + u_hue + u_palette));

@@ -1,7 +1,7 @@
 """The shader engine: pictures from the GLSL stages alone, driven by the audio features. No model
 weights, no torch: the embedded default when diffusion weights cannot be found.
 
-Per frame:  structure.glsl (features -> procedural image, at half the size per side: STRUCTURE_SCALE)
+Per frame:  structure.glsl (features -> procedural image, at half the size per side or its own STRUCTURE_SCALE)
             warp.glsl      (previous frame zoomed/rotated/shifted/rippled, structure mixed in) -> feedback
             post.glsl      (beat flash, colour grade, vignette; not fed back)           -> the output frame
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -195,11 +196,19 @@ RIPPLE_MIN_PX = 0.01  # a ripple that moves no pixel by more than this is not dr
 
 STRUCTURE_SCALE = 0.5  # the structure pass draws at this fraction of the size per side (a quarter of the
 # pixels) and the warp's bilinear lookup upscales it: it is mixed into the feedback a little per frame, so
-# its finest detail is never on screen alone; tests/live/draw/test_looks.py holds every scene to its look
+# its finest detail is never on screen alone; tests/live/draw/test_looks.py holds every scene to its look.
+# A generator whose picture is smoother says so in its file, `const float STRUCTURE_SCALE = 0.35;`.
+_SCALE_LINE = re.compile(r"^\s*const\s+float\s+STRUCTURE_SCALE\s*=\s*([0-9]*\.?[0-9]+)\s*;", re.MULTILINE)
 
 
-def structure_size(width: int, height: int) -> tuple[int, int]:
-    return max(MIN_SIZE, round(width * STRUCTURE_SCALE)), max(MIN_SIZE, round(height * STRUCTURE_SCALE))
+def structure_scale(path: Path) -> float:
+    """The generator file's own STRUCTURE_SCALE (0.1 to 1), else the default."""
+    m = _SCALE_LINE.search(path.read_text())
+    return min(1.0, max(0.1, float(m.group(1)))) if m else STRUCTURE_SCALE
+
+
+def structure_size(width: int, height: int, scale: float = STRUCTURE_SCALE) -> tuple[int, int]:
+    return max(MIN_SIZE, round(width * scale)), max(MIN_SIZE, round(height * scale))
 
 
 class Layer:
@@ -245,10 +254,11 @@ class ShaderEngine:
         self.programs["warp"] = ShaderProgram(self.ctx, shader_dir / "warp.glsl", vertex=shader_dir / "warp_vertex.glsl")
         self.structure_program(structure.generator)  # a generator that is missing or broken fails here, at start-up
         size = (width, height)
-        self.structure_tex = new_texture(self.ctx, *structure_size(width, height), dtype="f2")
+        self._scales: dict[str, float] = {}  # generator -> its STRUCTURE_SCALE
+        self.structure_targets: dict[tuple[int, int], tuple] = {}  # size -> (texture, framebuffer), made once per size
+        self.structure_tex, self.structure_fbo = self._structure_target(structure.generator)  # the last one drawn
         self.input_tex = [new_texture(self.ctx, *size, dtype="f2") for _ in range(2)]  # frames handed in (hooks, crossfade)
         self.output_tex = new_texture(self.ctx, *size, dtype="f1")
-        self.structure_fbo = self.ctx.framebuffer([self.structure_tex])
         self.output_fbo = self.ctx.framebuffer([self.output_tex])
         self.layers = [Layer(self.ctx, width, height, look, structure)]
         self.incoming: Layer | None = None  # the layer fading in during a crossfade
@@ -336,7 +346,8 @@ class ShaderEngine:
 
     def reload_if_changed(self) -> None:
         for program in self.programs.values():
-            program.reload_if_changed()
+            if program.reload_if_changed():
+                self._scales.clear()
 
     def _count_beats(self, drive: Drive) -> None:
         if drive.beat_phase < self._last_phase - 0.5:  # the phase wrapped: a beat
@@ -350,8 +361,18 @@ class ShaderEngine:
         layer = layer or self.layer
         look = self._look_of(layer)
         values = {**self._common(drive, look), **structure_uniforms(layer.structure, drive, look, self.beats + drive.beat_phase)}
+        self.structure_tex, self.structure_fbo = self._structure_target(layer.structure.generator)
         values["u_resolution"] = tuple(float(n) for n in self.structure_tex.size)  # the pass's own (smaller) size
         self.structure_program(layer.structure.generator).draw(self.structure_fbo, values)
+
+    def _structure_target(self, generator: str):
+        if generator not in self._scales:  # read from the file once, and again after an edit (reload_if_changed)
+            self._scales[generator] = structure_scale(self.structure_program(generator).path)
+        size = structure_size(self.width, self.height, self._scales[generator])
+        if size not in self.structure_targets:
+            tex = new_texture(self.ctx, *size, dtype="f2")
+            self.structure_targets[size] = (tex, self.ctx.framebuffer([tex]))
+        return self.structure_targets[size]
 
     def _warp(self, source, drive: Drive, layer: Layer | None = None) -> None:
         """layer.feedback[other] = warp(source) with the structure mixed in; it becomes the current frame."""
@@ -449,7 +470,7 @@ class ShaderEngine:
         for layer in self.layers:
             for obj in (*layer.feedback_fbo, layer.out_fbo, *layer.feedback, layer.out_tex):
                 obj.release()
-        for obj in (self.structure_fbo, self.output_fbo, self.structure_tex, *self.input_tex, self.output_tex):
+        for obj in (*(o for target in self.structure_targets.values() for o in target[::-1]), self.output_fbo, *self.input_tex, self.output_tex):
             obj.release()
         for program in self.programs.values():
             program.release()

@@ -146,3 +146,25 @@ def test_the_shader_doc_lists_every_uniform_and_generator():
     missing = [n for n, u in UNIFORMS.items() if f"| `{n}` | `{u.glsl}` |" not in doc]
     missing += [p.name for p in (root / "shaders").glob("structure*.glsl") if f"| `{p.name}` |" not in doc]
     assert not missing, f"docs/SHADERS.md lacks {missing}"
+
+
+def test_a_generator_states_its_own_internal_size_and_an_edit_changes_it(ctx, tmp_path):
+    """structure.glsl says `const float STRUCTURE_SCALE = 0.35;`: its pass draws 0.35 of the size per
+    side; a generator that says nothing draws at the default (half); an edited scale applies on reload."""
+    from live.draw.shaders import STRUCTURE_SCALE, Structure
+
+    for name in os.listdir(SHADER_DIR):
+        shutil.copy(SHADER_DIR / name, tmp_path / name)
+    engine = ShaderEngine(200, 100, shader_dir=tmp_path, ctx=ctx)
+    engine.render(Drive(time_s=1.0))
+    assert engine.structure_fbo.size == (70, 35)  # classic: 0.35
+    engine.begin(ShaderLook(), Structure(generator="voronoi"), "cut")
+    engine.render(Drive(time_s=1.0))
+    assert STRUCTURE_SCALE == 0.5 and engine.structure_fbo.size == (100, 50)
+    path = tmp_path / "structure_voronoi.glsl"
+    path.write_text(path.read_text().replace("out vec4 colour;\n", "out vec4 colour;\nconst float STRUCTURE_SCALE = 0.25;\n", 1))
+    bump = time.time() + 5
+    os.utime(path, (bump, bump))
+    engine.reload_if_changed()
+    engine.render(Drive(time_s=1.0))
+    assert engine.structure_fbo.size == (50, 25)
