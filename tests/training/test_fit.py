@@ -387,7 +387,7 @@ def test_manifest_paths_say_what_is_wrong_and_where_they_looked(tmp_path, sounds
 def test_missing_models_advise_the_commands_own_flag(tmp_path, sounds):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}  # not cached, hub unreachable: the advice is given
     cases = {"--encoder tiny": ["eval", "--encoder", "nobody/no-such-encoder", "--manifest", sounds],
-             "--weights tiny without --backbone": ["fit", "--manifest", sounds, "--output", tmp_path / "a", "--backbone", "nobody/no-such-backbone"]}  # fmt: skip
+             "--weights tiny": ["fit", "--manifest", sounds, "--output", tmp_path / "a", "--backbone", "nobody/no-such-backbone"]}  # fmt: skip
     for advice, args in cases.items():
         r = subprocess.run([sys.executable, "-m", "training", *map(str, args)], capture_output=True, text=True, env=env, cwd=ROOT)
         assert r.returncode == 2 and f"or use {advice} for a smoke run" in r.stderr and "--models" not in r.stderr, r.stderr

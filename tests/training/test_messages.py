@@ -134,6 +134,10 @@ def test_an_unknown_backbone_is_named_with_the_valid_ones(folders, manifest, tmp
     assert line.startswith(f"error: --backbone {folders['export']} is an ONNX export")
     line = refused(run("fit", "--weights", "tiny", "--backbone", folders["empty"], "--manifest", manifest, "--output", tmp_path / "a"))
     assert line.startswith(f"error: --backbone {folders['empty']} is an empty folder, not a backbone checkpoint")
+    hub = ["--text-encoder", "tiny", "--backbone", "nobody/no-such-backbone"]  # pretrained weights: the hub's advice, and a smoke run that works
+    line = refused(run("fit", *hub, "--manifest", manifest, "--output", tmp_path / "a"))
+    assert f"--backbone nobody/no-such-backbone: {valid} (no local folder, not in the Hugging Face cache" in line
+    assert "`hf download nobody/no-such-backbone`" in line and line.endswith("or use --weights tiny without --backbone for a smoke run")
     assert not (tmp_path / "a").exists()
 
 
