@@ -143,7 +143,12 @@ class Display:
                 for attribute, value in (("GL_CONTEXT_MAJOR_VERSION", 3), ("GL_CONTEXT_MINOR_VERSION", 3)):
                     pg.display.gl_set_attribute(getattr(pg, attribute), value)
                 pg.display.gl_set_attribute(pg.GL_CONTEXT_PROFILE_MASK, pg.GL_CONTEXT_PROFILE_CORE)
+                if self.screen is not None:  # F: SDL keeps a GL window's old size on a new mode; a fresh window takes it
+                    pg.display.quit()
+                    pg.display.init()
                 self.screen = pg.display.set_mode(self.size if self.windowed else (0, 0), flags, display=self.display)
+                pg.display.set_caption("Phosphene")
+                pg.mouse.set_visible(self.windowed)
                 self.gl_screen = GLScreen()
                 return
             except Exception as e:  # no GLX / GL 3.3 here: the software path, said once

@@ -33,9 +33,14 @@ if sys.argv[4] == "nogl":  # as on a driver without GL 3.3
 from live.draw.display import Display
 frame = np.zeros((32, 64, 3), np.uint8)
 frame[:16, :32] = (255, 0, 0); frame[:16, 32:] = (0, 255, 0); frame[16:, :32] = (0, 0, 255); frame[16:, 32:] = (255, 255, 255)
-display = Display(windowed=False, hud=sys.argv[3] == "hud")
+toggle = sys.argv[5] == "toggle"  # start in a small window, then F: fullscreen
+display = Display(windowed=toggle, size=(320, 240), hud=sys.argv[3] == "hud")
 display.open()
 hud = dict(fps=24.0, latency_ms=[30.0], level=0.5, encoder_ms=0.0, unet_ms=0.0, overflows=0, dropped=0, input_lost=False, reconnects=0)
+if toggle:
+    display.present(frame, hud)
+    display.apply("fullscreen")
+    frame = frame.copy()
 for _ in range(3):
     display.present(frame, hud)
 subprocess.run(["import", "-window", "root", sys.argv[2]], check=True)
@@ -58,11 +63,11 @@ def xdisplay():
         xvfb.wait()
 
 
-def show(xdisplay, tmp_path, *, hud: bool, gl: bool = True):
+def show(xdisplay, tmp_path, *, hud: bool, gl: bool = True, toggle: bool = False):
     shot = tmp_path / "screen.png"
     env = {**os.environ, "DISPLAY": xdisplay, "SDL_VIDEODRIVER": "x11", "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
     r = subprocess.run(
-        [sys.executable, "-c", CHILD, str(ROOT), str(shot), "hud" if hud else "nohud", "gl" if gl else "nogl"],
+        [sys.executable, "-c", CHILD, str(ROOT), str(shot), "hud" if hud else "nohud", "gl" if gl else "nogl", "toggle" if toggle else "-"],
         capture_output=True, text=True, env=env, timeout=60,
     )
     assert r.returncode == 0, r.stderr
@@ -88,6 +93,12 @@ def test_the_gl_window_shows_the_frame_scaled_and_letterboxed(xdisplay, tmp_path
     check_picture(pixels)
     # the top row of the picture, the left half red up to the middle: GL's scaling, not a flipped image
     assert (pixels[82, 20] == [255, 0, 0]).all() and (pixels[398, 620] == [255, 255, 255]).all()
+
+
+def test_f_from_a_window_to_fullscreen_draws_the_whole_screen_in_gl(xdisplay, tmp_path):
+    pixels, info, stderr = show(xdisplay, tmp_path, hud=False, toggle=True)
+    assert info == {"gl": True, "uploads": 1}, stderr  # a new GL window: the frame goes up once to it
+    check_picture(pixels)
 
 
 def test_the_hud_is_drawn_over_the_picture_in_gl(xdisplay, tmp_path):
