@@ -44,6 +44,15 @@ def read_export(folder: Path, *, hashes: bool = True) -> dict:
     file is hashed once, then the digest is read from the user's cache: live.models.hashing)."""
     folder = Path(folder)
     meta_file = folder / EXPORT_FILE
+    if not folder.is_dir() or not meta_file.exists():
+        if folder.is_file():
+            what = "is a file, not an export folder"
+        elif not folder.exists():
+            what = "does not exist"
+        else:
+            what = f"has no {EXPORT_FILE}: it is not an ONNX export"
+        fix = f"python -m export onnx --encoder {folder} -o NEW_FOLDER" if (folder / "config.json").is_file() else "python -m export onnx --encoder CHECKPOINT -o DIR"
+        raise PhospheneError(f"{folder} {what}; give a folder written by `python -m export onnx` (make one: {fix})")
     try:
         info = json.loads(meta_file.read_text())
     except (OSError, ValueError) as e:

@@ -80,3 +80,20 @@ def test_engine_metadata_ties_engine_to_its_export(exports, tmp_path):
     (tmp_path / "own.engine.json").write_text(json.dumps({**meta, "export": {**meta["export"], "sample_rate": 22_050}}))
     with pytest.raises(PhospheneError, match="expects 22050 Hz"):
         read_engine_meta(engine)
+
+
+def test_trt_on_what_is_not_an_export_says_what_it_is(exports, tmp_path, capsys):
+    """It said "export.json: unreadable ([Errno 2] ...); re-run `python -m export onnx`"."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.txt").write_text("x")
+    cases = {
+        exports["own"]: f"has no export.json: it is not an ONNX export; give a folder written by `python -m export onnx` "
+        f"(make one: python -m export onnx --encoder {exports['own']} -o NEW_FOLDER)",
+        tmp_path / "empty": "has no export.json: it is not an ONNX export",
+        tmp_path / "notes.txt": "is a file, not an export folder",
+        tmp_path / "nosuch": "does not exist",
+    }
+    for given, said in cases.items():
+        assert main(["trt", "--onnx", str(given), "--profile", "stage"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {given} {said}") and len(err.splitlines()) == 1, err
