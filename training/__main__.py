@@ -242,7 +242,7 @@ def cmd_init(args) -> int:
 
     out = Path(args.output)
     if out.exists():
-        raise PhospheneError(f"{out} already exists: give a new folder for the checkpoint")
+        raise PhospheneError(f"-o {out} already exists ({'a file' if out.is_file() else 'a folder'}): give a new folder for the checkpoint")
     if not 1 <= args.tokens <= MAX_TOKENS:
         raise PhospheneError(f"--tokens {args.tokens}: SD text encoders take 1 to {MAX_TOKENS} positions")
     from live.models.audio_prompt import save_encoder

@@ -148,3 +148,9 @@ def test_init_writes_no_progress_bars(tmp_path):
     assert not any(mark in r.stderr for mark in BAR) and "Writing model shards" not in r.stderr, r.stderr
     r = run("info", tmp_path / "ckpt")  # loading it: no "Loading weights" bar either
     assert r.returncode == 0 and not any(mark in r.stderr for mark in BAR), r.stderr
+
+
+def test_init_onto_what_exists_names_the_flag(folders):
+    line = refused(run("init", "-o", folders["text"]))
+    assert line == f"error: -o {folders['text']} already exists (a file): give a new folder for the checkpoint"
+    assert folders["text"].read_text() == "not a model\n"
