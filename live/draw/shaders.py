@@ -390,9 +390,16 @@ class ShaderEngine:
         layer.current = target
 
     def _post(self, source, drive: Drive, layer: Layer | None = None, fbo=None) -> np.ndarray | None:
+        import moderngl
+
         look = self._look_of(layer or self.layer)
         values = {**self._common(drive, look), **post_uniforms(look, drive)}
+        # post reads its source texel for texel (same size, pixel centres): nearest is exact there, and on
+        # llvmpipe half the cost of a bilinear lookup; the warp samples the same texture bilinearly after
+        linear = source.filter
+        source.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self.programs["post"].draw(fbo or self.output_fbo, values, {"u_image": source})
+        source.filter = linear
         return read_rgb(self.output_fbo) if fbo is None else None
 
     def _run_layer(self, layer: Layer, drive: Drive) -> None:
