@@ -106,14 +106,19 @@ def bench_shaders(args=None) -> int:
     from live.core.defaults import DEMO_CLIP, SAMPLE_RATE
     from live.draw.gl import create_context
 
+    from live.core.errors import PhospheneError
+
     frames = int(getattr(args, "frames", None) or 24)
-    warmup = int(getattr(args, "warmup", None) or 6)
+    warmup = int(getattr(args, "warmup", 6))
     wav = getattr(args, "wav", None) or DEMO_CLIP
     json_path = getattr(args, "json", None)
     peer = getattr(args, "peer", None)
     library = load_library()
     names = getattr(args, "scene", None)
     if names:
+        unknown = [n for n in names if n not in library]
+        if unknown:
+            raise PhospheneError(f"--scene {unknown[0]}: no such scene (there are: {', '.join(library)})")
         library = {n: library[n] for n in names}
     audio = load_audio(wav, (warmup + frames + 1) / FPS, SAMPLE_RATE, 1)[:, 0]
     ctx = create_context()
@@ -176,9 +181,11 @@ def add_bench_shaders_args(bench_sub) -> None:
     )
     p.add_argument("--json", metavar="FILE", help='also write {"scenes": {NAME: {"512x512": ms, "1920x1080": ms}}} to FILE')
     p.add_argument("--peer", choices=["projectm"], help="also run Debian's libprojectM 3.1 on the same audio and sizes")
-    p.add_argument("--peer-count", type=int, default=20, help="random projectM presets (default: %(default)s)")
-    p.add_argument("--peer-seed", type=int, default=1, help="which random presets (default: %(default)s)")
-    p.add_argument("--frames", type=int, default=24, help="timed frames per scene and size (default: %(default)s)")
-    p.add_argument("--warmup", type=int, default=6, help="untimed frames first (default: %(default)s)")
+    from live.core.units import Number
+
+    p.add_argument("--peer-count", type=Number("presets", lo=1, example="20", whole=True), default=20, help="random projectM presets")
+    p.add_argument("--peer-seed", type=Number("a seed", lo=0, example="1", whole=True), default=1, help="which random presets")
+    p.add_argument("--frames", type=Number("frames", lo=1, example="24", whole=True), default=24, help="timed frames per scene and size")
+    p.add_argument("--warmup", type=Number("frames", lo=0, example="6", whole=True), default=6, help="untimed frames first")
     p.add_argument("--wav", metavar="AUDIO", help="the audio (default: the demo clip)")
     p.add_argument("--scene", action="append", metavar="NAME", help="only this scene (repeat for more)")

@@ -59,3 +59,9 @@ def test_the_peer_runs_projectm_on_the_same_sizes_and_prints_the_ratio():
     for cells in rows.values():
         ours, theirs, ratio = float(cells[1]), float(cells[2]), float(cells[3].rstrip("x"))
         assert ours > 0 and theirs > 0 and ratio == pytest.approx(ours / theirs, abs=0.01)
+
+
+def test_a_bad_flag_is_one_line_naming_it():
+    for args, said in ((["--scene", "nope"], "--scene nope: no such scene (there are: "), (["--frames", "0"], "--frames 0: out of range")):
+        r = cli(*args)
+        assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and said in r.stderr, r.stderr
