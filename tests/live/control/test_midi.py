@@ -272,7 +272,7 @@ def test_notes_go_to_and_cue_scenes_by_name(jack, house_music, tmp_path):
         out.send_message([0x90, 48, 100])
         time.sleep(1.0)
         out.send_message([0x90, 49, 100])
-        time.sleep(0.5)
+        time.sleep(0.05)  # go at once: a cue alone fires on the next phrase start, and the first bar line (bar 1) is one
         out.send_message([0x90, 50, 100])
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err

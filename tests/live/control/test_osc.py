@@ -205,7 +205,7 @@ def test_a_scene_by_name_reaches_the_live_loop(tmp_path, house_music):
     client.send_message("/phosphene/scene", "nonesuch")
     time.sleep(1.0)
     client.send_message("/phosphene/scene/cue", "plasma")
-    time.sleep(0.3)
+    time.sleep(0.05)  # go at once: a cue alone fires on the next phrase start, and the first bar line (bar 1) is one
     client.send_message("/phosphene/action/scene_go", [])
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
