@@ -22,12 +22,15 @@ commands:
   bench  training samples per second and peak memory, tiny and full size
   init   write a new, untrained checkpoint (a tiny one for tests and smoke runs)
   info   print what a checkpoint folder declares and what its model gives
+  manifest  a manifest of a folder of videos (for fit --target clip-image)
 
   python -m training fit --manifest clips.csv --output runs/a            # w2v-bert-2.0 into sd-turbo's text space
   python -m training fit --config run.toml --output runs/a --resume      # continue after a crash or a kill
   python -m training fit --init-from youzarsif/wav2vec2bert_2_diffusion --manifest clips.csv --output runs/b   # from audio2img
   python -m training eval --encoder runs/a/encoder --manifest clips.csv --split test
   accelerate launch -m training fit --config run.toml --output runs/a    # several GPUs or machines
+  python -m training manifest --videos clips/ -o videos.csv              # one row per video, labelled by its folder
+  python -m training fit --target clip-image --clip openai/clip-vit-base-patch32 --manifest videos.csv --output runs/w2c
 """
 
 FIT_DESCRIPTION = """Train the audio encoder: random crops of each clip are augmented (TANGO mix, gain, noise, shift),
@@ -69,6 +72,16 @@ def build_parser(prog: str = "python -m training") -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_init)
     add_fit(sub)
     add_eval(sub)
+    manifest = sub.add_parser(
+        "manifest",
+        help="a manifest of a folder of videos, for --target clip-image",
+        description="Write a manifest of every video file under a folder (rows video,label; the label is the name of the "
+        "file's parent folder, none for files directly in it), for `fit --target clip-image`.",
+    )
+    manifest.add_argument("--videos", required=True, metavar="DIR", help="folder of video files (one folder per class, or flat)")
+    manifest.add_argument("-o", "--output", required=True, metavar="FILE.csv", help="manifest to write")
+    manifest.add_argument("--hold-out-every", type=WORKERS, default=0, metavar="N", help="every Nth video of a label is split test (0: no split column)")
+    manifest.set_defaults(func=cmd_manifest)
     bench = sub.add_parser(
         "bench",
         help="training speed and peak memory",
@@ -184,11 +197,14 @@ def cmd_eval(args) -> int:
     from pathlib import Path
 
     from live.core.paths import check_output_file
+    from training.clip_eval import encoder_target
     from training.data import read_manifest
     from training.eval import evaluate, format_report, to_json
 
     if args.json:  # checked before the evaluation, not after it
         check_output_file(args.json, flag="--json")
+    if encoder_target(args.encoder) == "clip-image":
+        return cmd_eval_image(args)
     from training.data import read_hf_dataset
 
     if args.manifest:
@@ -219,6 +235,56 @@ def cmd_eval(args) -> int:
         partial = Path(args.json).with_name(f".{Path(args.json).name}.partial")
         partial.write_text(json.dumps(to_json(report), indent=2) + "\n")
         partial.replace(args.json)  # whole or not at all
+    return 0
+
+
+def cmd_eval_image(args) -> int:
+    """eval of a clip-image checkpoint (its phosphene.json says so): audio <-> picture retrieval, zero-shot, baseline."""
+    import json
+    from pathlib import Path
+
+    from live.core.errors import PhospheneError
+    from live.models.audio_prompt import EncoderMeta
+    from training.clip_eval import evaluate_image, format_image_report
+    from training.eval import to_json
+    from training.pictures import read_picture_manifest
+
+    if not args.manifest:
+        raise PhospheneError(f"--encoder {args.encoder} is a clip-image encoder: give --manifest (rows video[,label] or audio,image[,label]), not --dataset")
+    window_s = args.window_s or EncoderMeta.load(Path(args.encoder).expanduser()).window_s
+    clips = read_picture_manifest(args.manifest, window_s=window_s, split=args.split)
+    if args.baseline_manifest:
+        baseline, source = read_picture_manifest(args.baseline_manifest, window_s=window_s), args.baseline_manifest
+    else:
+        baseline, source = read_picture_manifest(args.manifest, window_s=window_s, split="train") if any(
+            c.split == "train" for c in read_picture_manifest(args.manifest, window_s=window_s)
+        ) else [], "the manifest's train split"
+    report = evaluate_image(
+        args.encoder,
+        clips,
+        window_s=args.window_s,
+        window_at=args.window_at,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        device=args.compute,
+        baseline_clips=baseline,
+        baseline_source=source,
+    )
+    print(format_image_report(report))
+    if args.json:
+        partial = Path(args.json).with_name(f".{Path(args.json).name}.partial")
+        partial.write_text(json.dumps(to_json(report), indent=2) + "\n")
+        partial.replace(args.json)  # whole or not at all
+    return 0
+
+
+def cmd_manifest(args) -> int:
+    from live.core.paths import check_output_file
+    from training.pictures import write_video_manifest
+
+    check_output_file(args.output, flag="-o")
+    out, rows = write_video_manifest(args.videos, args.output, hold_out_every=args.hold_out_every)
+    print(f"wrote {out}: {rows} videos (python -m training fit --target clip-image --clip MODEL --manifest {out} ...)")
     return 0
 
 

@@ -21,6 +21,8 @@ from live.models.loading import EXPORT_FILE, folder_kind
 
 CONFIG_FILE = "fit.json"  # the resolved settings of a run, in its output folder
 MAX_TOKENS = 77  # positions of the SD text encoders (CLIP): a whole prompt
+CLIP_IMAGE = "clip-image"  # --target: the encoder gives a CLIP image embedding (training/clip_image.py)
+TARGETS = ("text", CLIP_IMAGE)
 PATH_SETTINGS = ("output", "manifest", "dataset", "cache_dir")  # in a --config file, relative to the file's folder
 
 
@@ -120,6 +122,16 @@ class FitConfig:
     label_prompts: float | None = setting(
         None, "share of batches whose labelled clips are captioned 'This is a sound of {label}' (eval's zero-shot prompt) instead"
     )
+    # CLIP's image space (Wav2CLIP's road): --target clip-image --clip MODEL
+    target: str = setting(
+        "text", "what the encoder learns to give: text (tokens in a diffusion model's text space) | clip-image (a CLIP image embedding)"
+    )
+    clip: str | None = setting(
+        None, "with --target clip-image: the CLIP model whose frozen vision tower embeds the pictures: tiny, a hub id or a folder"
+    )
+    distill_weight: float = setting(
+        0.0, "with --target clip-image: weight of a distance (--token-loss cosine | mse) from each audio embedding to its picture's"
+    )
     # bookkeeping
     save_every: int = setting(500, "write a checkpoint every N steps (and at the end)")
     keep_checkpoints: int = setting(3, "checkpoints kept on disk (0: all)")
@@ -187,6 +199,14 @@ class FitConfig:
         for name in at_least_0:
             if getattr(self, name) is not None and not getattr(self, name) >= 0:  # None: the recipe's, taken with --init-from's size
                 raise PhospheneError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(self, name)}")
+        if self.target not in TARGETS:
+            raise PhospheneError(f"--target {self.target!r}: choose one of {', '.join(TARGETS)}")
+        if self.target == CLIP_IMAGE and not self.clip:
+            raise PhospheneError("--target clip-image needs --clip MODEL: tiny, a CLIP hub id (openai/clip-vit-base-patch32) or a folder")
+        if self.target != CLIP_IMAGE and self.clip:
+            raise PhospheneError(f"--clip {self.clip} is for --target clip-image: add --target clip-image, or drop --clip")
+        if self.distill_weight < 0:
+            raise PhospheneError(f"--distill-weight must be 0 or more, got {self.distill_weight}")
         if self.label_prompts is not None and self.label_prompts > 1:
             raise PhospheneError(f"--label-prompts {self.label_prompts}: a share of batches, 0 to 1")
         if self.tokens > MAX_TOKENS:
@@ -243,6 +263,9 @@ def load_run_config(out: Path) -> dict:
         ("active_crop", False),
         ("label_prompts", 0.0),
         ("zero_shot_weight", 0.0),
+        ("target", "text"),
+        ("clip", None),
+        ("distill_weight", 0.0),
     ):  # a run started before these existed goes on without them
         values.setdefault(name, before)
     return values

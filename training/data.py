@@ -555,19 +555,8 @@ class ClipDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> Example | Skipped:
         clip = self.clips[index]
-        duration_s = None if clip.end_s is None else clip.end_s - clip.start_s
         try:
-            segment = open_segment(clip.audio, clip.start_s, duration_s)
-            n = segment.samples(self.sr)
-            rng = np.random.default_rng([self.seed, self.epoch, index])
-            if self.active_crop and self.window_samples < n <= MAX_SCAN_S * self.sr:
-                whole = _read_window(segment, 0, n, self.sr)  # (n,): a short clip, scanned for where it sounds
-                candidates = active_offsets(whole, self.window_samples, self.sr)
-                offset = int(rng.choice(candidates)) if self.random_crop else int(candidates[0])
-                audio = whole[offset : offset + self.window_samples]
-            else:
-                offset = int(rng.integers(0, n - self.window_samples + 1)) if self.random_crop and n > self.window_samples else 0
-                audio = _read_window(segment, offset, self.window_samples, self.sr)  # (<= S,)
+            audio, _ = self.crop(index)
         except AudioError as e:
             self.skipped[clip.audio] = str(e)
             return Skipped(clip.audio, str(e))
@@ -575,6 +564,22 @@ class ClipDataset(torch.utils.data.Dataset):
         waveform[: len(audio)] = audio
         mask = np.arange(self.window_samples) < len(audio)
         return Example(torch.from_numpy(waveform), torch.from_numpy(mask), clip.caption, clip.label)
+
+
+    def crop(self, index: int) -> tuple[np.ndarray, int]:
+        """(samples of clip `index`'s window, (<= S,), its offset in samples from the clip's start); raises AudioError."""
+        clip = self.clips[index]
+        duration_s = None if clip.end_s is None else clip.end_s - clip.start_s
+        segment = open_segment(clip.audio, clip.start_s, duration_s)
+        n = segment.samples(self.sr)
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        if self.active_crop and self.window_samples < n <= MAX_SCAN_S * self.sr:
+            whole = _read_window(segment, 0, n, self.sr)  # (n,): a short clip, scanned for where it sounds
+            candidates = active_offsets(whole, self.window_samples, self.sr)
+            offset = int(rng.choice(candidates)) if self.random_crop else int(candidates[0])
+            return whole[offset : offset + self.window_samples], offset
+        offset = int(rng.integers(0, n - self.window_samples + 1)) if self.random_crop and n > self.window_samples else 0
+        return _read_window(segment, offset, self.window_samples, self.sr), offset  # (<= S,)
 
 
 MAX_SCAN_S = 60.0  # clips up to this long are scanned for active windows; longer ones (music) are cropped anywhere

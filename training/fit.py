@@ -178,6 +178,54 @@ def zero_shot_prompts(original: list[str], captions: list[str], labels: list | N
     return torch.tensor(rows, device=device), cache.get(prompts).to(device), caption_ids(prompts).to(device)
 
 
+# --- what the encoder is trained towards -----------------------------------------------------------
+
+
+class TextTarget:
+    """--target text: the frozen text encoder's tokens for each caption (cached on disk, targets.py),
+    reached by compute_losses. The loop asks a target for the model (build), the dataset, the fewest
+    clips a batch needs, and a batch's losses; training/clip_image.py's ImageTarget is the other."""
+
+    def __init__(self, config: FitConfig, device):
+        from training.targets import TargetCache
+
+        self.config, self.trainee, self.fe, self.fbank, text_encoder, tokenizer, self.meta = build(config)
+        self.device = device
+        self.cache = TargetCache(
+            text_encoder.to(device),
+            tokenizer,
+            encoder_id=self.meta.text_encoder,
+            folder=Path(self.config.cache_dir) if self.config.cache_dir else default_cache(),
+            tokens=self.config.tokens,
+        )
+        self.least = 2 if self.config.audio2img_weight + self.config.clap_weight > 0 else 1  # contrastive losses need negatives
+
+    def dataset(self, clips):
+        """(dataset, collate function) of the run's windows."""
+        from training.data import ClipDataset, collate
+
+        c = self.config
+        return ClipDataset(clips, window_s=c.window_s, seed=c.seed, random_crop=c.random_crop, active_crop=c.active_crop), collate
+
+    def losses(self, pred: torch.Tensor, batch, captions: list[str], trainee: Trainee) -> dict:
+        targets = self.cache.get(captions).to(self.device)
+        prompts = zero_shot_prompts(batch.captions, captions, batch.labels, self.cache, self.device) if self.config.zero_shot_weight else None
+        return compute_losses(pred, targets, caption_ids(captions).to(self.device), trainee, self.config, prompts)
+
+
+def target_for(config: FitConfig, device):
+    """The run's target: the text space, or CLIP's image space (--target clip-image)."""
+    from training.config import CLIP_IMAGE
+
+    if config.target == CLIP_IMAGE:
+        from training.clip_image import ImageTarget
+
+        target = ImageTarget(config, device)
+        target.trainee = Trainee(target.encoder, clap=True, clap_temperature=target.config.clap_temperature)
+        return target
+    return TextTarget(config, device)
+
+
 # --- data order -----------------------------------------------------------------------------------
 
 
@@ -202,9 +250,16 @@ class EpochBatches(torch.utils.data.Sampler):
 
 
 def read_clips(config: FitConfig):
+    from training.config import CLIP_IMAGE
     from training.data import read_manifest
 
-    if config.manifest is not None:
+    if config.target == CLIP_IMAGE:  # rows of video, or audio + image (training/pictures.py)
+        from training.pictures import read_picture_manifest
+
+        if config.manifest is None:
+            raise PhospheneError("--target clip-image reads a --manifest (rows video[,label] or audio,image[,label]), not a --dataset")
+        clips = read_picture_manifest(config.manifest, window_s=config.window_s)
+    elif config.manifest is not None:
         clips = read_manifest(config.manifest)
     else:
         from training.data import read_hf_dataset
@@ -237,9 +292,7 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
 
     from live.core.progress import bar_output
     from training.augment import AugmentConfig, Augmenter
-    from training.data import ClipDataset, collate
     from training.model import frame_multiple, model_inputs
-    from training.targets import TargetCache
 
     config.check()
     out = Path(config.output)
@@ -255,15 +308,9 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
     )
     main = accelerator.is_main_process
     set_seed(config.seed)
-    config, trainee, fe, fbank, text_encoder, tokenizer, meta = build(config)  # config: with what --init-from gave
-    cache = TargetCache(
-        text_encoder.to(accelerator.device),
-        tokenizer,
-        encoder_id=meta.text_encoder,
-        folder=Path(config.cache_dir) if config.cache_dir else default_cache(),
-        tokens=config.tokens,
-    )
-    dataset = ClipDataset(clips, window_s=config.window_s, seed=config.seed, random_crop=config.random_crop, active_crop=config.active_crop)
+    target = target_for(config, accelerator.device)
+    config, trainee, fe, fbank, meta = target.config, target.trainee, target.fe, target.fbank, target.meta  # config: with what --init-from gave
+    dataset, collate = target.dataset(clips)
     batches = EpochBatches(len(dataset), config.batch_size, config.seed)
     loader = torch.utils.data.DataLoader(
         dataset,
@@ -299,7 +346,7 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
     bar = tqdm(total=config.max_steps, initial=position.step, desc="fit", unit="step", disable=not main, **bar_output())
     logged, tic, tic_samples = {}, time.perf_counter(), position.samples
     skipped: dict[str, str] = {}  # file -> why, for the report at the end
-    least = 2 if config.audio2img_weight + config.clap_weight > 0 else 1  # clips a batch needs: contrastive losses need negatives
+    least = target.least  # clips a batch needs: contrastive losses need negatives
     unusable = 0  # micro-batches in a row with fewer readable clips than that: a whole epoch of them means none ever will be
     trainee.train()
     with bar, stop_on_request(lambda: _stopped(out, position)) as stop:
@@ -333,17 +380,9 @@ def fit(config: FitConfig, *, resume: bool = False) -> Path:
                 inputs = {
                     k: v.to(accelerator.device) for k, v in model_inputs(fe, waveforms, masks, fbank=fbank, frame_multiple=multiple).items()
                 }
-                targets = cache.get(captions).to(accelerator.device)
-                prompts = (
-                    zero_shot_prompts(batch.captions, captions, batch.labels, cache, accelerator.device)
-                    if config.zero_shot_weight
-                    else None
-                )
                 with accelerator.accumulate(trainee):
                     pred = trainee(**inputs)
-                    losses = compute_losses(
-                        pred, targets, caption_ids(captions).to(accelerator.device), accelerator.unwrap_model(trainee), config, prompts
-                    )
+                    losses = target.losses(pred, batch, captions, accelerator.unwrap_model(trainee))
                     accelerator.backward(losses["loss"])
                     if accelerator.sync_gradients:
                         accelerator.clip_grad_norm_(trainee.parameters(), 1.0)
