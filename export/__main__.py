@@ -31,7 +31,7 @@ examples:
 """
 
 
-OPSET = Number("an ONNX opset", lo=13, example="17", whole=True)
+OPSET = Number("an ONNX opset", example="17", whole=True)  # which ones export: export/onnx.py
 THREADS = Number("a whole number of threads", lo=1, example="2", whole=True)
 
 

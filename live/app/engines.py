@@ -156,9 +156,9 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
     from live.models.settings import VAE_FACTOR, ConditioningConfig, GeneratorConfig
 
     vae = models.vae if models.vae == TINY or profile.vae == "taesd" else "full"
-    side = load_diffusion_side(models, device=device, vae=vae)
     config = GeneratorConfig(size=profile.size, steps=profile.steps, strength=profile.strength)
     config.validate(VAE_FACTOR, said=profile.said("size"))  # the diffusion engine's size rule, before any model loads
+    side = load_diffusion_side(models, device=device, vae=vae)
     encoder, parts = side.encoder, side.parts
     cuda = side.device.type == "cuda"  # a CUDA stage's time is true only once the GPU has finished it (not measured yet)
     timer = StageTimer(sync=(lambda: torch.cuda.synchronize(side.device)) if cuda else None)

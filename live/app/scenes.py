@@ -161,6 +161,8 @@ def load_library(user_dir: str | Path | None = None, *, scene_dir: Path = SCENE_
     if user_dir is not None:
         user = Path(user_dir)
         if not user.is_dir():
+            if user.exists():
+                raise PhospheneError(f"--scenes {user} is a file: give a folder of NAME.toml scene files (such as {user.parent})")
             raise PhospheneError(f"--scenes {user}: no such folder (a folder of NAME.toml scene files)")
         folders.append(user)
     for folder in folders:

@@ -258,7 +258,7 @@ def test_help_lists_every_setting_without_importing_torch():
     assert r.returncode == 0
     for flag in ("--max-steps", "--resume", "--backbone", "--freeze-layers", "--gradient-checkpointing", "--no-mix", "--mixed-precision"):
         assert flag in r.stdout
-    assert "(default: 5e-05; 0.003 with --weights tiny)" in " ".join(r.stdout.split())  # a default that differs by size: both
+    assert "default: 5e-05; 0.003 with --weights tiny)" in " ".join(r.stdout.split())  # a default that differs by size: both
     probe = "import sys, training.__main__ as m; m.build_parser().parse_args(['fit', '--output', 'x']); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "False", out.stderr

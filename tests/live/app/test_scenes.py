@@ -65,6 +65,8 @@ def test_a_user_folder_adds_and_overrides_scenes(tmp_path):
     assert library["extra"].look.zoom == 0.01 and library["extra"].look.zoom_bass == ShaderLook().zoom_bass
     with pytest.raises(PhospheneError, match="--scenes .*: no such folder"):
         load_library(tmp_path / "missing")
+    with pytest.raises(PhospheneError, match=r"--scenes .*tunnel.toml is a file: give a folder of NAME.toml scene files \(such as "):
+        load_library(tmp_path / "tunnel.toml")  # one scene file given where its folder belongs
 
 
 def test_every_generator_compiles_and_follows_the_features(ctx):
