@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from live.app.transition import DEFAULT_TRANSITION
 from live.core.units import COUNT, DURATION, SECONDS, SHARE, Number, size_arg
 
 log = logging.getLogger("phosphene")
@@ -96,7 +97,7 @@ def add_scene_args(p: argparse.ArgumentParser, *, live: bool) -> None:
     )
     g.add_argument(
         "--transition",
-        default="crossfade 4 beats on bar",
+        default=DEFAULT_TRANSITION,
         metavar="TEXT",
         help="how scenes change: cut | crossfade N beats|bars | dissolve N beats|bars, then on now|beat|bar|phrase [4|8|16] (when a go lands)",
     )

@@ -494,12 +494,11 @@ def apply_control(control: Control, *, t0: float, display, generator, controls: 
         with lock:
             controls.add_prompt(control.value)
     elif control.kind == "scene":  # a scene by name: go (the session's transition) or cue (the next phrase)
-        director = controls.director
+        director = controls.director  # live there is always one: a plain run plays the classic scene
         if director is None or control.value not in director.library:
-            reason = "no scenes" if director is None else "scene"
-            log.warning("%s %s: %s", control.source, control.describe(), "no such scene" if director else "scenes are off (--scene NAME)")
+            log.warning("%s %s: no such scene (python -m live scenes lists them)", control.source, control.describe())
             if inbox is not None:
-                inbox.ignore(control.source, reason)
+                inbox.ignore(control.source, "scene")
             return
         director.request(control.name, control.value)  # applied on the generator's thread, at the next frame
     elif control.kind == "tempo":  # a tempo from the rig: four taps one period apart, ending now

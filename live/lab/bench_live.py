@@ -212,7 +212,7 @@ def settings_lines(profile: str, args) -> list[str]:
     from live.core.profiles import load_profile, with_overrides
 
     p = asdict(with_overrides(load_profile(profile), size=getattr(args, "size", None)))
-    p.pop("name")
+    p.pop("name"), p.pop("origins")  # where each value came from is for error lines, not the table
     fields = ", ".join(f"{k}={v}" for k, v in p.items() if k not in ("encoder_windows_s", "encoder_max_batch"))
     return [fields, "models: " + " ".join(model_flags(args))]
 

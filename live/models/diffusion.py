@@ -51,11 +51,6 @@ class DiffusionParts:
             return 2 ** (len(self.vae.config.encoder_block_out_channels) - 1)
         return 2 ** (len(self.vae.config.block_out_channels) - 1)  # AutoencoderKL
 
-    @property
-    def size_multiple(self) -> int:
-        """Image sizes must divide by this: the VAE's factor times the UNet's downsamplings."""
-        return self.vae_scale_factor * 2 ** (len(self.unet.config.block_out_channels) - 1)
-
     def to(self, device: torch.device, dtype: torch.dtype) -> DiffusionParts:
         for m in (self.unet, self.text_encoder, self.vae):
             m.to(device=device, dtype=dtype).eval().requires_grad_(False)

@@ -68,7 +68,7 @@ def test_every_architecture_builds_offline_in_its_published_size(no_network, mon
     monkeypatch.setattr(random_weights, "build", on_meta)
     parts = random_diffusion(FULL_VAE)
     assert (millions(parts.unet), millions(parts.text_encoder), millions(parts.vae)) == (865.9, 340.4, 83.7)
-    assert (parts.width, parts.size_multiple, parts.unet.config.sample_size) == (1024, 64, 64)
+    assert (parts.width, parts.vae_scale_factor, parts.unet.config.sample_size) == (1024, 8, 64)
     assert millions(random_weights.random_vae(RANDOM)) == 2.4
     assert parts.scheduler.config.timestep_spacing == "trailing" and parts.tokenizer.model_max_length == 77
     model, fe, meta, min_frames = random_encoder(RANDOM)
