@@ -447,3 +447,23 @@ def test_a_plain_run_is_the_classic_scene_with_the_commands_prompt():
         assert (start.prompt, start.strength, start.audio_weight) == (prompt, 0.5, weight)
     with pytest.raises(Exception, match="--auto-advance 0: give a number of bars"):
         scene_director(argparse.Namespace(**{**vars(plain), "auto_advance": 0}))
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_headless_run_stops_cleanly_on_a_signal(sig, house_music, tmp_path):
+    """A headless run has no Q key: Ctrl-C or a service manager's SIGTERM ends it as the end of
+    --duration would, with its summary and its stats file, exit 0 and no traceback."""
+    import signal
+
+    stats_file = tmp_path / "stats.json"
+    proc = run_live("--engine", "shader", "--input", house_music, "--duration", 120, "--stats-json", stats_file, stdout=subprocess.PIPE)
+    time.sleep(5.0)  # started and drawing
+    assert proc.poll() is None, proc.communicate()[1]
+    proc.send_signal(getattr(signal, sig))
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert " frames, " in out.strip().splitlines()[-1]
+    assert json.loads(stats_file.read_text())["frames"] > 0
