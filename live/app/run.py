@@ -514,9 +514,9 @@ def open_controls(args):
     inbox, inputs = Inbox(), []
     try:
         if getattr(args, "osc_port", None) is not None:
-            from live.control.osc import OscListener
+            from live.control.osc import DEFAULT_OSC_HOST, OscListener
 
-            inputs.append(OscListener(inbox, host=args.osc_host, port=args.osc_port))
+            inputs.append(OscListener(inbox, host=args.osc_host or DEFAULT_OSC_HOST, port=args.osc_port))
         if getattr(args, "midi", None):
             from live.control.midi import LEARN_DEFAULT_PATH, Learn, MidiInput, MidiMap
 
@@ -582,3 +582,5 @@ def check_run_args(args) -> None:
         raise PhospheneError(f"--duration {args.duration}: give a positive number of seconds")
     if args.monitor is not None and not args.input:
         raise PhospheneError("--monitor plays the --input file out loud: give --input FILE (a device input is already audible)")
+    if args.osc_host is not None and args.osc_port is None:
+        raise PhospheneError(f"--osc-host {args.osc_host} names where OSC listens: add --osc-port N (0: a port the OS picks)")

@@ -115,7 +115,7 @@ def add_control_args(p: argparse.ArgumentParser) -> None:
         "(it need not exist yet; default phosphene-midi.toml)",
     )
     c.add_argument("--osc-port", type=PORT, metavar="N", help="listen for OSC on this UDP port (0: one the OS picks, said in the log)")
-    c.add_argument("--osc-host", default="127.0.0.1", metavar="ADDR", help="an address of this machine to listen on for OSC (0.0.0.0: every one)")
+    c.add_argument("--osc-host", metavar="ADDR", help="with --osc-port: an address of this machine to listen on for OSC (default: 127.0.0.1, this machine only; 0.0.0.0: every one)")
 
 
 def add_output_args(p: argparse.ArgumentParser) -> None:

@@ -26,6 +26,7 @@ from live.control.surface import Inbox, validate
 from live.core.errors import PhospheneError
 
 log = logging.getLogger("phosphene")
+DEFAULT_OSC_HOST = "127.0.0.1"  # this machine only: --osc-host opens it wider
 
 PREFIX = "/phosphene/"
 MAX_PACKET = 8192  # bytes: a control message is tens of bytes; bigger packets are refused unread
@@ -159,7 +160,7 @@ def _serve(host: str, port: int, conn) -> None:
 class OscListener:
     """The OSC child and a parent thread that moves its batches into the inbox."""
 
-    def __init__(self, inbox: Inbox, *, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, inbox: Inbox, *, host: str = DEFAULT_OSC_HOST, port: int = 0):
         check_port(port)
         self.inbox = inbox
         context = mp.get_context("spawn")
