@@ -18,6 +18,7 @@ Export Phosphene's audio encoder: encode(waveforms float32 [B, S] at 16 kHz) -> 
 commands:
   shapes   run the torch encoder on 1, 2 and 3.76 s windows and print (B, S) -> (B, T, D)
   onnx     export an encoder (fbank included) to an ONNX folder: model.onnx + export.json
+           (a text-space one: tokens (B, L, D); an image-space one, fit --target clip-image: (B, 1, P))
   verify   compare an ONNX export with its torch source on real music (cosine per token)
   trt      build a TensorRT engine (fp16) from an ONNX export for a latency profile (CUDA only)
   bench    milliseconds per window for every backend here, full-size and tiny
@@ -101,7 +102,8 @@ def cmd_verify(args) -> int:
     from export.verify import print_rows, verify
 
     rows, threshold, info = verify(args.folder)
-    print(f"{args.folder}: {info['source']} ({'fp16' if info.get('fp16') else 'fp32'}, opset {info['opset']}) vs torch fp32")
+    space = f", CLIP {info.get('clip')}'s image space" if info.get("target") == "clip-image" else ""
+    print(f"{args.folder}: {info['source']} ({'fp16' if info.get('fp16') else 'fp32'}, opset {info['opset']}{space}) vs torch fp32")
     print_rows(rows, threshold)
     worst = min(r.min_cosine for r in rows)
     if worst < threshold:

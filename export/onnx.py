@@ -1,5 +1,8 @@
 """`python -m export onnx`: the encoder as one ONNX graph, waveforms (B, S) -> tokens (B, T, D).
 
+An image-space encoder (`fit --target clip-image`, Wav2CLIP's road) exports the same way: its one
+token is the CLIP image embedding, (B, 1, P); export.json records `target` and `clip`.
+
 The fbank (live/models/fbank.py) is inside the graph, so a runtime needs nothing but ONNX Runtime or
 TensorRT. The legacy TorchScript exporter (`dynamo=False`, opset 17) is the one that handles
 Wav2Vec2Bert with dynamic batch and sample axes (DESIGN.md). Output folder:
@@ -186,12 +189,14 @@ def export_info(encoder, *, source: str, weights_sha256: str, fp16: bool, opset:
         "width": meta.width,  # D: must equal the diffusion model's text width
         "prepend_bos": meta.prepend_bos,
         "text_encoder": meta.text_encoder,
+        "target": meta.target,  # text: L x D tokens in a text space; clip-image: one CLIP image embedding (L = 1, D its width)
+        "clip": meta.clip,  # clip-image: the CLIP model whose image space the embedding is in (None for text)
         "min_frames": encoder.min_frames,  # fbank frames short windows are zero-padded to (audio2img: 375 -> 376)
         "source": source,  # the checkpoint: hub id, absolute folder, or tiny
         "source_format": "own" if type(encoder.model).__name__ == "AudioPromptEncoder" else "audio2img",
         "weights_sha256": weights_sha256,
         "inputs": {"waveforms": ["batch", "samples"]},  # float32 at sample_rate
-        "outputs": {"tokens": ["batch", "tokens", "width"]},  # float32 (computed in fp16 when fp16)
+        "outputs": {"tokens": ["batch", "tokens", "width"]},  # float32 (fp16 compute when fp16); clip-image: tokens = 1, the image embedding
         "opset": opset,
         "fp16": fp16,
         "external_data": external,

@@ -53,7 +53,10 @@ def engine_meta(
         "engine_sha256": engine_sha256,  # a same-size corruption is caught at load too (read_engine_meta)
         "tensorrt": tensorrt_version,
         "gpu": gpu,
-        "export": {k: info[k] for k in ("sample_rate", "window_s", "tokens", "width", "prepend_bos", "text_encoder", "source")},
+        "export": {
+            **{k: info[k] for k in ("sample_rate", "window_s", "tokens", "width", "prepend_bos", "text_encoder", "source")},
+            **{k: info[k] for k in ("target", "clip") if k in info},  # an image-space encoder's
+        },
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 

@@ -305,11 +305,21 @@ def check_width(encoder: TorchEncoder, diffusion_name: str, diffusion_width: int
         )
 
 
+def tiny_clip_image_encoder():
+    """The tiny own-format encoder with one output token: an embedding in the tiny CLIP's image space
+    (what `fit --target clip-image --clip tiny --weights tiny` writes, untrained)."""
+    from dataclasses import replace
+
+    model, fe, meta = tiny_own_encoder(tokens=1)
+    return model, fe, replace(meta, target="clip-image", clip=TINY)
+
+
 def write_encoder_checkpoint(kind: str, folder: Path) -> Path:
-    """Save a tiny encoder of `kind` ("audio2img" or "own") with save_pretrained, for tests and demos."""
+    """Save a tiny encoder of `kind` ("audio2img", "own" or "clip-image") with save_pretrained, for tests and demos."""
     from live.models.audio_prompt import save_encoder
 
-    model, fe, meta = tiny_audio2img_encoder() if kind == "audio2img" else tiny_own_encoder()
+    makers = {"audio2img": tiny_audio2img_encoder, "own": tiny_own_encoder, "clip-image": tiny_clip_image_encoder}
+    model, fe, meta = makers[kind]()
     if kind == "audio2img":  # audio2img's hub folder: no phosphene.json
         quiet_model_loading()
         Path(folder).mkdir(parents=True, exist_ok=True)

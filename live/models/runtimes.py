@@ -92,6 +92,8 @@ def export_meta(info: dict) -> EncoderMeta:
         sample_rate=int(info["sample_rate"]),
         window_s=float(info["window_s"]),
         prepend_bos=bool(info["prepend_bos"]),
+        target=info.get("target", "text"),  # exports made before the image road are text-space
+        clip=info.get("clip"),
     )
 
 
