@@ -49,20 +49,59 @@ class DiffusionSide:
     parts: object  # DiffusionParts
 
 
-def load_diffusion_side(models: Models, *, device: str = "auto", vae: str | None = None) -> DiffusionSide:
+def load_diffusion_side(models: Models, *, device: str = "auto", vae: str | None = None, condition: str = "text") -> DiffusionSide:
     """Load the encoder and the diffusion model (with `vae`, default the one `models` names) and refuse,
-    at start-up, an encoder whose width the diffusion model cannot take."""
+    at start-up, an encoder whose width the diffusion model cannot take. `condition` image / both: the
+    encoder must be an image-space one, and the UNet gets its IP-Adapter (live/models/image_prompt.py)."""
     from live.models.diffusion import load_diffusion
     from live.models.encoder import check_width, load_encoder
+    from live.models.image_prompt import attach_image_adapter, check_condition, check_image_width
     from live.models.loading import missing_models, not_found_message, pick_device
 
     if missing := missing_models(replace(models, vae=vae or models.vae)):
         raise ModelNotFound(not_found_message(missing))
     torch_device, dtype = pick_device(device)
     encoder = load_encoder(models.encoder, device=torch_device, dtype=dtype, backend=models.encoder_backend, threads=models.encoder_threads)
+    check_condition(encoder.meta, condition, models.encoder)  # before the diffusion model loads
     parts = load_diffusion(models.diffusion, vae or models.vae, device=torch_device, dtype=dtype)
-    check_width(encoder, models.diffusion, parts.width)
+    if condition == "text":
+        check_width(encoder, models.diffusion, parts.width)
+    else:
+        check_image_width(encoder.meta, models.encoder, attach_image_adapter(parts, image_width=None), models.diffusion)
     return DiffusionSide(torch_device, dtype, encoder, parts)
+
+
+class ImageSide:
+    """--condition image | both, per frame: the audio's image embedding (1, 1, P) from the Conditioner
+    (slerped and smoothed as tokens are) goes to the IP-Adapter; the text side is fixed: the empty
+    prompt (image) or --prompt (both); --image-scale weighs the image against it."""
+
+    def __init__(self, parts, condition: str, scale: float, prompt: str | None):
+        from live.models.conditioning import encode_text
+        from live.models.image_prompt import set_image_scale
+
+        if condition == "both" and not prompt:
+            raise PhospheneError("--condition both blends the audio's picture with a text prompt: give --prompt TEXT (or use --condition image)")
+        if condition == "image" and prompt:
+            raise PhospheneError("--condition image takes no --prompt (the text side is the empty prompt): use --condition both to blend one in")
+        self.parts = parts
+        self.text = encode_text(parts, prompt or "")[None]  # (1, 77, D)
+        self.scale = scale
+        set_image_scale(parts.unet, scale)
+
+    def set_scale(self, scale: float) -> None:
+        from live.models.image_prompt import set_image_scale
+
+        self.scale = float(scale)
+        set_image_scale(self.parts.unet, self.scale)
+
+    def generate(self, generator, embeds, init_image=None):
+        """embeds (1, 1, P) -> the frame, as generator(prompt_embeds, init) is for text."""
+        return generator(self.text, init_image=init_image, image_embeds=embeds[:, 0])
+
+
+def image_side(side: DiffusionSide, conditioning, prompt: str | None) -> ImageSide | None:
+    return None if conditioning.condition == "text" else ImageSide(side.parts, conditioning.condition, conditioning.image_scale, prompt)
 
 
 def start_token(side: DiffusionSide):

@@ -16,6 +16,7 @@ from live.core.units import COUNT, DURATION, SECONDS, SHARE, Number, size_arg
 log = logging.getLogger("phosphene")
 
 BARS = Number("a whole number of bars", lo=1, example="8", whole=True)
+IMAGE_SCALE = Number("an IP-Adapter scale", lo=0.0, hi=2.0, example="0.8")
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -49,6 +50,23 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
         "`none` stops with the reason",
     )
     g.add_argument("--compute", default="auto", help="where the models run: auto (CUDA with fp16 if present, else CPU), cpu, cuda, cuda:N")
+
+
+def add_condition_args(g) -> None:
+    """--condition and --image-scale (render, run, tune): which road the audio steers the picture by."""
+    from live.models.settings import ConditioningConfig as c
+
+    g.add_argument(
+        "--condition",
+        choices=["text", "image", "both"],
+        default=c.condition,
+        help="text: the encoder's text-space tokens (audio2img's road); image: an image-space encoder's CLIP image embedding "
+        "through the UNet's IP-Adapter (fit --target clip-image); both: that image embedding beside --prompt (default: " + c.condition + ")",
+    )
+    g.add_argument(
+        "--image-scale", type=IMAGE_SCALE, default=c.image_scale, metavar="S",
+        help="IP-Adapter scale for --condition image|both: 0 = the text side only, 1 = the adapter's own weight",
+    )  # fmt: skip
 
 
 def add_engine_args(p: argparse.ArgumentParser, *, default: str | None = "diffusion", default_text: str = "") -> None:

@@ -31,7 +31,7 @@ import numpy as np
 from live.analysis.clock import FeatureClock
 from live.app.beats import bars_of_file
 from live.app.director import Director
-from live.app.engines import DiffusionHooks, load_diffusion_side, start_token
+from live.app.engines import DiffusionHooks, image_side, load_diffusion_side, start_token
 from live.app.finite import STOPPED, check_finite, check_record
 from live.app.scenes import DEFAULT_SCENE, Scene, load_library
 from live.app.settings import RenderConfig, check_fps
@@ -110,12 +110,17 @@ class Pipeline:
 
         config.validate(prompt=bool(prompt) or director is not None)  # scenes bring their own prompts
         self.config = config
-        side = load_diffusion_side(models, device=device)
+        conditioning = config.conditioning
+        if conditioning.condition != "text" and director is not None:
+            raise PhospheneError(f"--condition {conditioning.condition} with scenes or a timeline is not built yet: use --condition text, or drop --scenes/--timeline")
+        side = load_diffusion_side(models, device=device, condition=conditioning.condition)
         self.device, self.dtype, self.encoder, self.parts = side.device, side.dtype, side.encoder, side.parts
+        self.image = image_side(side, conditioning, prompt)  # --condition image | both: the IP-Adapter path, else None
         self.timer = StageTimer(sync=torch.cuda.synchronize if self.device.type == "cuda" else None)
         self.generator = Img2Img(self.parts, config.generator, timer=self.timer)
         self.director, self.travel = director, None
-        conditioning = config.conditioning
+        if self.image is not None:  # the image embedding is slerped and smoothed alone; the prompt is the text side's
+            conditioning, prompt = replace(conditioning, audio_weight=1.0), None
         if director is not None:
             self.travel = PromptTravel(
                 director,
@@ -267,7 +272,10 @@ class FrameLoop:
             with self.p.timer.section("shaders"):
                 if self.previous is not None:  # warp + structure: motion follows the music
                     init = self.hooks.init_image(self.previous, drive)
-        image = self.p.generator(embeds, init_image=init)
+        if self.p.image is not None:
+            image = self.p.image.generate(self.p.generator, embeds, init_image=init)  # embeds (1, 1, P): the IP-Adapter's
+        else:
+            image = self.p.generator(embeds, init_image=init)
         check_finite(image, f"frame {k} ({t_s:.2f} s): the picture img2img made", STOPPED)
         self.previous = image  # fed back before the post effects
         with self.p.timer.section("vae"):

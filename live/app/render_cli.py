@@ -15,6 +15,7 @@ examples:
   {prog} render set.flac -o drop.mp4 --start 95 --duration 30 --seed 7
   {prog} render song.mp3 -o song.mp4 --prompt "neon city at night" --audio-weight 0.6
   {prog} render demo/phosphene-demo.mp3 -o demo.mp4 --models tiny   # offline smoke run
+  {prog} render song.mp3 -o song.mp4 --encoder runs/w2c/encoder --condition image --image-scale 0.8   # Wav2CLIP's road
   {prog} render song.mp3 -o song.mp4 --engine shader --scene tunnel
   {prog} render song.mp3 -o video.mp4 --engine shader --timeline demo/timeline.toml --seed 3
 
@@ -61,6 +62,7 @@ def register(sub) -> None:
     g.add_argument("--prompt", metavar="TEXT", help="a text prompt to mix with the audio")
     weights = f"(default: {c.audio_weight:g}, or {c.PROMPT_AUDIO_WEIGHT:g} with --prompt)"
     g.add_argument("--audio-weight", type=WEIGHT, metavar="W", help=f"1 = audio only, 0 = prompt only {weights}")
+    options.add_condition_args(g)
     options.add_engine_args(p)
     options.add_scene_args(p, live=False)
     options.add_stats_arg(p, "frames, fps, ms per stage, peak memory; with scenes, the scene of every frame")
@@ -92,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
         encoder_batch=args.encoder_batch,
         shaders=not args.no_shaders,
         half_beat=args.half_beat,
-        conditioning=ConditioningConfig(attack_s=args.attack, release_s=args.release, audio_weight=audio_weight),
+        conditioning=ConditioningConfig(
+            attack_s=args.attack, release_s=args.release, audio_weight=audio_weight, condition=args.condition, image_scale=args.image_scale
+        ),
         generator=GeneratorConfig(size=args.size, steps=args.steps, strength=args.strength, seed=args.seed),
     )
     duration_s = open_segment(args.input, args.start, args.duration).duration_s  # a timeline's times are checked against it

@@ -39,6 +39,7 @@ class DiffusionParts:
     tokenizer: object
     vae: torch.nn.Module
     vae_name: str
+    folder: Path | None = None  # where a real model was loaded from (its ip_adapter/ is looked for there); None for tiny / random
 
     @property
     def width(self) -> int:
@@ -108,7 +109,7 @@ def load_diffusion(name: str, vae: str = DEFAULT_VAE, *, device="cpu", dtype=tor
     except load_errors() as e:
         raise PhospheneError(f"diffusion model '{name}' could not be loaded from {folder}: {first_line(e)}") from None
     vae_model = load_vae(vae, diffusion_folder=folder, variant=variant)
-    parts = DiffusionParts(name, unet, scheduler, text_encoder, tokenizer, vae_model, vae)
+    parts = DiffusionParts(name, unet, scheduler, text_encoder, tokenizer, vae_model, vae, folder=folder)
     if text_encoder.config.hidden_size != parts.width:
         raise PhospheneError(
             f"diffusion model '{name}': text encoder width {text_encoder.config.hidden_size} does not match "

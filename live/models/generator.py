@@ -67,9 +67,10 @@ class Img2Img:
         return vae.decode(latents / vae.config.scaling_factor).sample.clamp(-1, 1)  # (1, 3, H, W)
 
     @torch.inference_mode()
-    def __call__(self, prompt_embeds: torch.Tensor, init_image: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(self, prompt_embeds: torch.Tensor, init_image: torch.Tensor | None = None, image_embeds: torch.Tensor | None = None) -> torch.Tensor:
         """prompt_embeds (1, L, D) -> the frame (1, 3, H, W) in [-1, 1]. `init_image` overrides the
-        previous frame as the starting point (the shader stage's warp of it)."""
+        previous frame as the starting point (the shader stage's warp of it). `image_embeds` (1, P):
+        a CLIP image embedding for the UNet's IP-Adapter (live/models/image_prompt.py), passed straight in."""
         image = init_image if init_image is not None else self.previous
         if image is None:  # first frame: start from mid-grey, so the noise alone shapes it
             image = torch.zeros((1, 3, self.config.wh[1], self.config.wh[0]), device=self.device, dtype=self.dtype)
@@ -81,10 +82,13 @@ class Img2Img:
             latents = self.encode(image.to(self.device, self.dtype))
         latents = scheduler.add_noise(latents, self.noise, self.timesteps[:1])
         embeds = prompt_embeds.to(self.device, self.dtype)
+        extra = {}
+        if image_embeds is not None:  # IP-Adapter: [(1, 1, P)], no CLIP vision pass
+            extra["added_cond_kwargs"] = {"image_embeds": [image_embeds.to(self.device, self.dtype).reshape(1, 1, -1)]}
         with self.timer.section("unet"):
             for t in self.timesteps:
                 model_input = scheduler.scale_model_input(latents, t)
-                noise_pred = self.parts.unet(model_input, t, encoder_hidden_states=embeds).sample
+                noise_pred = self.parts.unet(model_input, t, encoder_hidden_states=embeds, **extra).sample
                 latents = scheduler.step(noise_pred, t, latents).prev_sample
         with self.timer.section("vae"), self.timer.section("vae_decode"):
             self.previous = self.decode(latents.to(self.dtype))

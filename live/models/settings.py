@@ -15,6 +15,8 @@ class ConditioningConfig:
     attack_s: float = 0.05  # time constant when the level rises: small = hits land on the frame they happen
     release_s: float = 0.40  # time constant when it falls: larger = pictures linger after a sound stops
     audio_weight: float = 1.0  # 1 = audio only, 0 = text prompt only; needs --prompt below 1
+    condition: str = "text"  # text: the encoder's text-space tokens; image: its CLIP image embedding via IP-Adapter; both: image + --prompt
+    image_scale: float = 1.0  # IP-Adapter scale for image / both: 0 = the text side only, 1 = the adapter's full weight
     PROMPT_AUDIO_WEIGHT = 0.5  # the audio weight when a prompt is given and no weight is: half each (not a field)
 
     @classmethod
@@ -25,6 +27,10 @@ class ConditioningConfig:
     def __post_init__(self):
         if self.attack_s < 0 or self.release_s < 0:
             raise PhospheneError(f"attack ({self.attack_s} s) and release ({self.release_s} s) must be >= 0")
+        if self.condition not in ("text", "image", "both"):
+            raise PhospheneError(f"--condition {self.condition}: choose text, image or both")
+        if not 0.0 <= self.image_scale <= 2.0:
+            raise PhospheneError(f"--image-scale {self.image_scale}: must be between 0 (text only) and 2 (1 is the adapter's own weight)")
         if not 0.0 <= self.audio_weight <= 1.0:
             raise PhospheneError(f"--audio-weight {self.audio_weight}: must be between 0 (prompt only) and 1 (audio only)")
 
