@@ -89,6 +89,11 @@ class ImageSide:
         self.scale = scale
         set_image_scale(parts.unet, scale)
 
+    def scene(self, scene) -> None:
+        """A scene that starts: its [diffusion] image_scale, if it has one, from this frame on (a cut)."""
+        if scene is not None and scene.image_scale is not None:
+            self.set_scale(scene.image_scale)
+
     def set_scale(self, scale: float) -> None:
         from live.models.image_prompt import set_image_scale
 
@@ -182,10 +187,15 @@ class LiveParts:
     director: object = None  # live.app.director.Director: scenes (both engines), or None
 
 
-def build_live_pipeline(models, profile, *, device: str, prompts: list[str], shaders: bool = True, director=None) -> LiveParts:
+def build_live_pipeline(
+    models, profile, *, device: str, prompts: list[str], shaders: bool = True, director=None, condition: str = "text", image_scale: float = 1.0
+) -> LiveParts:
     """Load encoder, diffusion model and generator for the live loop, checked like a render's. With a
     `director`, scenes switch the shader stage's look and the prompt, strength and audio weight,
-    travelling between scenes (live/app/travel.py); every prompt the set can reach is encoded here."""
+    travelling between scenes (live/app/travel.py); every prompt the set can reach is encoded here.
+    `condition` image / both: the image road (ImageSide); its text side is fixed for the set (the
+    first --prompt for both), so prompts are not switched live on it, and scenes move only the
+    shader look and the strength there."""
     import torch
 
     from live.app.travel import PromptTravel
@@ -197,8 +207,12 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
     vae = models.vae if models.vae == TINY or profile.vae == "taesd" else "full"
     config = GeneratorConfig(size=profile.size, steps=profile.steps, strength=profile.strength)
     config.validate(VAE_FACTOR, said=profile.said("size"))  # the diffusion engine's size rule, before any model loads
-    side = load_diffusion_side(models, device=device, vae=vae)
+    conditioning = ConditioningConfig(condition=condition, image_scale=image_scale)  # checked before any model loads
+    side = load_diffusion_side(models, device=device, vae=vae, condition=condition)
     encoder, parts = side.encoder, side.parts
+    image = image_side(side, conditioning, prompts[0] if prompts else None)  # None on the text road
+    if image is not None:
+        prompts = []  # the text side is the image road's: nothing for the controls to switch or mix
     cuda = side.device.type == "cuda"  # a CUDA stage's time is true only once the GPU has finished it (not measured yet)
     timer = StageTimer(sync=(lambda: torch.cuda.synchronize(side.device)) if cuda else None)
     generator = Img2Img(parts, config, timer=timer)
@@ -213,11 +227,15 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
         )
         travel.warm()  # not mid-set
         start = travel.start()
-        prompt, weight = start.prompt, start.audio_weight
+        if image is None:  # the image road keeps its own text side: scenes move its look and strength only
+            prompt, weight = start.prompt, start.audio_weight
         generator.set_strength(start.strength)
         first = director.library[director.current]
+        if image is not None:
+            image.scene(first)
     look = LookBox(first.look if first else None)
     conditioner = Conditioner(ConditioningConfig(profile.attack_s, profile.release_s, weight), bos=bos, prompt=prompt)
+    image_side_ = image
 
     def make_engine(lock):
         hooks = None
@@ -240,10 +258,13 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
                     except PhospheneError as e:  # a generator that does not compile: the last good scene stays
                         log.warning("scene %s not shown, keeping the last good one: %s", target.name, e)
                 hooks.engine.progress(state.progress)
+            if image_side_ is not None and state.begin is not None:
+                image_side_.scene(director.library[state.begin[0]])
             settings = travel.at(state, current=(generator.config.strength, conditioner.config.audio_weight))
             if settings is not None:
-                conditioner.prompt = settings.prompt
-                conditioner.config = replace(conditioner.config, audio_weight=settings.audio_weight)
+                if image_side_ is None:  # the image road keeps its own text side
+                    conditioner.prompt = settings.prompt
+                    conditioner.config = replace(conditioner.config, audio_weight=settings.audio_weight)
                 generator.set_strength(settings.strength)
 
         def frame(drive, level, dt_s, now, newest_index):
@@ -260,7 +281,7 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
                 hooks.engine.look = look.look  # what the controls set, from this frame on
             with timer.section("shaders"):
                 init = hooks.init_image(previous, drive) if hooks is not None and previous is not None else None
-            image = generator(embeds, init_image=init)
+            image = generator(embeds, init_image=init) if image_side_ is None else image_side_.generate(generator, embeds, init_image=init)
             check_finite(image, "the picture img2img made")  # never fed back, never shown
             previous = image
             rgb = to_uint8(image)
@@ -272,7 +293,8 @@ def build_live_pipeline(models, profile, *, device: str, prompts: list[str], sha
     def encode(text: str):  # (77, D), for prompts sent live (OSC)
         return encode_text(parts, text)
 
-    return LiveParts(encoder, conditioner, generator, prompt_embeds, make_engine, look, encode, director=director)
+    encode_prompt = encode if image is None else None  # the image road takes no prompt sent live (OSC)
+    return LiveParts(encoder, conditioner, generator, prompt_embeds, make_engine, look, encode_prompt, director=director)
 
 
 def build_shader_pipeline(profile, director=None) -> LiveParts:

@@ -111,8 +111,6 @@ class Pipeline:
         config.validate(prompt=bool(prompt) or director is not None)  # scenes bring their own prompts
         self.config = config
         conditioning = config.conditioning
-        if conditioning.condition != "text" and director is not None:
-            raise PhospheneError(f"--condition {conditioning.condition} with scenes or a timeline is not built yet: use --condition text, or drop --scenes/--timeline")
         side = load_diffusion_side(models, device=device, condition=conditioning.condition)
         self.device, self.dtype, self.encoder, self.parts = side.device, side.dtype, side.encoder, side.parts
         self.image = image_side(side, conditioning, prompt)  # --condition image | both: the IP-Adapter path, else None
@@ -130,7 +128,11 @@ class Pipeline:
                 prompt=prompt,
             )
             first = self.travel.start()
-            prompt_embeds, conditioning = first.prompt, replace(conditioning, audio_weight=first.audio_weight)
+            if self.image is None:  # the image road keeps its own text side: scenes move its look and strength only
+                prompt_embeds, conditioning = first.prompt, replace(conditioning, audio_weight=first.audio_weight)
+            else:
+                prompt_embeds = None
+                self.image.scene(director.library[director.current])
             self.generator.set_strength(first.strength)
         else:
             prompt_embeds = encode_text(self.parts, prompt) if prompt else None  # (77, D)
@@ -190,6 +192,8 @@ def render(
     if director is not None:  # per frame: the scene, and the strength and audio weight it drew with
         result.scenes = loop.scenes
         result.per_frame = {"strength": loop.strengths, "audio_weight": loop.weights}
+        if pipeline.image is not None:
+            result.per_frame["image_scale"] = loop.image_scales
         never_fired(director, result)
     return result
 
@@ -224,6 +228,7 @@ class FrameLoop:
         self.scenes: list[str] = []  # with scenes, per frame: the scene, strength and audio weight
         self.strengths: list[float] = []
         self.weights: list[float] = []
+        self.image_scales: list[float] = []  # --condition image|both: the IP-Adapter scale of every frame
 
     def window_bounds(self, j: int) -> tuple[int, int]:
         centre = j * self.hop_samples
@@ -292,14 +297,19 @@ class FrameLoop:
         weight travelling between scenes (live/app/travel.py)."""
         director, conditioner = self.p.director, self.p.conditioner
         state = direct(director, self.hooks.engine, drive) if self.hooks is not None else director.step(drive)
+        if self.p.image is not None and state.begin is not None:
+            self.p.image.scene(director.library[state.begin[0]])  # its image_scale, from its first frame
         settings = self.p.travel.at(state)
         if settings is not None:
-            conditioner.prompt = settings.prompt
-            conditioner.config = replace(conditioner.config, audio_weight=settings.audio_weight)
+            if self.p.image is None:  # the image road keeps its own text side
+                conditioner.prompt = settings.prompt
+                conditioner.config = replace(conditioner.config, audio_weight=settings.audio_weight)
             self.p.generator.set_strength(settings.strength)
         self.scenes.append(state.scene)
         self.strengths.append(self.p.generator.config.strength)
         self.weights.append(conditioner.config.audio_weight if conditioner.prompt is not None else 1.0)
+        if self.p.image is not None:
+            self.image_scales.append(self.p.image.scale)
 
 
 # --- the shader engine --------------------------------------------------------------------------

@@ -82,6 +82,7 @@ def register(sub) -> None:
     d = p.add_argument_group("diffusion")
     d.add_argument("--prompt", action="append", default=[], metavar="TEXT", help="a text prompt to mix in; give several and switch with Left/Right")
     d.add_argument("--prompts", metavar="FILE", help="a text file of prompts, one per line")
+    options.add_condition_args(d)
     d.add_argument("--no-shaders", action="store_true", help="diffusion engine only: plain img2img feedback, without the shader stage")
     p.add_argument("--duration", type=DURATION, metavar="S", help="stop after S seconds (default: until Q, Ctrl-C or SIGTERM)")
     options.add_stats_arg(p, "frames, fps, latency p50/p95/p99, overflows, dropped frames, reconnects")
@@ -180,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
         if args.engine == "shader":
             return build_shader_pipeline(profile, director)  # no torch import on this path
         build = dict(device=args.compute, prompts=prompts, shaders=not args.no_shaders, director=director)
+        build.update(condition=args.condition, image_scale=args.image_scale)
         models = select_models(args)
         if args.encoder_backend is None and profile.encoder_backend:  # the profile says which runtime suits the machine
             models = dataclasses.replace(models, encoder_backend=profile.encoder_backend)

@@ -10,7 +10,7 @@ and audio weight. Every key is optional; what a file leaves out is the classic l
     [warp]        zoom, zoom_bass, rotate, rotate_mid, drift, pulse, structure_mix, structure_onset, decay
     [grade]       flash, beat_decay, saturation, contrast, tint = [r, g, b], vignette
     [route]       zoom, rotate, renewal, pulse, flash = FEATURE   (bass, low_mid, mid, high, level, peak, onset, beat, none)
-    [diffusion]   prompt = "..." or prompts = [...], strength, audio_weight
+    [diffusion]   prompt = "..." or prompts = [...], strength, audio_weight, image_scale (--condition image|both)
 
     library = load_library(user_dir)          # name -> Scene; a user folder's scene wins over a shipped one
     scene = pick(library, "tunnel")           # or a PhospheneError naming the scenes there are
@@ -43,6 +43,7 @@ class Scene:
     prompts: tuple[str, ...] = ()  # diffusion: mixed with the audio; the first is the scene's prompt
     strength: float | None = None  # diffusion: None keeps the command's --strength
     audio_weight: float | None = None  # diffusion, with a prompt: None keeps the command's
+    image_scale: float | None = None  # diffusion, --condition image|both: the IP-Adapter scale from the scene's start (a cut); None keeps the command's
     path: Path | None = None
 
 
@@ -72,7 +73,7 @@ NUMBERS = {
         "contrast": _range("contrast"),
         "vignette": _range("vignette"),
     },
-    "diffusion": {"strength": _range("strength"), "audio_weight": _range("audio_weight")},
+    "diffusion": {"strength": _range("strength"), "audio_weight": _range("audio_weight"), "image_scale": (0.0, 2.0)},
 }
 TRIPLES = {("structure", "palette"): (0.0, 1.0), ("grade", "tint"): (0.0, 2.0)}
 ROUTES = {"zoom": "zoom_by", "rotate": "rotate_by", "renewal": "renew_by", "pulse": "pulse_by", "flash": "flash_by"}

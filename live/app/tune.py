@@ -543,6 +543,8 @@ def model_flags(args) -> list[str]:
         value = getattr(args, name, None)
         if value is not None:
             flags += [f"--{name.replace('_', '-')}", str(value)]
+    if getattr(args, "condition", "text") != "text":  # the image road (IP-Adapter): measured as it will be played
+        flags += ["--condition", args.condition, "--image-scale", f"{args.image_scale:g}"]
     return [*flags, "--compute", args.compute, "--fallback", "none"]
 
 

@@ -47,6 +47,7 @@ def register(sub) -> None:
     random = "the full-size architectures with random weights (= --models random): real timing, no download"
     p.add_argument("--random-weights", action="store_true", help=random)
     options.add_model_args(p)
+    options.add_condition_args(p.add_argument_group("conditioning (diffusion)"))
     p.set_defaults(func=run)
 
 

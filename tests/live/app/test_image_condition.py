@@ -96,3 +96,56 @@ def test_condition_setting_is_checked():
 
     with pytest.raises(PhospheneError, match="--condition sideways"):
         replace(ConditioningConfig(), condition="sideways")
+
+
+def test_live_run_plays_the_image_road(image_encoder, house_music, tmp_path):
+    """`run --condition image`: the live loop with the image embedding through the IP-Adapter."""
+    import json
+    import shutil
+
+    if shutil.which("jackd") is None:
+        pytest.skip("jackd (Debian jackd2) is not installed")
+    from tests.live.app.test_run import run_cli
+
+    stats_file = tmp_path / "stats.json"
+    args = ["--input", house_music, "--windowed", "--profile", "laptop", "--models", "tiny", "--compute", "cpu", "--duration", 4]
+    r = run_cli(*args, "--encoder", image_encoder, "--condition", "image", "--image-scale", "0.8", "--stats-json", stats_file, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+    stats = json.loads(stats_file.read_text())
+    assert stats["engine"] == "diffusion" and stats["frames"] > 0
+    r = run_cli(*args, "--condition", "image", timeout=180)  # the tiny text-space encoder
+    assert r.returncode == 2 and "--condition image needs an image-space encoder" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_scene_sets_the_image_scale(image_encoder, tmp_path):
+    """A timeline cut from a scene with [diffusion] image_scale = 0.2 to one with 1.2 at 1.0 s: the
+    render's stats give each frame's IP-Adapter scale (a cut at the scene's first frame)."""
+    import json
+    from pathlib import Path
+
+    from live.app.director import Director
+    from live.app.render import render
+    from live.app.scenes import load_library
+    from live.app.settings import RenderConfig
+    from live.app.stats import write_stats
+    from live.app.timeline import load_timeline
+    from live.models.loading import Models
+    from live.models.settings import ConditioningConfig, GeneratorConfig
+
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    for name, scale in (("dawn", 0.2), ("dusk", 1.2)):
+        (scenes / f"{name}.toml").write_text(f"[diffusion]\nimage_scale = {scale}\n")
+    timeline = tmp_path / "t.toml"
+    timeline.write_text('[[cue]]\nat = "0:00"\nscene = "dawn"\n[[cue]]\nat = "0:01.0"\nscene = "dusk"\ntransition = "cut"\n')
+    library = load_library(scenes)
+    director = Director(library, "classic", cues=load_timeline(timeline, library, duration_s=2.0))
+    config = RenderConfig(fps=8, shaders=False, conditioning=ConditioningConfig(condition="image"), generator=GeneratorConfig(size=64))
+    models = replace(Models.all_tiny(), encoder=str(image_encoder))
+    demo = Path(__file__).resolve().parents[3] / "demo" / "phosphene-demo.mp3"
+    result = render(demo, tmp_path / "o.mp4", models=models, config=config, duration_s=2.0, progress=False, director=director)
+    write_stats(tmp_path / "s.json", result)
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert stats["scene_changes"][0] == [0, "dawn"] and stats["scene_changes"][1][1] == "dusk"
+    switch = stats["scene_changes"][1][0]
+    assert stats["image_scale_per_frame"] == [0.2] * switch + [1.2] * (16 - switch)
