@@ -200,6 +200,14 @@ def add_bench_beats_args(bench_sub) -> None:
     p.add_argument(
         "--seconds", type=float, default=None, help="excerpt length (default: 30, the hard and tunes corpora their whole pieces)"
     )
+    p.add_argument(
+        "--split",
+        choices=["dev", "test", "both"],
+        default=None,
+        help="score the held-out corpus instead of --corpus (live/lab/heldout_corpus.py: music21 scores and off-beat grooves, "
+        "split by music and sound source): dev is where settings may be chosen, test is never used to choose anything; "
+        "both prints them side by side (F, AMLt, off-beat locks; with --peers, madmom's on the same files)",
+    )
     p.add_argument("--no-librosa", action="store_true", help="skip librosa's offline tracker (the slow part)")
     p.add_argument(
         "--bars",
@@ -221,6 +229,8 @@ HARD_SECONDS = 60.0  # longer than any hard piece: each is scored whole
 
 
 def bench_beats(args) -> int:
+    if getattr(args, "split", None) is not None:
+        return bench_split(args)
     corpora = list(dict.fromkeys(args.corpus))
     if "waltzes" in corpora and not args.bars:
         raise PhospheneError("--corpus waltzes is scored with --bars only (bench beats --bars --corpus waltzes)")
@@ -285,6 +295,91 @@ def bench_beats(args) -> int:
         print()
         print(format_peer_table(results))
     return 0
+
+
+def offbeat_locks(scores: list[Score]) -> int:
+    """Excerpts locked on the off-beat: the beats half a period off (|phase| > 0.35) and F under 0.5
+    (the pulse found, the beat missed: on stage, the picture pulses between the beats)."""
+    return sum(1 for s in scores if s.phase is not None and abs(s.phase) > 0.35 and s.f_measure < 0.5)
+
+
+def bench_split(args) -> int:
+    """`bench beats --split dev|test|both`: the held-out corpus, a table per split, then one table of
+    both splits side by side (ours, librosa unless --no-librosa, the peers with --peers)."""
+    from live.lab import heldout_corpus
+
+    if args.bars:
+        raise PhospheneError("--split scores beats only (without --bars)")
+    if (why := heldout_corpus.missing()) is not None:
+        raise PhospheneError(f"bench beats --split {args.split} {why}")
+    for module in ("mir_eval", *(() if args.no_librosa else ("librosa",))):
+        try:
+            __import__(module)
+        except ImportError:
+            raise PhospheneError(f"bench beats needs the Python package {module}: pip install -r requirements.txt") from None
+    if args.peers:
+        from live.lab.beat_peers import peers_python
+
+        peers_python()
+    splits = ["dev", "test"] if args.split == "both" else [args.split]
+    if args.songs:  # names are per split: check them all before anything is rendered
+        known = {e.name for sp in splits for e in heldout_corpus.excerpts(sp)}
+        if unknown := [n for n in args.songs if n not in known]:
+            raise PhospheneError(f"no excerpt {unknown[0]} in --split {args.split}: choose among {', '.join(sorted(known))}")
+    seconds = args.seconds or heldout_corpus.EXCERPT_S
+    starts = args.starts or [0.0]
+    if seconds <= UNSCORED_S + 1 or min(starts) < 0:
+        raise PhospheneError(f"--seconds must exceed {UNSCORED_S + 1:g} (the first {UNSCORED_S:g} s are not scored) and --starts be >= 0")
+
+    def run(split: str, folder: Path) -> list[Row]:
+        names = [n for n in args.songs if n.startswith(split)] if args.songs else None
+        if args.songs and not names:
+            return []
+        renders = heldout_corpus.renders(split, folder, names)
+        return evaluate_renders(renders, starts, seconds, librosa=not args.no_librosa, peers=args.peers)
+
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="phosphene-heldout-") as tmp:
+        folder = args.keep if args.keep is not None else Path(tmp)
+        for split in splits:
+            rows = run(split, folder)
+            if not rows:
+                continue
+            results[split] = rows
+            print(f"--- {split} split ({', '.join(s.name for s in heldout_corpus.SOURCES[split])}; "
+                  f"{', '.join(s.name for s in heldout_corpus.SYNTHS[split])})")  # fmt: skip
+            print(format_table(rows))
+    print()
+    print(format_split_table(results))
+    return 0
+
+
+def format_split_table(results: dict[str, list[Row]]) -> str:
+    """One line per tracker: mean F, AMLt and off-beat locks on each split, CPU seconds per minute of
+    audio over all, and how much cheaper ours is (its cost over theirs)."""
+    from live.lab.beat_peers import CAUSAL
+
+    ran_librosa = any(r.librosa is not None for rows in results.values() for r in rows)
+    peers = dict.fromkeys(t for rows in results.values() for r in rows for t in r.peers)
+    trackers = ["ours", *(["librosa"] if ran_librosa else []), *peers]
+    head = "| tracker | causal? | " + " | ".join(f"{c} F | {c} AMLt | {c} off-beat" for c in results) + " | s per min | x ours |"
+    out = [head, "|---|---|" + "---:|---:|---:|" * len(results) + "---:|---:|"]
+    cost = {}
+    for t in trackers:
+        cells, spent, audio = [], 0.0, 0.0
+        for rows in results.values():
+            scores = [r.ours if t == "ours" else r.librosa if t == "librosa" else r.peers.get(t) for r in rows]
+            if any(s is None for s in scores):
+                cells += ["-", "-", "-"]
+                continue
+            f, amlt = np.mean([s.f_measure for s in scores]), np.mean([s.amlt for s in scores])
+            cells += [f"{f:.3f}", f"{amlt:.3f}", f"{offbeat_locks(scores)} of {len(scores)}"]
+            spent += sum(r.seconds.get(t, 0.0) for r in rows)
+            audio += sum(r.audio_s for r in rows)
+        cost[t] = 60 * spent / audio if audio else float("nan")
+        ratio = f"{cost[t] / cost['ours']:.1f}" if cost.get("ours") else "-"
+        out.append(f"| {t} | {'yes' if CAUSAL.get(t) else 'no'} | " + " | ".join(cells) + f" | {cost[t]:.2f} | {ratio} |")
+    return "\n".join(out)
 
 
 def format_peer_table(results: dict[str, list[Row]]) -> str:
