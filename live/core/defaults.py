@@ -7,6 +7,7 @@ SAMPLE_RATE = 16_000  # Hz: the encoder's rate (w2v-bert-2.0 and its feature ext
 TINY = "tiny"  # seeded random weights, built offline: for tests and smoke runs only
 RANDOM = "random"  # the full-size architectures (live/models/configs) with random weights: for timing, offline
 RANDOM_OWN = "random-own"  # --encoder: the same, in our own encoder format (w2v-bert-2.0 + token head)
+RANDOM_CLIP_IMAGE = "random-clip-image"  # --encoder: the same backbone, one 1024-wide output: a ViT-H/14 image embedding (--condition image)
 DEFAULT_ENCODER = "youzarsif/wav2vec2bert_2_diffusion"  # audio2img: w2v-bert-2.0 into SD 2.1's text space
 DEFAULT_DIFFUSION = "stabilityai/sd-turbo"  # distilled SD 2.1: 1-4 steps, guidance 0, 512 px
 DEFAULT_VAE = "madebyollin/taesd"  # AutoencoderTiny: ~2.4 M parameters instead of the 84 M VAE

@@ -67,6 +67,13 @@ def add_bench_live_args(bench_sub) -> None:
     p.add_argument("--diffusion", default="tiny", help="diffusion model (default: %(default)s)")
     p.add_argument("--vae", default="tiny", help="VAE (default: %(default)s)")
     p.add_argument("--compute", default="auto", help="auto, cpu, cuda, cuda:N (default: %(default)s)")
+    p.add_argument(
+        "--condition",
+        choices=["text", "image"],
+        default="text",
+        help="text: the encoder's text-space tokens; image: an image-space encoder through the UNet's IP-Adapter (with "
+        "--random-weights: --encoder random-clip-image and ip-adapter_sd15's shape on the random UNet) (default: %(default)s)",
+    )
 
 
 def note(text: str) -> None:
@@ -153,12 +160,26 @@ def connect_when_open(run: subprocess.Popen, player_port: str, timeout_s: float 
 
 
 def model_flags(args) -> list[str]:
+    condition = getattr(args, "condition", "text")
+    road = ["--condition", condition] if condition != "text" else []
     if getattr(args, "random_weights", False):
         encoder = ["--encoder", args.encoder] if args.encoder != "tiny" else []  # tiny is the flag's default: random's own then
-        return ["--models", "random", *encoder, "--compute", args.compute]
+        if condition == "image" and not encoder:
+            encoder = ["--encoder", "random-clip-image"]  # the image road's random encoder
+        return ["--models", "random", *encoder, *road, "--compute", args.compute]
+    if road:
+        raise_needs_image_encoder(args)
+        return ["--encoder", args.encoder, "--diffusion", args.diffusion, "--vae", args.vae, *road, "--compute", args.compute]
     if args.encoder == args.diffusion == args.vae == "tiny":
         return ["--models", "tiny", "--compute", args.compute]
     return ["--encoder", args.encoder, "--diffusion", args.diffusion, "--vae", args.vae, "--compute", args.compute]
+
+
+def raise_needs_image_encoder(args) -> None:
+    if args.encoder == "tiny":
+        from live.core.errors import PhospheneError
+
+        raise PhospheneError("bench live --condition image: give --encoder CKPT (an image-space one, fit --target clip-image), or --random-weights")
 
 
 def run_profile(profile: str, args, folder: Path, player_port: str | None) -> dict:

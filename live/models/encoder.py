@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from live.core.defaults import RANDOM, RANDOM_OWN, SAMPLE_RATE, TINY
+from live.core.defaults import RANDOM, RANDOM_CLIP_IMAGE, RANDOM_OWN, SAMPLE_RATE, TINY
 from live.core.errors import PhospheneError
 from live.models.audio_prompt import META_FILE, AudioPromptEncoder, EncoderMeta, tiny_backbone_config
 from live.models import random_weights
@@ -176,7 +176,7 @@ def load_torch_encoder(name: str, *, device="cpu", dtype=torch.float32) -> Torch
     quiet_model_loading()
     from transformers import SeamlessM4TFeatureExtractor, Wav2Vec2BertModel
 
-    if name in (RANDOM, RANDOM_OWN):  # full-size, random weights, from live/models/configs
+    if name in (RANDOM, RANDOM_OWN, RANDOM_CLIP_IMAGE):  # full-size, random weights, from live/models/configs
         model, fe, meta, min_frames = random_encoder(name, device=torch.device(device))
         return TorchEncoder(name, meta, model.to(device, dtype).eval(), fe, torch.device(device), dtype, min_frames)
     if name == TINY:
@@ -254,6 +254,11 @@ def random_encoder(name: str = RANDOM, device="cpu"):
     full size with random weights (random_weights.py builds the modules)."""
     log.warning(RANDOM_NOTICE.format(what="encoder", name=name))
     fe = random_weights.feature_extractor()
+    if name == RANDOM_CLIP_IMAGE:
+        model = random_weights.random_clip_image_model(device)
+        meta = EncoderMeta(text_encoder=RANDOM, tokens=1, width=model.config.width, target="clip-image", clip="ViT-H-14 (random)")
+        log.info("encoder 'random-clip-image': w2v-bert-2.0 + adapter + image-embedding head, %.1f M parameters", random_weights.millions(model))
+        return model, fe, meta, 0
     if name == RANDOM_OWN:
         model = random_weights.random_own_model(device)
         meta = EncoderMeta(text_encoder=RANDOM, tokens=model.config.num_tokens, width=model.config.width)

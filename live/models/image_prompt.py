@@ -27,7 +27,6 @@ log = logging.getLogger("phosphene")
 IMAGE_TOKENS = 4  # IP-Adapter (not Plus): the image embedding becomes 4 extra cross-attention tokens
 CONDITIONS = ("text", "image", "both")  # --condition: the audio's text-space tokens, its image embedding, or the image + a text prompt
 TINY_IMAGE_WIDTH = 32  # the tiny CLIP's projection width (training/clip_image.py's TINY_CLIP_WIDTH)
-SD15_IMAGE_WIDTH = 1024  # ip-adapter_sd15 takes CLIP ViT-H/14 image embeddings (DESIGN.md)
 
 
 def random_adapter_state_dict(unet, image_width: int, *, seed: int = 0, gain: float = 1.0) -> dict:
@@ -101,7 +100,12 @@ def attach_image_adapter(parts, image_width: int | None = None) -> int:
     from live.core.errors import ModelNotFound
 
     if parts.name in (TINY, RANDOM):
-        width = image_width or (TINY_IMAGE_WIDTH if parts.name == TINY else SD15_IMAGE_WIDTH)
+        if parts.name == TINY:
+            width = image_width or TINY_IMAGE_WIDTH
+        else:  # ip-adapter_sd15's shape (live/models/configs/ip-adapter-sd15.json) on the random full-size UNet
+            from live.models.random_weights import config
+
+            width = image_width or int(config("ip-adapter-sd15")["image_embed_dim"])
         gain = 6.0 if parts.name == TINY else 1.0  # as tiny_diffusion scales its cross-attention: so the embedding shows
         load_adapter(parts.unet, random_adapter_state_dict(parts.unet, width, gain=gain))
         return width

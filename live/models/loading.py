@@ -21,7 +21,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from live.core.defaults import DEFAULT_DIFFUSION, DEFAULT_ENCODER, DEFAULT_VAE, RANDOM, RANDOM_OWN, TINY
+from live.core.defaults import DEFAULT_DIFFUSION, DEFAULT_ENCODER, DEFAULT_VAE, RANDOM, RANDOM_CLIP_IMAGE, RANDOM_OWN, TINY
 from live.core.errors import ModelNotFound, PhospheneError
 
 log = logging.getLogger("phosphene")
@@ -73,7 +73,7 @@ def missing_models(models: Models) -> list[str]:
     candidates = [
         (what, name)
         for what, name in named
-        if name not in (TINY, RANDOM, RANDOM_OWN, "full") and not looks_like_path(name) and not Path(name).exists()
+        if name not in (TINY, RANDOM, RANDOM_OWN, RANDOM_CLIP_IMAGE, "full") and not looks_like_path(name) and not Path(name).exists()
     ]
     if not candidates or hub_reachable():
         return []

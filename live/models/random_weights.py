@@ -5,6 +5,7 @@ files in live/models/configs/ (see its README), for timing the real pipeline wit
     random_vae("random" | "full")                               # TAESD, or sd-turbo's AutoencoderKL
     random_audio2img_model()         # w2v-bert-2.0 + audio2img's adapter (the audio2img format)
     random_own_model()               # the same backbone + our token head (the own format)
+    random_clip_image_model()        # the same backbone + one image-embedding output (--condition image)
 
 These build modules only; diffusion.py (`random_diffusion`) and encoder.py (`random_encoder`) put
 them together into the records the loaders return, so this file imports neither of them.
@@ -112,6 +113,12 @@ def random_audio2img_model(device="cpu"):
     from transformers import Wav2Vec2BertConfig, Wav2Vec2BertModel
 
     return build(lambda: Wav2Vec2BertModel(Wav2Vec2BertConfig(**backbone_config())), device)
+
+
+def random_clip_image_model(device="cpu") -> AudioPromptEncoder:
+    """The same backbone + a one-query head as wide as ip-adapter-sd15.json's image embedding (ViT-H/14: 1024)."""
+    head = {**config("audio-prompt-head"), "num_tokens": 1, "width": config("ip-adapter-sd15")["image_embed_dim"]}
+    return build(lambda: AudioPromptEncoder(AudioPromptConfig(backbone={"model_type": "wav2vec2-bert", **backbone_config()}, **head)), device)
 
 
 def random_own_model(device="cpu") -> AudioPromptEncoder:
