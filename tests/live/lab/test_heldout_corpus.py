@@ -90,7 +90,7 @@ def test_an_unknown_excerpt_is_one_line():
 def test_offbeat_locks_and_the_split_table():
     s = beat_eval.Score
     locked, right, lost = s(0.0, 0.98, 0.5), s(0.95, 0.97, 0.01), s(0.2, 0.1, None)
-    assert beat_eval.offbeat_locks([locked, right, lost, s(0.6, 0.9, -0.45)]) == 1
+    assert beat_eval.offbeat_locks([locked, right, lost, s(0.6, 0.9, -0.45), s(0.0, 0.6, -0.33), s(0.1, 0.0, 0.2)]) == 2
 
     def row(score, peer):
         return beat_eval.Row("x", 0.0, 120.0, 120.0, score, None, audio_s=30.0, seconds={"ours": 0.5, "madmom online": 5.0},
