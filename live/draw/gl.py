@@ -245,6 +245,9 @@ def new_texture(ctx, width: int, height: int, *, dtype: str = "f1", linear: bool
     import moderngl
 
     tex = ctx.texture((width, height), 4, dtype=dtype)
+    fbo = ctx.framebuffer([tex])  # GL leaves a new texture's contents undefined: the feedback's first
+    fbo.clear(0.0, 0.0, 0.0, 0.0)  # frame reads it before any pass wrote it, so it starts black on every driver
+    fbo.release()
     tex.filter = (moderngl.LINEAR, moderngl.LINEAR) if linear else (moderngl.NEAREST, moderngl.NEAREST)
     tex.repeat_x = tex.repeat_y = False  # clamp: a zoomed-out frame repeats its edge, not the far side
     return tex

@@ -58,13 +58,28 @@ def test_render_changes_with_the_music(house_music, audio_writer, tmp_path):
     assert around_onsets > 2.0 * silence, (around_onsets, silence)
 
 
-def test_same_seed_same_frames(house_music, tmp_path):
+def test_same_seed_same_frames(house_music, tmp_path, monkeypatch):
+    """The frames the engine hands the MP4 writer are byte-identical for the same seed. The MP4s are
+    compared only for distinctness: libx264 (single-threaded at this size, threads=1 in its SEI) is not
+    bit-exact from run to run in a process that also runs Mesa's llvmpipe -- the same YUV planes gave
+    other packets from the fourth on in 1 to 5 runs of 10 here (mean |diff| 1.3 of 255), never under
+    valgrind; that was this test's failure on CI, not the engine."""
     from live.app.render import render_shader
+    from live.draw.video import Mp4Writer
 
+    handed: dict[str, list[bytes]] = {}
+    write_frame = Mp4Writer.write_frame
+
+    def spy(self, rgb):  # records what the writer is given and writes it as before (not a mock)
+        handed.setdefault(self.path.stem, []).append(rgb.tobytes())
+        write_frame(self, rgb)
+
+    monkeypatch.setattr(Mp4Writer, "write_frame", spy)
     for name, seed in (("a", 0), ("b", 0), ("c", 3)):
         render_shader(house_music, tmp_path / f"{name}.mp4", fps=8, size=32, duration_s=1.5, seed=seed, progress=False)
-    a, b, c = (frames_of(tmp_path / f"{n}.mp4") for n in "abc")
-    assert (a == b).all() and np.abs(a - c).mean() > 2.0
+    assert len(handed["a"]) == 12 and handed["a"] == handed["b"] and handed["a"] != handed["c"]
+    a, c = (frames_of(tmp_path / f"{n}.mp4") for n in "ac")
+    assert np.abs(a - c).mean() > 2.0
 
 
 def test_shader_engine_never_imports_torch(house_music, tmp_path):
