@@ -49,7 +49,7 @@ def documented_commands() -> list[str]:
 @pytest.mark.parametrize("command", documented_commands())
 def test_documented_command_exists(command):
     """Each command a guide shows is one the program has (its --help exits 0): a renamed or
-    removed command fails here. (Running every example in full is not done yet.)"""
+    removed command fails here (tests/test_doc_examples.py runs the examples themselves)."""
     package, name = command.split()
     done = subprocess.run([sys.executable, "-m", package, name, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"{command} --help: {done.stderr[-500:]}"
