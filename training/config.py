@@ -36,7 +36,7 @@ def setting(default, help: str):
 
 # Recipe defaults that differ between a full-size encoder (a pretrained backbone into a real text
 # space) and a tiny one (--weights tiny, or a run in the tiny text space): None in FitConfig takes these.
-# Measured for tiny on rendered General MIDI phrases and the sound-icons set (README, "Tiny and full size").
+# Measured for tiny on rendered General MIDI phrases and the sound-icons set (docs/train.md, "Tiny and full size").
 RECIPES = {
     "full": {
         "window_s": 4.0,  # audio2img's ~3.76 s; live and render windows are 2-4 s

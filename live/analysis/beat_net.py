@@ -17,7 +17,7 @@ The shipped weights come from `python -m live train-beats` (live/lab/beat_train.
 accompaniment grooves rendered with fluidsynth, from none of the style files that define a groove the
 bench scores (live/lab/beat_eval.py GROOVES), and 400 pieces of varied metre, tempo map, swing, kit and
 soundfont written by live/lab/hard_corpus.py (never one it scores), so the bench's figures are on music
-the network never heard. (Until issue 19 it learned from the grooves alone: see the README for both.)
+the network never heard. (Until issue 19 it learned from the grooves alone: docs/beats.md has both.)
 
 Architecture (Davies & Böck, "Temporal convolutional networks for musical audio beat tracking",
 EUSIPCO 2019, made causal and small): input = [log bands, their positive rise] (80) -> 1x1 conv ->

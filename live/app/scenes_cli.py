@@ -15,7 +15,7 @@ def register(sub) -> None:
         "scenes",
         help="list the scenes (name, generator, description); --sheet draws them all",
         description="List the scenes: the shipped ones in scenes/ and a --scenes folder of your own. "
-        "A scene is a TOML file: its structure generator, warp, grade, feature routes and diffusion prompt (README: Scenes).",
+        "A scene is a TOML file: its structure generator, warp, grade, feature routes and diffusion prompt (docs/scenes.md).",
         epilog=f"example:\n  {cli.prog('live')} scenes --sheet sheet.png   # every scene at 3, 6, 9 and 12 s of the demo track",
     )
     p.add_argument("--scenes", metavar="DIR", help="a folder of your own NAME.toml scenes, beside the shipped ones")
