@@ -42,9 +42,14 @@ clean:
 
 # make sheet: redraw docs/scenes.png, the contact sheet of every scene (at 3, 6, 9 and 12 s of the demo
 # track, 160 px), reproducibly: Mesa's software renderer (llvmpipe) draws it whatever GPU the machine has,
-# and the PNG carries no time or text chunk, so the same code and Mesa give the same bytes.
+# and the PNG carries no time or text chunk, so the same code and Mesa give the same bytes. It also redraws
+# docs/render.png, the front page's still: the frame at 9 s of a shader render of the demo track (it goes
+# through libx264, whose threads do not promise the same bytes twice).
 MESA_EGL := /usr/share/glvnd/egl_vendor.d/50_mesa.json
 .PHONY: sheet
 sheet: install
 	__EGL_VENDOR_LIBRARY_FILENAMES=$(MESA_EGL) LIBGL_ALWAYS_SOFTWARE=1 GALLIUM_DRIVER=llvmpipe \
 		$(BIN)/python -m live scenes --sheet docs/scenes.png --input demo/phosphene-demo.mp3 --at 3 6 9 12 --size 160
+	__EGL_VENDOR_LIBRARY_FILENAMES=$(MESA_EGL) LIBGL_ALWAYS_SOFTWARE=1 GALLIUM_DRIVER=llvmpipe \
+		$(BIN)/python -m live render demo/phosphene-demo.mp3 -o .still.mp4 --engine shader --scene tunnel --size 640x360 --seed 0 -q
+	$(BIN)/python scripts/still.py .still.mp4 docs/render.png --at 9 && rm -f .still.mp4
