@@ -147,11 +147,10 @@ def write_audio(path: Path, seconds: float) -> None:
     """The demo track, cut or looped to `seconds`, written with PyAV (mp3 or flac by the name)."""
     import av
 
-    with av.open(str(ROOT / "demo" / "phosphene-demo.mp3")) as src:
-        stream = src.streams.audio[0]
-        rate = stream.rate
-        chunks = [f.to_ndarray().reshape(-1, f.samples).mean(axis=0) if f.format.is_planar else f.to_ndarray().reshape(f.samples, -1).mean(axis=1) for f in src.decode(stream)]
-    mono = np.concatenate(chunks).astype(np.float32)
+    from live.audio.decode import open_segment, stream
+
+    rate = 44100
+    mono = np.concatenate(list(stream(open_segment(ROOT / "demo" / "phosphene-demo.mp3"), sr=rate)))[:, 0]
     n = int(seconds * rate)
     mono = np.resize(mono, n)  # repeats the track where it is shorter
     codec = "flac" if path.suffix == ".flac" else "mp3"
