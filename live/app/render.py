@@ -43,6 +43,7 @@ from live.core.defaults import SAMPLE_RATE
 from live.core.errors import PhospheneError
 from live.core.timing import StageTimer
 from live.core.units import fps_text, parse_size, size_text
+from live.draw.gl import PixelReader
 from live.draw.shaders import ShaderEngine, ShaderLook, Structure
 from live.draw.video import AAC_RATES, AudioMuxer, Mp4Writer, RenderResult, check_output_path, make_bar
 from live.models.loading import Models
@@ -373,6 +374,8 @@ def render_shader(
     clock = FeatureClock(SAMPLE_RATE, half_beat=half_beat)
     scenes: list[str] = []  # the scene of each frame, for the stats
 
+    reader = PixelReader(engine.ctx, (width, height))  # the MP4's pixels: asynchronous readback, 3 in flight
+
     def frames() -> Iterator[np.ndarray]:
         for k in range(n_frames):
             with timer.section("decode"):  # the audio playing while frame k shows
@@ -388,7 +391,11 @@ def render_shader(
                     scenes.append(direct(director, engine, drive).scene)
                 elif scene is not None:
                     scenes.append(scene.name)
-                yield engine.frame(drive)
+                engine.render(drive)
+                rgb = reader.submit(engine.output_fbo)  # the frame from two before: GL is not waited on
+            if rgb is not None:
+                yield rgb
+        yield from reader.drain()
 
     try:
         result = write_mp4(
@@ -408,6 +415,7 @@ def render_shader(
             never_fired(director, result)
         return result
     finally:
+        reader.release()
         engine.release()
 
 

@@ -274,3 +274,47 @@ def read_rgb(fbo) -> np.ndarray:
     w, h = fbo.size
     data = fbo.read(components=3, alignment=1)
     return np.frombuffer(data, dtype=np.uint8).reshape(h, w, 3)
+
+
+class PixelReader:
+    """Asynchronous readback through pixel buffer objects: `submit(fbo)` starts a copy of the frame
+    into the next of `depth` GL buffers (glReadPixels into a bound PBO returns at once) and hands back
+    the frame submitted `depth - 1` calls before, mapped only now, when GL has long finished it; so
+    the frame loop does not wait on each readback. `drain()` gives the ones still in flight, in order.
+    `reads` counts readbacks started: none happen unless something submits (an output needs pixels).
+
+        reader = PixelReader(ctx, (w, h))        # depth 3: two frames in flight while one is mapped
+        for ...: engine.render(drive); rgb = reader.submit(engine.output_fbo)  # None for the first two
+        for rgb in reader.drain(): ...
+    """
+
+    def __init__(self, ctx, size: tuple[int, int], depth: int = 3):
+        if depth < 1:
+            raise ValueError(f"depth={depth}: at least one buffer")
+        self.size = (int(size[0]), int(size[1]))
+        self.buffers = [ctx.buffer(reserve=self.size[0] * self.size[1] * 3) for _ in range(depth)]
+        self.in_flight: list = []  # buffers holding frames not yet handed back, oldest first
+        self.reads = 0
+
+    def submit(self, fbo) -> np.ndarray | None:
+        if tuple(fbo.size) != self.size:
+            raise ValueError(f"framebuffer is {fbo.size[0]}x{fbo.size[1]}, the reader reads {self.size[0]}x{self.size[1]}")
+        buffer = self.buffers[self.reads % len(self.buffers)]  # round robin: free since its frame went out
+        fbo.read_into(buffer, components=3, alignment=1)
+        self.reads += 1
+        self.in_flight.append(buffer)
+        if len(self.in_flight) < len(self.buffers):
+            return None  # the ring is filling
+        return self._map(self.in_flight.pop(0))
+
+    def _map(self, buffer) -> np.ndarray:
+        w, h = self.size
+        return np.frombuffer(buffer.read(), dtype=np.uint8).reshape(h, w, 3)
+
+    def drain(self):
+        while self.in_flight:
+            yield self._map(self.in_flight.pop(0))
+
+    def release(self) -> None:
+        for b in self.buffers:
+            b.release()

@@ -168,3 +168,29 @@ def test_a_generator_states_its_own_internal_size_and_an_edit_changes_it(ctx, tm
     engine.reload_if_changed()
     engine.render(Drive(time_s=1.0))
     assert engine.structure_fbo.size == (50, 25)
+
+
+def test_pixel_reader_hands_back_every_frame_in_order_and_reads_only_what_is_submitted(ctx):
+    """Asynchronous readback (PBOs, 3 in flight): the frames come back as read_rgb gives them, in
+    order, two submits late; drain() gives the rest; nothing is read unless submitted."""
+    from live.draw.gl import PixelReader
+
+    tex = new_texture(ctx, 32, 16, dtype="f1")
+    fbo = ctx.framebuffer([tex])
+    reader = PixelReader(ctx, (32, 16), depth=3)
+    assert reader.reads == 0  # made, nothing read: an engine with no pixel output reads nothing
+    expected, got = [], []
+    for k in range(7):
+        fbo.clear(k / 10, 1 - k / 10, 0.5, 1.0)
+        expected.append(read_rgb(fbo).copy())
+        rgb = reader.submit(fbo)
+        if k < 2:
+            assert rgb is None  # the ring fills first
+        else:
+            got.append(rgb.copy())
+    got += [rgb.copy() for rgb in reader.drain()]
+    assert reader.reads == 7 and len(got) == 7 and all((g == e).all() for g, e in zip(got, expected, strict=True))
+    assert len({int(e[0, 0, 0]) for e in expected}) == 7  # seven distinct frames, so order is checked
+    with pytest.raises(ValueError, match="64x64"):
+        reader.submit(ctx.framebuffer([new_texture(ctx, 64, 64, dtype="f1")]))
+    reader.release()
