@@ -185,6 +185,7 @@ class LiveParts:
     look: LookBox = field(default_factory=LookBox)
     encode_prompt: object = None  # text -> (77, D) prompt embeddings; None for the shader engine
     director: object = None  # live.app.director.Director: scenes (both engines), or None
+    gl_engine: bool = False  # make_engine(lock, ctx) draws into a given GL context and hands back textures
 
 
 def build_live_pipeline(
@@ -299,14 +300,17 @@ def build_live_pipeline(
 
 def build_shader_pipeline(profile, director=None) -> LiveParts:
     """`--engine shader`: the shaders alone, driven by the features. No weights, no torch. With a
-    `director` (live.app.director), scenes switch on the music's bars as it says."""
+    `director` (live.app.director), scenes switch on the music's bars as it says. `make_engine(lock,
+    ctx)` with a GL context (the live window's): the engine draws there and each frame is its output
+    texture, which stays in GL (the window draws it, outputs read it back); without one, its own
+    headless context and uint8 frames read back at once."""
 
     first = director.library[director.current] if director is not None else None
     look = LookBox(first.look if first else None)
+    scene_now = [first.structure if first else Structure()]  # the scene on screen: a new engine (a new window) starts from it
 
-    def make_engine(lock):
-        structure = first.structure if first else Structure()
-        engine = ShaderEngine(*parse_size(profile.size), look=look.look, structure=structure, fps=profile.display_fps)
+    def make_engine(lock, ctx=None):
+        engine = ShaderEngine(*parse_size(profile.size), look=look.look, structure=scene_now[0], fps=profile.display_fps, ctx=ctx)
 
         def frame(drive, level, dt_s, now, newest_index):
             check_record(drive, "the audio analysis")  # NaN uniforms draw black: a fault the run counts instead
@@ -316,13 +320,16 @@ def build_shader_pipeline(profile, director=None) -> LiveParts:
                     target = director.library[state.begin[0]]
                     try:
                         engine.begin(target.look, target.structure, state.begin[1].kind)
-                        look.look = target.look  # the controls move the new scene's look from here on
+                        look.look, scene_now[0] = target.look, target.structure  # the controls move the new scene's look from here on
                     except PhospheneError as e:  # a generator that does not compile: the last good scene stays
                         log.warning("scene %s not shown, keeping the last good one: %s", target.name, e)
                 engine.progress(state.progress)
             engine.look = look.look  # what the controls set, from this frame on
+            if ctx is not None:
+                engine.render(drive)
+                return engine.output_tex, newest_index  # stays in GL
             return engine.frame(drive), newest_index  # the features went up to the newest sample
 
         return frame
 
-    return LiveParts(None, None, None, [], make_engine, look, director=director)
+    return LiveParts(None, None, None, [], make_engine, look, director=director, gl_engine=True)

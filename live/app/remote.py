@@ -34,6 +34,12 @@ PREVIEW_FPS = 4.0  # a few a second: enough to see what the audience sees, cheap
 THUMB_PX, THUMB_AT_S = 128, 2.0  # each scene's thumbnail: its frame 2 s into the demo track, 128 px square
 
 
+def preview_size(width: int, height: int) -> tuple[int, int]:
+    """The preview's (width, height): at most PREVIEW_WIDTH wide, the frame's aspect."""
+    w = min(width, PREVIEW_WIDTH)
+    return w, max(1, round(height * w / width))
+
+
 def jpeg(rgb: np.ndarray, max_width: int = PREVIEW_WIDTH, quality_hint: str = "preview.jpg") -> bytes:
     """(H, W, 3) uint8 -> JPEG bytes, scaled down to at most max_width px wide (pygame's SDL_image)."""
     import pygame
@@ -64,6 +70,10 @@ class PreviewOut(FrameSender):
             return  # not due yet: the preview is a few frames a second by design (not counted as dropped)
         self._due = now + self.every_s
         super().send(rgb)
+
+    def due(self) -> bool:
+        """Whether a frame sent now would go out (the loop reads a GL frame's pixels only then)."""
+        return time.monotonic() >= self._due
 
     def write(self, rgb: np.ndarray) -> None:
         started = time.thread_time()
@@ -164,6 +174,10 @@ class RemoteFeed:
             self.preview_out.send(np.zeros_like(shown_rgb) if display.blackout else shown_rgb)  # what the audience sees
         self.frames += 1
         self.frame_s += time.perf_counter() - started
+
+    def wants_preview(self) -> bool:
+        """A page is open and a preview frame is due: the loop reads the frame's pixels only then."""
+        return self.remote.has_pages and self.preview_out.due()
 
     @staticmethod
     def actions(controls) -> list[str]:

@@ -134,52 +134,70 @@ class GeneratorWorker(threading.Thread):
         self.frames, self.errors, self.last_ms, self.total_ms = 0, 0, 0.0, 0.0
         self.last_error = ""
         self.drive = None
+        self.clock = None  # the feature clock, made by prepare()
 
-    def run(self) -> None:
+    def prepare(self, ctx=None) -> None:
+        """The engine (with `ctx`: drawing into that GL context, the window's), the feature clock, the
+        resampler. Called on the thread that draws: this worker's own, or the window's (in_window)."""
         import soxr
 
         from live.analysis.clock import FeatureClock
 
-        engine = self.make_engine()  # (drive, level, dt_s, now, newest index) -> (rgb, sample index) or None
-        clock = FeatureClock()
-        resampler = soxr.ResampleStream(self.source.sr, SAMPLE_RATE, 1, dtype="float32")
-        ring = self.source.ring
-        last_read, last_time = ring.written, time.monotonic()
+        # (drive, level, dt_s, now, newest index) -> (rgb or texture, sample index) or None
+        self.engine = self.make_engine() if ctx is None else self.make_engine(ctx)
+        if self.clock is None:  # a new window (F) makes a new engine; the beat clock goes on
+            self.clock = FeatureClock()
+            self.resampler = soxr.ResampleStream(self.source.sr, SAMPLE_RATE, 1, dtype="float32")
+            self.last_read, self.last_time = self.source.ring.written, time.monotonic()
+
+    def step(self) -> bool | None:
+        """One frame from the newest audio: True when one was drawn (and published), False when there
+        is nothing to draw from yet, None after a fault (counted; the last frame stays)."""
+        clock, ring = self.clock, self.source.ring
+        now = time.monotonic()
+        end = ring.written
+        start = max(self.last_read, end - self.source.sr)  # at most the last second: never a backlog
+        samples = mono(ring.read(start, end).samples, self.channels) if end > start else np.zeros(0, np.float32)
+        self.last_read = end
+        level = float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
+        while self.taps:
+            tap = self.taps.pop(0)
+            clock.analyzer.beats.tap(tap) if tap is not None else clock.analyzer.beats.release()
+            if tap is None:  # released: the bar is the tracker's again too
+                clock.analyzer.bars.release()
+        while self.ones:
+            clock.analyzer.set_downbeat(self.ones.pop(0))
+        clock.analyzer.beats.half_beat = self.half_beat
+        try:
+            self.drive = clock.advance(self.resampler.resample_chunk(samples), now)
+            started = time.perf_counter()
+            result = self.engine(self.drive, level, now - self.last_time, now, end - 1)
+            self.last_time = now
+            if result is None:  # nothing to draw from yet
+                return False
+            self.last_ms = 1000 * (time.perf_counter() - started)
+            self.total_ms += self.last_ms
+            self.frames += 1
+            self.slot.publish(*result)
+            return True
+        except Exception as e:  # a live set never crashes: show it, hold the last frame, go on
+            self.errors += 1
+            self.last_error = f"{type(e).__name__}: {e}"
+            log.warning("generator: %s", self.last_error)
+            return None
+
+    def run(self) -> None:
+        self.prepare()
         while not self.stop_event.is_set():
             now = time.monotonic()
-            end = ring.written
-            start = max(last_read, end - self.source.sr)  # at most the last second: never a backlog
-            samples = mono(ring.read(start, end).samples, self.channels) if end > start else np.zeros(0, np.float32)
-            last_read = end
-            level = float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
-            while self.taps:
-                tap = self.taps.pop(0)
-                clock.analyzer.beats.tap(tap) if tap is not None else clock.analyzer.beats.release()
-                if tap is None:  # released: the bar is the tracker's again too
-                    clock.analyzer.bars.release()
-            while self.ones:
-                clock.analyzer.set_downbeat(self.ones.pop(0))
-            clock.analyzer.beats.half_beat = self.half_beat
-            try:
-                self.drive = clock.advance(resampler.resample_chunk(samples), now)
-                started = time.perf_counter()
-                result = engine(self.drive, level, now - last_time, now, end - 1)
-                last_time = now
-                if result is None:  # nothing to draw from yet
-                    self.stop_event.wait(0.01)
-                    continue
-                self.last_ms = 1000 * (time.perf_counter() - started)
-                self.total_ms += self.last_ms
-                self.frames += 1
-                self.slot.publish(*result)
-                # until the next display interval, or at once when a control changed what to draw
+            drawn = self.step()
+            if drawn is None:
+                self.stop_event.wait(0.2)
+            elif not drawn:
+                self.stop_event.wait(0.01)
+            else:  # until the next display interval, or at once when a control changed what to draw
                 self.kick.wait(max(0.0, self.min_interval_s - (time.monotonic() - now)))
                 self.kick.clear()
-            except Exception as e:  # a live set never crashes: show it, hold the last frame, go on
-                self.errors += 1
-                self.last_error = f"{type(e).__name__}: {e}"
-                log.warning("generator: %s", self.last_error)
-                self.stop_event.wait(0.2)
 
 
 def unet_ms(parts, generator) -> float:
@@ -202,6 +220,51 @@ def crossfade(older, newer, now: float) -> np.ndarray | None:
     if mix >= 1.0:
         return newer[0]
     return (older[0] * (1.0 - mix) + newer[0] * mix).astype(np.uint8)
+
+
+class GLPixels:
+    """The outputs' pixels (and the web preview's) from the frame the window shows. A uint8 frame
+    (the thread path, diffusion, a window without GL) goes out as it is; a GL texture is read back
+    only when something needs pixels, through PBOs (two frames late, never a stall), the preview
+    scaled to its own size in GL and read only when it is due."""
+
+    def __init__(self, outputs: list, size: tuple[int, int]):
+        self.outputs, self.size = outputs, size
+        self.readers: dict = {}  # (kind, size) -> OutputReader on the current GL context
+        self.reads_before = 0  # reads of readers dropped with an old context (F)
+
+    @property
+    def reads(self) -> int:
+        return self.reads_before + sum(r.reads for r in self.readers.values())
+
+    def _reader(self, key, texture, size):
+        reader = self.readers.get(key)
+        if reader is None:
+            from live.draw.readback import OutputReader
+
+            reader = self.readers[key] = OutputReader(texture.ctx, frame_size=tuple(texture.size), size=size, depth=2 if key == "preview" else 3)
+        return reader
+
+    def read(self, frame, *, preview: bool):
+        """-> (the outputs' uint8 frame or None, the preview's or None)."""
+        if frame is None or isinstance(frame, np.ndarray):
+            return frame, (frame if preview else None)
+        out = self._reader("outputs", frame, self.size).submit(frame) if self.outputs else None
+        shown = None
+        if preview:
+            from live.app.remote import preview_size
+
+            shown = self._reader("preview", frame, preview_size(*tuple(frame.size))).submit(frame)
+        return out, shown
+
+    def drain(self):
+        reader = self.readers.get("outputs")
+        return reader.drain() if reader is not None else iter(())
+
+    def reset(self) -> None:
+        """The GL context went (a new window): its readers with it; frames in flight there are lost."""
+        self.reads_before = self.reads
+        self.readers = {}
 
 
 def run_live(args, profile, pipeline_factory) -> dict:
@@ -250,24 +313,32 @@ def run_live(args, profile, pipeline_factory) -> dict:
         )
         worker.start()
     slot = FrameSlot()
-    generator = GeneratorWorker(source, channels, slot, lambda: parts.make_engine(lock), min_interval_s=1.0 / profile.display_fps)
+    generator = GeneratorWorker(source, channels, slot, lambda *ctx: parts.make_engine(lock, *ctx), min_interval_s=1.0 / profile.display_fps)
     generator.half_beat = args.half_beat  # the O key toggles it
     generator.tempo_source = getattr(args, "tempo_source", "auto")
-    generator.start()
     stats = RunStats()
     frame_s = 1.0 / profile.display_fps
     controls = Controls(parts.conditioner, parts.generator, parts.prompts, parts.look, parts.encode_prompt)
     controls.director = parts.director  # scenes: the next/previous/cue/go actions go to it
     web = next((i for i in inputs if getattr(i, "kind", None) == "web"), None)  # the web remote's server
     feed = None
-    if web is not None:
-        from live.app.remote import RemoteFeed
-
-        width, height = parse_size(profile.size)
-        feed = RemoteFeed(web, parts, width=width, height=height)  # its state, preview and thumbnails
+    width, height = parse_size(profile.size)
+    pixels = GLPixels(outputs, (width, height))  # the outputs' pixels when the frame stays in GL
     resumed_at = 0  # sample index from which frames count towards latency: 0, or the first after an outage
+    in_window = False  # the shader engine drawing into the window's GL context, on this thread
     try:
         display.open()
+        in_window = parts.gl_engine and display.gl_screen is not None
+        if in_window:  # the frame stays in GL: no readback for the window, the outputs' pixels through PBOs
+            gl_ctx = display.gl_screen.ctx
+            generator.prepare(gl_ctx)
+        else:
+            generator.start()
+        if web is not None:
+            from live.app.remote import RemoteFeed, preview_size
+
+            preview = preview_size(width, height) if in_window else (width, height)  # in GL: scaled there before the read
+            feed = RemoteFeed(web, parts, width=preview[0], height=preview[1])  # its state, preview and thumbnails
         while not display.quit_requested:
             t0 = time.monotonic()
             display.handle_events()
@@ -277,12 +348,23 @@ def run_live(args, profile, pipeline_factory) -> dict:
             for control in inbox.drain():  # keys, MIDI and OSC: one table, applied between frames
                 apply_control(control, t0=t0, display=display, generator=generator, controls=controls, lock=lock, learn=learn, inbox=inbox)
                 drawn_for_control |= control.kind == "param"
-            if drawn_for_control:  # the generator was kicked: show its frame in this display interval, not the next
+            if in_window:
+                current = display.gl_screen.ctx if display.gl_screen is not None else None
+                if current is not gl_ctx:  # F made a new window, so a new GL context: a new engine in it (the beat clock goes on)
+                    gl_ctx = current
+                    pixels.reset()
+                    generator.prepare(gl_ctx)  # None: a window without GL now, the engine's own context and pixels
+                if not (display.frozen and stats.frames):  # frozen: the engine waits, the same picture stays up
+                    generator.step()  # drawn now, from the newest audio, after this interval's controls
+            elif drawn_for_control:  # the generator was kicked: show its frame in this display interval, not the next
                 drawn_for_control = slot.wait_newer_than(t0, timeout=0.5 * frame_s)
             newer = None
             if not (display.frozen and stats.frames):  # frozen: the same picture stays up
                 older, newer = slot.latest()
-                shown_rgb = newer[0] if drawn_for_control else crossfade(older, newer, t0)  # a control's frame: a cut
+                if in_window:
+                    shown_rgb = newer[0] if newer is not None else None  # a texture (or pixels without GL): no crossfade
+                else:
+                    shown_rgb = newer[0] if drawn_for_control else crossfade(older, newer, t0)  # a control's frame: a cut
             level = level_of(source, channels, frame_s)
             presenting = time.perf_counter()
             hud = {
@@ -311,10 +393,11 @@ def run_live(args, profile, pipeline_factory) -> dict:
                 "scene": parts.director.status if parts.director else "",
             }
             display.present(shown_rgb, hud=hud)
+            out_rgb, preview_rgb = pixels.read(shown_rgb, preview=feed.wants_preview() if feed is not None else False)
             if feed is not None:  # the web remote: the state and a preview, handed over
-                feed.frame(shown_rgb, hud, display=display, generator=generator, controls=controls)
+                feed.frame(preview_rgb, hud, display=display, generator=generator, controls=controls)
             if outputs:  # handed over, never waited for
-                out_rgb = np.zeros_like(shown_rgb) if display.blackout and shown_rgb is not None else shown_rgb
+                out_rgb = np.zeros_like(out_rgb) if display.blackout and out_rgb is not None else out_rgb
                 for output in outputs:
                     output.send(out_rgb)
             stats.present_s += time.perf_counter() - presenting
@@ -344,7 +427,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
             if thread is not None:
                 thread.stop_event.set()
         for thread in (worker, generator):
-            if thread is not None:
+            if thread is not None and thread.ident is not None:  # in_window the generator draws on this thread
                 thread.join(timeout=0.4)  # a UNet call in flight is not waited for: the threads are daemons
         summary = stats.summary(source, worker, generator)
         summary["engine"] = "diffusion" if parts.generator is not None else "shader"
@@ -354,6 +437,17 @@ def run_live(args, profile, pipeline_factory) -> dict:
             summary["unet_ms_mean"], summary["vae_ms_mean"] = per_frame.get("unet", 0.0), per_frame.get("vae", 0.0)
             summary["stage_ms"] = {k: v for k, v in per_frame.items() if k != "vae"}  # per generated frame: unet, vae_encode, ...
         summary["controls"] = inbox.summary()
+        gl_screen = display.gl_screen
+        summary["window"] = {  # how the frame reached the window and the outputs
+            "gl": gl_screen is not None,
+            "frames_in_gl": in_window,  # the shader engine drew into the window's context: no readback for it
+            "uploads": gl_screen.uploads if gl_screen is not None else None,  # frames uploaded to the window
+            "readbacks": pixels.reads,  # frames read back for the outputs (and the preview) through PBOs
+        }
+        for rgb in pixels.drain():  # the frames still in flight: every frame shown reaches the outputs
+            for output in outputs:
+                rgb_out = np.zeros_like(rgb) if display.blackout else rgb
+                output.send(rgb_out) if output.kind == "probe" else output.send(rgb_out, wait_s=0.5)  # a probe records at once
         if parts.director is not None:  # (generator frame, scene) at each switch, and the scene at the end
             summary["scenes"] = {"changes": parts.director.changes, "current": parts.director.current}
         summary["controllers"] = {i.name: {"lost": i.lost, "reconnects": i.reconnects} for i in inputs if hasattr(i, "reconnects")}
@@ -362,7 +456,7 @@ def run_live(args, profile, pipeline_factory) -> dict:
         summary["params"] = {"strength": controls.strength, "audio_weight": controls.audio_weight, **asdict(parts.look.look)}
         if args.duration:  # a timed run (bench, tune): a full-size model's call in flight ends first (exiting in it
             for thread in (worker, generator):  # aborts in torch's threads), and before the ring it reads is unmapped
-                if thread is not None:
+                if thread is not None and thread.ident is not None:
                     thread.join(timeout=120.0)
         if feed is not None:
             feed.stop()  # the preview's sender; the server stops with the inputs

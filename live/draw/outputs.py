@@ -29,12 +29,13 @@ class FrameSender:
     def start(self) -> None:
         self._thread.start()
 
-    def send(self, rgb: np.ndarray | None) -> None:
-        """Called by the frame loop: never blocks."""
+    def send(self, rgb: np.ndarray | None, wait_s: float = 0.0) -> None:
+        """Called by the frame loop: never blocks (`wait_s`: at the end, the frames still in flight
+        wait that long for room rather than being dropped)."""
         if rgb is None:
             return
         try:
-            self._frames.put_nowait(rgb)
+            self._frames.put(rgb, timeout=wait_s) if wait_s > 0 else self._frames.put_nowait(rgb)
         except queue.Full:
             self.dropped += 1
 

@@ -3,7 +3,9 @@ over it as a texture, then the swap. No CPU scaling and no surface blits on the 
 
 The window is pygame's OPENGL | DOUBLEBUF window; `moderngl.create_context()` attaches to the GL
 context SDL made for it. A frame handed in as pixels (uint8 (H, W, 3): the engines' frames today)
-is uploaded once into a texture of its size; GL draws it into the window's own framebuffer at the
+is uploaded once into a texture of its size; a frame handed in as a texture of this context (the
+shader engine drawing into the window's own context: `GLScreen.ctx`) is drawn as it is, no upload
+and no readback. GL draws it into the window's own framebuffer at the
 largest size that keeps its aspect, centred, the bars in the clear colour. The HUD's text is drawn
 by pygame.font into a small RGBA surface only when its text changes, uploaded, and drawn as a
 blended quad in the top-left corner.
@@ -67,8 +69,8 @@ class GLScreen:
         tex.repeat_x = tex.repeat_y = False
         return tex
 
-    def draw(self, rgb: np.ndarray | None, window_size: tuple[int, int], *, clear, hud=None, hud_key=None) -> None:
-        """Clear the window, draw `rgb` letterboxed, and the HUD surface (pygame, RGBA) over it."""
+    def draw(self, rgb, window_size: tuple[int, int], *, clear, hud=None, hud_key=None) -> None:
+        """Clear the window, draw `rgb` (uint8 (H, W, 3), or a texture of `self.ctx`) letterboxed, and the HUD surface (pygame, RGBA) over it."""
         import moderngl
 
         ctx = self.ctx
@@ -76,16 +78,23 @@ class GLScreen:
         ctx.viewport = (0, 0, *window_size)
         ctx.clear(*(c / 255.0 for c in clear), 1.0)
         if rgb is not None:
-            h, w = rgb.shape[:2]
-            self.frame_tex = self._texture(self.frame_tex, (w, h), 3)
-            if rgb is not self.last_frame:
-                self.frame_tex.write(np.ascontiguousarray(rgb[..., :3], dtype=np.uint8))
-                self.last_frame = rgb
-                self.uploads += 1
+            if isinstance(rgb, np.ndarray):
+                h, w = rgb.shape[:2]
+                self.frame_tex = self._texture(self.frame_tex, (w, h), 3)
+                if rgb is not self.last_frame:
+                    self.frame_tex.write(np.ascontiguousarray(rgb[..., :3], dtype=np.uint8))
+                    self.last_frame = rgb
+                    self.uploads += 1
+                texture = self.frame_tex
+            else:  # a texture of this context (the shader engine drew it here): no upload at all
+                texture, (w, h) = rgb, rgb.size
             ctx.viewport = letterbox((w, h), window_size)
-            self.frame_tex.use(0)
+            filter_was = texture.filter
+            texture.filter = (moderngl.LINEAR, moderngl.LINEAR)  # GL scales the picture
+            texture.use(0)
             self.program["image"].value = 0
             self.vao.render(vertices=3)
+            texture.filter = filter_was
         if hud is not None:
             import pygame
 
