@@ -18,7 +18,7 @@ import numpy as np
 
 from live.analysis.clock import Drive
 from live.app.finite import check_finite, check_record
-from live.core.defaults import RANDOM, TINY
+from live.core.defaults import RANDOM, RANDOM_CLIP_IMAGE, RANDOM_SD15, TINY, TINY_SD15
 from live.core.errors import ModelNotFound, PhospheneError
 from live.core.units import parse_size
 from live.draw.shaders import ShaderEngine, ShaderLook, Structure
@@ -26,7 +26,7 @@ from live.models.loading import Models
 
 log = logging.getLogger("phosphene")
 
-MODEL_FLAGS = ("diffusion", "vae", "encoder", "encoder_backend", "encoder_threads")  # Models' fields, by their CLI names
+MODEL_FLAGS = ("diffusion", "vae", "encoder", "encoder_backend", "encoder_threads", "lora", "ip_adapter")  # Models' fields, by their CLI names
 
 
 def select_models(args) -> Models:
@@ -35,6 +35,10 @@ def select_models(args) -> Models:
     --encoder DIR`) wins for that model. Unset flags are None and take the defaults of `Models`."""
     chosen = getattr(args, "models", None)
     base = Models.all_tiny() if chosen == TINY else Models.all_random() if chosen == RANDOM else Models()
+    if chosen == TINY_SD15:  # the tiny SD 1.5 + LCM-LoRA set (its own tiny VAE in vae/), the tiny encoder
+        base = replace(Models.all_tiny(), diffusion=TINY_SD15)
+    if chosen == RANDOM and getattr(args, "condition", "text") != "text":  # the image road's family: SD 1.5 (+ LCM), where ip-adapter_sd15 exists
+        base = replace(base, diffusion=RANDOM_SD15, encoder=RANDOM_CLIP_IMAGE)
     given = {name: getattr(args, name) for name in MODEL_FLAGS if getattr(args, name, None) is not None}
     return replace(base, **given)
 
@@ -63,11 +67,12 @@ def load_diffusion_side(models: Models, *, device: str = "auto", vae: str | None
     torch_device, dtype = pick_device(device)
     encoder = load_encoder(models.encoder, device=torch_device, dtype=dtype, backend=models.encoder_backend, threads=models.encoder_threads)
     check_condition(encoder.meta, condition, models.encoder)  # before the diffusion model loads
-    parts = load_diffusion(models.diffusion, vae or models.vae, device=torch_device, dtype=dtype)
+    parts = load_diffusion(models.diffusion, vae or models.vae, device=torch_device, dtype=dtype, lora=models.lora)
     if condition == "text":
         check_width(encoder, models.diffusion, parts.width)
     else:
-        check_image_width(encoder.meta, models.encoder, attach_image_adapter(parts, image_width=None), models.diffusion)
+        width = attach_image_adapter(parts, image_width=None, file=models.ip_adapter)
+        check_image_width(encoder.meta, models.encoder, width, models.diffusion)
     return DiffusionSide(torch_device, dtype, encoder, parts)
 
 
@@ -88,11 +93,6 @@ class ImageSide:
         self.text = encode_text(parts, prompt or "")[None]  # (1, 77, D)
         self.scale = scale
         set_image_scale(parts.unet, scale)
-
-    def scene(self, scene) -> None:
-        """A scene that starts: its [diffusion] image_scale, if it has one, from this frame on (a cut)."""
-        if scene is not None and scene.image_scale is not None:
-            self.set_scale(scene.image_scale)
 
     def set_scale(self, scale: float) -> None:
         from live.models.image_prompt import set_image_scale
@@ -196,7 +196,7 @@ def build_live_pipeline(
     travelling between scenes (live/app/travel.py); every prompt the set can reach is encoded here.
     `condition` image / both: the image road (ImageSide); its text side is fixed for the set (the
     first --prompt for both), so prompts are not switched live on it, and scenes move only the
-    shader look and the strength there."""
+    shader look, the strength and the image scale there."""
     import torch
 
     from live.app.travel import PromptTravel
@@ -224,16 +224,17 @@ def build_live_pipeline(
     travel, first = None, None
     if director is not None:
         travel = PromptTravel(
-            director, lambda text: encode_text(parts, text), strength=profile.strength, prompt=prompts[0] if prompts else None
-        )
+            director, lambda text: encode_text(parts, text), strength=profile.strength, prompt=prompts[0] if prompts else None,
+            image_scale=image_scale,
+        )  # fmt: skip
         travel.warm()  # not mid-set
         start = travel.start()
-        if image is None:  # the image road keeps its own text side: scenes move its look and strength only
+        if image is None:  # the image road keeps its own text side: scenes move its look, strength and image scale only
             prompt, weight = start.prompt, start.audio_weight
         generator.set_strength(start.strength)
         first = director.library[director.current]
         if image is not None:
-            image.scene(first)
+            image.set_scale(start.image_scale)  # the first scene's image_scale, else --image-scale
     look = LookBox(first.look if first else None)
     conditioner = Conditioner(ConditioningConfig(profile.attack_s, profile.release_s, weight), bos=bos, prompt=prompt)
     image_side_ = image
@@ -259,13 +260,14 @@ def build_live_pipeline(
                     except PhospheneError as e:  # a generator that does not compile: the last good scene stays
                         log.warning("scene %s not shown, keeping the last good one: %s", target.name, e)
                 hooks.engine.progress(state.progress)
-            if image_side_ is not None and state.begin is not None:
-                image_side_.scene(director.library[state.begin[0]])
-            settings = travel.at(state, current=(generator.config.strength, conditioner.config.audio_weight))
+            current = (generator.config.strength, conditioner.config.audio_weight) + ((image_side_.scale,) if image_side_ else ())
+            settings = travel.at(state, current=current)
             if settings is not None:
                 if image_side_ is None:  # the image road keeps its own text side
                     conditioner.prompt = settings.prompt
                     conditioner.config = replace(conditioner.config, audio_weight=settings.audio_weight)
+                else:  # its IP-Adapter scale travels over the transition, as the strength does
+                    image_side_.set_scale(settings.image_scale)
                 generator.set_strength(settings.strength)
 
         def frame(drive, level, dt_s, now, newest_index):

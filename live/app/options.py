@@ -27,7 +27,16 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     export = "an export folder from `python -m export onnx`"
     g = p.add_argument_group("models (hub id, local folder, or tiny)")
     g.add_argument("--encoder", help=f"audio encoder: audio2img checkpoint, one trained by `python -m training fit`, or {export} (default: {d.encoder})")
-    g.add_argument("--diffusion", help=f"sd-turbo-class diffusion model (default: {d.diffusion})")
+    g.add_argument(
+        "--diffusion",
+        help=f"few-step diffusion model: sd-turbo class, or an SD 1.5 folder with a few-step LoRA (the family is read from its "
+        f"unet/scheduler configs) (default: {d.diffusion})",
+    )
+    g.add_argument("--lora", metavar="FILE", help="a few-step LoRA .safetensors for an SD 1.5 --diffusion (LCM-LoRA, TCD; default: the folder's lora/*.safetensors)")
+    g.add_argument(
+        "--ip-adapter", metavar="FILE",
+        help="an IP-Adapter .safetensors (h94/IP-Adapter layout) for --condition image|both (default: the diffusion folder's ip_adapter/*.safetensors)",
+    )  # fmt: skip
     g.add_argument("--vae", help=f"TAESD (AutoencoderTiny) folder/id, or `full` for the diffusion model's own VAE (default: {d.vae})")
     g.add_argument(
         "--encoder-backend",
@@ -38,9 +47,11 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--encoder-threads", type=COUNT, metavar="N", help="ONNX Runtime CPU threads (default: physical cores, at most 4)")
     g.add_argument(
         "--models",
-        choices=["tiny", "random"],
-        help="set every model at once: `tiny` for an offline smoke run; `random`: the full-size architectures with random "
-        "weights, built offline for timing (--encoder random-own: our own encoder format); a model flag given beside it wins",
+        choices=["tiny", "tiny-sd15", "random"],
+        help="set every model at once: `tiny` for an offline smoke run (sd-turbo's shape); `tiny-sd15`: a tiny SD 1.5 UNet + "
+        "LCM-LoRA, written as a folder and loaded back; `random`: the full-size architectures with random weights, built offline "
+        "for timing (sd-turbo; with --condition image|both SD 1.5 + LCM and ip-adapter_sd15; --encoder random-own: our own "
+        "encoder format); a model flag given beside it wins",
     )
     g.add_argument(
         "--fallback",
@@ -91,7 +102,8 @@ def add_picture_args(g, defaults: dict) -> None:
     settings; run gives none (the profile's own, said in the group's title)."""
     d = defaults.get
     g.add_argument("--size", type=size_arg, default=d("size"), metavar="PX|WxH", help="picture size: N for N x N, or WIDTHxHEIGHT such as 1280x720")
-    g.add_argument("--steps", type=COUNT, default=d("steps"), help="scheduler steps; UNet calls per frame = int(steps * strength)")
+    steps_default = " (default: the model family's: 2 for sd-turbo, 4 for SD 1.5 + LCM-LoRA)" if "steps" in defaults and d("steps") is None else ""
+    g.add_argument("--steps", type=COUNT, default=d("steps"), help="scheduler steps; UNet calls per frame = int(steps * strength)" + steps_default)
     g.add_argument("--strength", type=SHARE, default=d("strength"), help="share of each frame repainted: lower is calmer, more of the last frame")
     g.add_argument("--window", type=DURATION, default=d("window"), metavar="S", help=d("window_help", "encoder window in seconds"))
     g.add_argument("--hop", type=DURATION, default=d("hop"), metavar="S", help="seconds between encoder windows; frames in between are slerped")

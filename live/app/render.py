@@ -127,13 +127,14 @@ class Pipeline:
                 strength=config.generator.strength,
                 audio_weight=audio_weight,
                 prompt=prompt,
+                image_scale=conditioning.image_scale,
             )
             first = self.travel.start()
             if self.image is None:  # the image road keeps its own text side: scenes move its look and strength only
                 prompt_embeds, conditioning = first.prompt, replace(conditioning, audio_weight=first.audio_weight)
             else:
                 prompt_embeds = None
-                self.image.scene(director.library[director.current])
+                self.image.set_scale(first.image_scale)  # the first scene's image_scale, else --image-scale
             self.generator.set_strength(first.strength)
         else:
             prompt_embeds = encode_text(self.parts, prompt) if prompt else None  # (77, D)
@@ -298,13 +299,13 @@ class FrameLoop:
         weight travelling between scenes (live/app/travel.py)."""
         director, conditioner = self.p.director, self.p.conditioner
         state = direct(director, self.hooks.engine, drive) if self.hooks is not None else director.step(drive)
-        if self.p.image is not None and state.begin is not None:
-            self.p.image.scene(director.library[state.begin[0]])  # its image_scale, from its first frame
         settings = self.p.travel.at(state)
         if settings is not None:
             if self.p.image is None:  # the image road keeps its own text side
                 conditioner.prompt = settings.prompt
                 conditioner.config = replace(conditioner.config, audio_weight=settings.audio_weight)
+            else:  # its IP-Adapter scale travels over the transition, as the strength does
+                self.p.image.set_scale(settings.image_scale)
             self.p.generator.set_strength(settings.strength)
         self.scenes.append(state.scene)
         self.strengths.append(self.p.generator.config.strength)

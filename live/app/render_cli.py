@@ -15,7 +15,8 @@ examples:
   {prog} render set.flac -o drop.mp4 --start 95 --duration 30 --seed 7
   {prog} render song.mp3 -o song.mp4 --prompt "neon city at night" --audio-weight 0.6
   {prog} render demo/phosphene-demo.mp3 -o demo.mp4 --models tiny   # offline smoke run
-  {prog} render song.mp3 -o song.mp4 --encoder runs/w2c/encoder --condition image --image-scale 0.8   # Wav2CLIP's road
+  {prog} render song.mp3 -o song.mp4 --encoder runs/w2c/encoder --condition image --image-scale 0.8 \\
+      --diffusion sd15/ --lora lcm-lora-sdv1-5.safetensors --ip-adapter ip-adapter_sd15.safetensors   # Wav2CLIP's road
   {prog} render song.mp3 -o song.mp4 --engine shader --scene tunnel
   {prog} render song.mp3 -o video.mp4 --engine shader --timeline demo/timeline.toml --seed 3
 
@@ -33,7 +34,7 @@ def defaults() -> dict:
     from live.models.settings import GeneratorConfig as g
 
     window_help = "encoder window in seconds (default: the encoder's training window, 3.76 for audio2img)"
-    picture = dict(size=g.size, steps=g.steps, strength=g.strength, window=r.window_s, window_help=window_help, hop=r.hop_s)
+    picture = dict(size=g.size, steps=None, strength=g.strength, window=r.window_s, window_help=window_help, hop=r.hop_s)
     return dict(picture, fps=r.fps, seed=g.seed, encoder_batch=r.encoder_batch, attack=c.attack_s, release=c.release_s)
 
 
@@ -86,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
     from live.models.loading import Models
     from live.models.settings import ConditioningConfig, GeneratorConfig
 
+    from live.models.families import family_for
+
+    models = select_models(args)
+    steps = args.steps if args.steps is not None else family_for(models.diffusion, models.lora).steps  # the family's: sd-turbo 2, LCM 4
     audio_weight = args.audio_weight if args.audio_weight is not None else ConditioningConfig.default_audio_weight(bool(args.prompt))
     config = RenderConfig(
         fps=args.fps,
@@ -97,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         conditioning=ConditioningConfig(
             attack_s=args.attack, release_s=args.release, audio_weight=audio_weight, condition=args.condition, image_scale=args.image_scale
         ),
-        generator=GeneratorConfig(size=args.size, steps=args.steps, strength=args.strength, seed=args.seed),
+        generator=GeneratorConfig(size=args.size, steps=steps, strength=args.strength, seed=args.seed),
     )
     duration_s = open_segment(args.input, args.start, args.duration).duration_s  # a timeline's times are checked against it
     director = scene_director(args, seed=args.seed, duration_s=duration_s, input_path=args.input, start_s=args.start)
@@ -106,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     )
     kwargs.update(director=director, audio_weight=args.audio_weight)  # scenes: their prompts, strength and audio weight
     try:
-        result = render(args.input, args.output, models=select_models(args), **kwargs)
+        result = render(args.input, args.output, models=models, **kwargs)
     except ModelNotFound as e:
         if options.fall_back(args, e, "rendering") == "shader":
             options.check_shader_engine_args(args, defaults(), fallback=True)

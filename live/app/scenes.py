@@ -43,7 +43,7 @@ class Scene:
     prompts: tuple[str, ...] = ()  # diffusion: mixed with the audio; the first is the scene's prompt
     strength: float | None = None  # diffusion: None keeps the command's --strength
     audio_weight: float | None = None  # diffusion, with a prompt: None keeps the command's
-    image_scale: float | None = None  # diffusion, --condition image|both: the IP-Adapter scale from the scene's start (a cut); None keeps the command's
+    image_scale: float | None = None  # diffusion, --condition image|both: the IP-Adapter scale, travelling over the transition in as the strength does; None keeps the command's
     path: Path | None = None
 
 

@@ -6,6 +6,8 @@ SAMPLE_RATE = 16_000  # Hz: the encoder's rate (w2v-bert-2.0 and its feature ext
 
 TINY = "tiny"  # seeded random weights, built offline: for tests and smoke runs only
 RANDOM = "random"  # the full-size architectures (live/models/configs) with random weights: for timing, offline
+TINY_SD15 = "tiny-sd15"  # --models / --diffusion: a tiny SD 1.5-shaped UNet + a seeded LCM-LoRA, written as a folder and read back
+RANDOM_SD15 = "random-sd15"  # --diffusion: SD 1.5's full-size UNet + LCMScheduler, random weights (--models random --condition image picks it)
 RANDOM_OWN = "random-own"  # --encoder: the same, in our own encoder format (w2v-bert-2.0 + token head)
 RANDOM_CLIP_IMAGE = "random-clip-image"  # --encoder: the same backbone, one 1024-wide output: a ViT-H/14 image embedding (--condition image)
 DEFAULT_ENCODER = "youzarsif/wav2vec2bert_2_diffusion"  # audio2img: w2v-bert-2.0 into SD 2.1's text space

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import torch
 
-from live.core.defaults import DEFAULT_VAE, FULL_VAE, RANDOM, TINY
+from live.core.defaults import DEFAULT_VAE, FULL_VAE, RANDOM, RANDOM_SD15, TINY, TINY_SD15
 from live.core.errors import PhospheneError
 from live.models import random_weights
+from live.models.families import SD15_LCM, SD_TURBO, Family, family_of, find_lora
 from live.models.loading import RANDOM_NOTICE, TINY_NOTICE, first_line, load_errors, quiet_model_loading, require_files, resolve_folder
 from live.models.tiny_text import TINY_WIDTH, tiny_text_encoder
 
@@ -40,6 +41,7 @@ class DiffusionParts:
     vae: torch.nn.Module
     vae_name: str
     folder: Path | None = None  # where a real model was loaded from (its ip_adapter/ is looked for there); None for tiny / random
+    family: Family = SD_TURBO  # sd-turbo, or SD 1.5 + a few-step LoRA (live/models/families.py): its scheduler and steps
 
     @property
     def width(self) -> int:
@@ -68,9 +70,23 @@ DIFFUSION_FILES = {
 }
 
 
-def load_diffusion(name: str, vae: str = DEFAULT_VAE, *, device="cpu", dtype=torch.float32) -> DiffusionParts:
-    """Load the UNet, scheduler, text encoder and VAE of an sd-turbo-class model."""
+def load_diffusion(name: str, vae: str = DEFAULT_VAE, *, device="cpu", dtype=torch.float32, lora: str | None = None) -> DiffusionParts:
+    """Load the UNet, scheduler, text encoder and VAE of a few-step model: sd-turbo class, or SD 1.5
+    with a few-step LoRA (`lora`, else one found in the folder: families.LORA_FILES), fused into the UNet.
+    The family is read from the folder's unet and scheduler configs (live/models/families.py)."""
     quiet_model_loading(diffusers=True)
+    if name == TINY_SD15:  # written as a folder and read back, so the real loader (LoRA included) runs
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="phosphene-tiny-sd15-") as tmp:
+            parts = load_diffusion(str(save_tiny_sd15(Path(tmp) / "tiny-sd15")), FULL_VAE if vae in (TINY, FULL_VAE) else vae, lora=lora)
+        parts.name, parts.folder = TINY_SD15, None
+        return parts.to(torch.device(device), dtype)
+    if name == RANDOM_SD15:
+        parts = random_sd15_diffusion(vae if vae == FULL_VAE else RANDOM, device=torch.device(device))
+        if vae not in (RANDOM, FULL_VAE, TINY):
+            parts.vae, parts.vae_name = load_vae(vae, diffusion_folder=None), vae
+        return parts.to(torch.device(device), dtype)
     if name == RANDOM:  # full-size, random weights, from live/models/configs: TAESD, or the full VAE with --vae full
         parts = random_diffusion(vae if vae == FULL_VAE else RANDOM, device=torch.device(device))
         if vae not in (RANDOM, FULL_VAE, TINY):  # a real VAE by name, beside the random UNet
@@ -94,13 +110,21 @@ def load_diffusion(name: str, vae: str = DEFAULT_VAE, *, device="cpu", dtype=tor
     folder = resolve_folder(name, "diffusion model", patterns)
     require_files(folder, "diffusion model", DIFFUSION_FILES)
     variant = "fp16" if fp16 and any(folder.glob("unet/*.fp16.safetensors")) else None
+    lora_file = Path(lora).expanduser() if lora else find_lora(folder)
+    if lora_file is not None and not lora_file.is_file():
+        raise PhospheneError(f"--lora {lora}: no such file; give a LoRA .safetensors (latent-consistency/lcm-lora-sdv1-5 pytorch_lora_weights.safetensors)")
+    try:
+        unet_config = json.loads((folder / "unet/config.json").read_text())
+        scheduler_config = json.loads((folder / "scheduler/scheduler_config.json").read_text())
+    except ValueError as e:
+        raise PhospheneError(f"diffusion model '{name}': a config in {folder} is not JSON ({first_line(e)})") from None
+    family = family_of(unet_config, scheduler_config, lora_file, name=name)  # before the weights load
     try:
         unet = diffusers.UNet2DConditionModel.from_pretrained(
             folder, subfolder="unet", variant=variant, use_safetensors=True, torch_dtype=dtype
         )
-        scheduler_config = json.loads((folder / "scheduler/scheduler_config.json").read_text())
-        scheduler_class = getattr(diffusers, scheduler_config.get("_class_name", "EulerDiscreteScheduler"))
-        scheduler = scheduler_class.from_pretrained(folder, subfolder="scheduler")
+        scheduler_class = getattr(diffusers, family.scheduler or scheduler_config.get("_class_name", "EulerDiscreteScheduler"))
+        scheduler = scheduler_class.from_config(scheduler_class.load_config(folder, subfolder="scheduler"))
         te_variant = variant if any(folder.glob("text_encoder/*.fp16.safetensors")) else None
         text_encoder = CLIPTextModel.from_pretrained(
             folder, subfolder="text_encoder", variant=te_variant, use_safetensors=True, dtype=dtype
@@ -108,14 +132,40 @@ def load_diffusion(name: str, vae: str = DEFAULT_VAE, *, device="cpu", dtype=tor
         tokenizer = CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer")
     except load_errors() as e:
         raise PhospheneError(f"diffusion model '{name}' could not be loaded from {folder}: {first_line(e)}") from None
+    if family.lora and lora_file is not None:
+        fuse_lora(unet, lora_file)
+        log.info("diffusion model '%s': %s (%s fused into the UNet), %d steps by default", name, family.name, lora_file.name, family.steps)
     vae_model = load_vae(vae, diffusion_folder=folder, variant=variant)
-    parts = DiffusionParts(name, unet, scheduler, text_encoder, tokenizer, vae_model, vae, folder=folder)
+    parts = DiffusionParts(name, unet, scheduler, text_encoder, tokenizer, vae_model, vae, folder=folder, family=family)
     if text_encoder.config.hidden_size != parts.width:
         raise PhospheneError(
             f"diffusion model '{name}': text encoder width {text_encoder.config.hidden_size} does not match "
             f"the UNet's cross-attention width {parts.width}; this is not an SD-class model folder"
         )
     return parts.to(torch.device(device), dtype)
+
+
+def fuse_lora(unet, path: Path, scale: float = 1.0) -> None:
+    """A few-step LoRA file (diffusers/PEFT or kohya layout, safetensors only) into the UNet's weights:
+    diffusers' own loader (the one `pipe.load_lora_weights` calls, PEFT underneath), then fused and the
+    LoRA layers removed, so a frame costs what the plain UNet costs."""
+    from diffusers.loaders import StableDiffusionLoraLoaderMixin
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise PhospheneError(f"--lora {path}: Phosphene loads .safetensors only (never a pickle); use the LoRA's .safetensors file")
+    try:
+        state, alphas = StableDiffusionLoraLoaderMixin.lora_state_dict(str(path))
+        unet_keys = [k for k in state if k.startswith("unet.")]
+        if not unet_keys:
+            raise ValueError("no UNet LoRA weights (unet.* / lora_unet_* keys) in it")
+        StableDiffusionLoraLoaderMixin.load_lora_into_unet(state, alphas, unet, adapter_name="few_step")
+        unet.fuse_lora(lora_scale=scale)
+        unet.unload_lora()
+    except ImportError as e:
+        raise PhospheneError(f"--lora {path}: loading a LoRA needs peft ({first_line(e)}); `pip install -r requirements.txt`") from None
+    except load_errors() as e:
+        raise PhospheneError(f"LoRA {path} could not be loaded: {first_line(e)}; give a LoRA for this UNet (LCM-LoRA SD 1.5 for SD 1.5)") from None
 
 
 def load_vae(name: str, diffusion_folder: Path | None, variant: str | None = None):
@@ -246,6 +296,89 @@ def random_diffusion(vae: str = RANDOM, device="cpu") -> DiffusionParts:
         vae_label,
         random_weights.millions(parts.vae),
     )
+    return parts
+
+
+def tiny_sd15_unet():
+    """SD 1.5's UNet shape (no linear projection, one head count for all blocks) at a tiny width; its
+    cross-attention is the tiny text space's (32), not 768."""
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=TINY_WIDTH,
+        attention_head_dim=2,
+        use_linear_projection=False,  # as SD 1.5
+    )
+    with torch.no_grad():  # as tiny_diffusion's: so the conditioning steers the picture
+        for name, module in unet.named_modules():
+            if name.endswith("attn2.to_out.0"):
+                module.weight.mul_(3.0)
+    return unet
+
+
+def tiny_lora_state_dict(unet, *, seed: int = 1, rank: int = 4, gain: float = 0.3) -> dict:
+    """A seeded LoRA for `unet` on LCM-LoRA's target modules (configs/lcm-lora-sdv1-5.json) at a
+    small rank, made with PEFT from the UNet's config and returned in diffusers' file layout; the UNet
+    is left without it."""
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    config = random_weights.config("lcm-lora-sdv1-5")
+    torch.manual_seed(seed)
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, target_modules=config["target_modules"], init_lora_weights=False))
+    with torch.no_grad():  # random A and B (init_lora_weights=False); scaled so the LoRA moves the UNet without drowning it
+        for name, p in unet.named_parameters():
+            if "lora_B" in name:
+                p.mul_(gain)
+    state = get_peft_model_state_dict(unet)  # PEFT's keys (lora_A / lora_B), the layout diffusers saves today
+    unet.unload_lora()
+    return state
+
+
+def save_tiny_sd15(folder: Path) -> Path:
+    """A tiny SD 1.5 + LCM-LoRA folder in the real layouts: SD 1.5's (PNDM scheduler config, as the
+    real one ships) with the LoRA in lora/pytorch_lora_weights.safetensors, as diffusers saves one."""
+    from diffusers import PNDMScheduler
+    from diffusers.loaders import StableDiffusionLoraLoaderMixin
+
+    quiet_model_loading(diffusers=True)
+    folder = Path(folder)
+    unet = tiny_sd15_unet()
+    unet.save_pretrained(folder / "unet")
+    StableDiffusionLoraLoaderMixin.save_lora_weights(folder / "lora", unet_lora_layers=tiny_lora_state_dict(unet))
+    PNDMScheduler.from_config(random_weights.config("sd15-scheduler")).save_pretrained(folder / "scheduler")
+    text_encoder, tokenizer = tiny_text_encoder()
+    text_encoder.save_pretrained(folder / "text_encoder")
+    tokenizer.save_pretrained(folder / "tokenizer")
+    torch.manual_seed(0)
+    tiny_vae().save_pretrained(folder / "vae")  # an AutoencoderTiny standing in for the full VAE
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}) + "\n")
+    return folder
+
+
+def random_sd15_diffusion(vae: str = RANDOM, device="cpu") -> DiffusionParts:
+    """SD 1.5's full-size UNet and text encoder with random weights, LCMScheduler from SD 1.5's
+    scheduler config, TAESD or the full VAE. The LCM-LoRA is not built: fused, it costs nothing per frame."""
+    from diffusers import LCMScheduler
+
+    log.warning(RANDOM_NOTICE.format(what="diffusion model", name=RANDOM_SD15))
+    text_encoder, tokenizer = random_weights.random_text_encoder(device, name="sd15-text-encoder")
+    vae_name = FULL_VAE if vae == FULL_VAE else RANDOM
+    unet, vae_model = random_weights.random_unet(device, name="sd15-unet"), random_weights.random_vae(vae_name, device)
+    scheduler = LCMScheduler.from_config(random_weights.config("sd15-scheduler"))
+    parts = DiffusionParts(RANDOM_SD15, unet, scheduler, text_encoder, tokenizer, vae_model, vae_name, family=SD15_LCM)
+    log.info(
+        "diffusion model '%s': UNet %.1f M, text encoder %.1f M, VAE %.1f M parameters",
+        RANDOM_SD15, *(random_weights.millions(m) for m in (parts.unet, parts.text_encoder, parts.vae)),
+    )  # fmt: skip
     return parts
 
 

@@ -1,6 +1,7 @@
 """Few-step img2img over diffusers components, one frame per call.
 
-Per frame (sd-turbo class, guidance 0, so one UNet batch of 1 per step):
+Per frame (sd-turbo class at guidance 0, or SD 1.5 + LCM-LoRA at guidance 1 with LCMScheduler: one UNet
+batch of 1 per step either way):
 
     init image (the previous frame, or whatever the shader stage made of it)
       -> VAE encode -> add the *same* noise every frame at the first timestep (temporal coherence)
@@ -38,6 +39,12 @@ class Img2Img:
         self.scheduler.set_timesteps(config.steps, device=self.device)
         self.first_step = config.steps - min(config.unet_calls, config.steps)  # index into the schedule
         self.timesteps = self.scheduler.timesteps[self.first_step * self.scheduler.order :]
+        if parts.family.guidance > 1.0:  # every family here runs without a classifier-free batch
+            raise ValueError(f"{parts.family.name}: guidance {parts.family.guidance} needs a classifier-free batch, which Img2Img does not run")
+        import inspect
+
+        # LCM / TCD inject fresh noise between steps: a generator seeded per frame keeps a render deterministic
+        self.step_takes_generator = "generator" in inspect.signature(self.scheduler.step).parameters
 
     def set_strength(self, strength: float) -> float:
         """Live control: change the strength (keeping at least one UNet call); returns the value used."""
@@ -85,11 +92,14 @@ class Img2Img:
         extra = {}
         if image_embeds is not None:  # IP-Adapter: [(1, 1, P)], no CLIP vision pass
             extra["added_cond_kwargs"] = {"image_embeds": [image_embeds.to(self.device, self.dtype).reshape(1, 1, -1)]}
+        step_kwargs = {"generator": torch.Generator("cpu").manual_seed(self.config.seed)} if self.step_takes_generator else {}
+        if step_kwargs and self.device.type != "cpu":
+            step_kwargs["generator"] = torch.Generator(self.device).manual_seed(self.config.seed)
         with self.timer.section("unet"):
             for t in self.timesteps:
                 model_input = scheduler.scale_model_input(latents, t)
                 noise_pred = self.parts.unet(model_input, t, encoder_hidden_states=embeds, **extra).sample
-                latents = scheduler.step(noise_pred, t, latents).prev_sample
+                latents = scheduler.step(noise_pred, t, latents, **step_kwargs).prev_sample
         with self.timer.section("vae"), self.timer.section("vae_decode"):
             self.previous = self.decode(latents.to(self.dtype))
         return self.previous

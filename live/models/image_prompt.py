@@ -3,7 +3,7 @@ IP-Adapter (diffusers' `IPAdapterAttnProcessor2_0` + `ImageProjection`), with no
 per frame: the audio encoder *is* the image encoder (Wav2CLIP's road, `fit --target clip-image`).
 
     attach_image_adapter(parts)                     # tiny / random: a seeded adapter built from the UNet's config
-    load_image_adapter_file(unet, "ip-adapter_sd15.safetensors")   # real weights, IP-Adapter's own layout
+    load_image_adapter_file(unet, "ip-adapter_sd15.safetensors")   # real weights, IP-Adapter's own layout (--ip-adapter FILE)
     set_image_scale(unet, 0.8)                       # pipe.set_ip_adapter_scale's equivalent, per frame if need be
     unet(x, t, encoder_hidden_states=text, added_cond_kwargs=image_cond(embeds))   # embeds (1, P)
 
@@ -75,13 +75,20 @@ def load_adapter(unet, state_dict: dict) -> None:
 
 
 def load_image_adapter_file(unet, path: Path) -> None:
-    """Real IP-Adapter weights (e.g. h94/IP-Adapter models/ip-adapter_sd15.safetensors), safetensors only."""
+    """Real IP-Adapter weights (e.g. h94/IP-Adapter models/ip-adapter_sd15.safetensors), safetensors only.
+    A missing, corrupt or foreign file, or one made for another UNet: one line (PhospheneError)."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = Path(path)
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise PhospheneError(f"--ip-adapter {path}: no such file; give an IP-Adapter .safetensors (h94/IP-Adapter models/ip-adapter_sd15.safetensors)")
     if path.suffix != ".safetensors":
         raise PhospheneError(f"IP-Adapter {path}: Phosphene loads .safetensors only (never a pickle); use the .safetensors file")
-    flat = load_file(str(path))
+    try:
+        flat = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise PhospheneError(f"IP-Adapter {path} cannot be read ({first_line(e)}): the file is corrupt or truncated; copy it again") from None
     state = {"image_proj": {}, "ip_adapter": {}}
     for key, value in flat.items():
         part, _, rest = key.partition(".")
@@ -89,24 +96,39 @@ def load_image_adapter_file(unet, path: Path) -> None:
             state[part][rest] = value
     if not state["image_proj"] or not state["ip_adapter"]:
         raise PhospheneError(f"IP-Adapter {path}: no image_proj.* / ip_adapter.* weights; not an IP-Adapter file")
-    load_adapter(unet, state)
+    try:
+        load_adapter(unet, state)
+    except (RuntimeError, KeyError, ValueError) as e:
+        raise PhospheneError(
+            f"IP-Adapter {path} does not fit this UNet (cross-attention {unet.config.cross_attention_dim}): {first_line(e)[:160]}; "
+            "give the adapter made for this model (ip-adapter_sd15 for SD 1.5)"
+        ) from None
 
 
-def attach_image_adapter(parts, image_width: int | None = None) -> int:
-    """Give `parts.unet` an IP-Adapter; returns the image-embedding width it takes. `tiny`: seeded, the
-    tiny CLIP's width; `random`: seeded in ip-adapter_sd15's shape (ViT-H, 1024); a real model: the
-    adapter file in its folder (ip_adapter/*.safetensors), else ModelNotFound (the shader fallback)."""
-    from live.core.defaults import RANDOM, TINY
+def first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def attach_image_adapter(parts, image_width: int | None = None, file: str | Path | None = None) -> int:
+    """Give `parts.unet` an IP-Adapter; returns the image-embedding width it takes. `file` (--ip-adapter):
+    that adapter, whatever the model. Otherwise `tiny` / `tiny-sd15`: seeded, the tiny CLIP's width;
+    `random` / `random-sd15`: seeded in ip-adapter_sd15's shape (ViT-H, 1024); a real model: the adapter
+    file in its folder (ip_adapter/*.safetensors), else ModelNotFound (the shader fallback)."""
+    from live.core.defaults import RANDOM, RANDOM_SD15, TINY, TINY_SD15
     from live.core.errors import ModelNotFound
 
-    if parts.name in (TINY, RANDOM):
-        if parts.name == TINY:
+    if file is not None:
+        load_image_adapter_file(parts.unet, Path(file))
+        return image_width_of(parts.unet)
+    if parts.name in (TINY, TINY_SD15, RANDOM, RANDOM_SD15):
+        tiny = parts.name in (TINY, TINY_SD15)
+        if tiny:
             width = image_width or TINY_IMAGE_WIDTH
         else:  # ip-adapter_sd15's shape (live/models/configs/ip-adapter-sd15.json) on the random full-size UNet
             from live.models.random_weights import config
 
             width = image_width or int(config("ip-adapter-sd15")["image_embed_dim"])
-        gain = 6.0 if parts.name == TINY else 1.0  # as tiny_diffusion scales its cross-attention: so the embedding shows
+        gain = 6.0 if tiny else 1.0  # as tiny_diffusion scales its cross-attention: so the embedding shows
         load_adapter(parts.unet, random_adapter_state_dict(parts.unet, width, gain=gain))
         return width
     folder = getattr(parts, "folder", None)
@@ -114,7 +136,7 @@ def attach_image_adapter(parts, image_width: int | None = None) -> int:
     if not files:
         raise ModelNotFound(
             f"diffusion model '{parts.name}' has no IP-Adapter (ip_adapter/*.safetensors in its folder) for --condition image|both; "
-            "put one there (h94/IP-Adapter models/ip-adapter_sd15.safetensors for SD 1.5) or use --condition text"
+            "give --ip-adapter FILE (h94/IP-Adapter models/ip-adapter_sd15.safetensors for SD 1.5), put one there, or use --condition text"
         )
     load_image_adapter_file(parts.unet, files[0])
     return image_width_of(parts.unet)

@@ -7,7 +7,7 @@ seeded set with random weights, offline, for tests and smoke runs. Its pictures 
 the log says so. `random` builds the full-size architectures from live/models/configs with random
 weights, offline, for timing (`random-own`: the encoder in our own format).
 
-    Models(diffusion, vae, encoder, encoder_backend, encoder_threads)   # what a command asked for
+    Models(diffusion, vae, encoder, encoder_backend, encoder_threads, lora, ip_adapter)   # what a command asked for
     resolve_folder(name, what)                                          # a local folder, or one clear error
     pick_device("auto")                                                 # (torch.device, dtype)
 """
@@ -21,7 +21,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from live.core.defaults import DEFAULT_DIFFUSION, DEFAULT_ENCODER, DEFAULT_VAE, RANDOM, RANDOM_CLIP_IMAGE, RANDOM_OWN, TINY
+from live.core.defaults import DEFAULT_DIFFUSION, DEFAULT_ENCODER, DEFAULT_VAE, RANDOM, RANDOM_CLIP_IMAGE, RANDOM_OWN, RANDOM_SD15, TINY, TINY_SD15
 from live.core.errors import ModelNotFound, PhospheneError
 
 log = logging.getLogger("phosphene")
@@ -37,6 +37,8 @@ class Models:
     encoder: str = DEFAULT_ENCODER  # hub id, folder (a checkpoint or an ONNX export) or tiny
     encoder_backend: str | None = None  # one of ENCODER_BACKENDS; None: an export folder's runtime, else torch; auto = the fastest
     encoder_threads: int | None = None  # ONNX Runtime CPU threads; None = physical cores, at most 4
+    lora: str | None = None  # a few-step LoRA file for an SD 1.5 diffusion model; None: the folder's lora/*.safetensors if any
+    ip_adapter: str | None = None  # an IP-Adapter .safetensors for --condition image|both; None: the folder's ip_adapter/*.safetensors
 
     @classmethod
     def all_tiny(cls) -> Models:
@@ -73,7 +75,7 @@ def missing_models(models: Models) -> list[str]:
     candidates = [
         (what, name)
         for what, name in named
-        if name not in (TINY, RANDOM, RANDOM_OWN, RANDOM_CLIP_IMAGE, "full") and not looks_like_path(name) and not Path(name).exists()
+        if name not in (TINY, TINY_SD15, RANDOM, RANDOM_SD15, RANDOM_OWN, RANDOM_CLIP_IMAGE, "full") and not looks_like_path(name) and not Path(name).exists()
     ]
     if not candidates or hub_reachable():
         return []

@@ -1,7 +1,7 @@
 """`random`: the full-size architectures with random weights, built offline from the configuration
 files in live/models/configs/ (see its README), for timing the real pipeline without a download.
 
-    random_unet(), random_scheduler(), random_text_encoder()   # sd-turbo's
+    random_unet(), random_scheduler(), random_text_encoder()   # sd-turbo's; name="sd15-unet" / "sd15-text-encoder": SD 1.5's
     random_vae("random" | "full")                               # TAESD, or sd-turbo's AutoencoderKL
     random_audio2img_model()         # w2v-bert-2.0 + audio2img's adapter (the audio2img format)
     random_own_model()               # the same backbone + our token head (the own format)
@@ -64,10 +64,11 @@ def config(name: str) -> dict:
     return {k: v for k, v in raw.items() if not k.startswith("_")}
 
 
-def random_unet(device="cpu"):
+def random_unet(device="cpu", name: str = "sd-turbo-unet"):
+    """sd-turbo's UNet, or SD 1.5's (`sd15-unet`)."""
     from diffusers import UNet2DConditionModel
 
-    return build(lambda: UNet2DConditionModel(**config("sd-turbo-unet")), device)
+    return build(lambda: UNet2DConditionModel(**config(name)), device)
 
 
 def random_vae(kind: str = RANDOM, device="cpu"):
@@ -79,11 +80,12 @@ def random_vae(kind: str = RANDOM, device="cpu"):
     return build(lambda: AutoencoderTiny(**config("taesd")), device)
 
 
-def random_text_encoder(device="cpu"):
-    """OpenCLIP ViT-H's text tower (sd-turbo's text encoder) and the offline byte-level tokenizer."""
+def random_text_encoder(device="cpu", name: str = "sd-turbo-text-encoder"):
+    """OpenCLIP ViT-H's text tower (sd-turbo's text encoder; `sd15-text-encoder`: CLIP ViT-L/14's, SD 1.5's)
+    and the offline byte-level tokenizer."""
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    return build(lambda: CLIPTextModel(CLIPTextConfig(**config("sd-turbo-text-encoder"))), device), tiny_tokenizer()
+    return build(lambda: CLIPTextModel(CLIPTextConfig(**config(name))), device), tiny_tokenizer()
 
 
 def random_scheduler():

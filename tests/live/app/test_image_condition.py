@@ -148,4 +148,14 @@ def test_a_scene_sets_the_image_scale(image_encoder, tmp_path):
     stats = json.loads((tmp_path / "s.json").read_text())
     assert stats["scene_changes"][0] == [0, "dawn"] and stats["scene_changes"][1][1] == "dusk"
     switch = stats["scene_changes"][1][0]
-    assert stats["image_scale_per_frame"] == [0.2] * switch + [1.2] * (16 - switch)
+    assert stats["image_scale_per_frame"] == [0.2] * switch + [1.2] * (16 - switch)  # a cut: the scale jumps with the scene
+
+    # a crossfade: the scale travels from 0.2 to 1.2 over the transition, frame by frame, as the strength does
+    timeline.write_text('[[cue]]\nat = "0:00"\nscene = "dawn"\n[[cue]]\nat = "0:00.5"\nscene = "dusk"\ntransition = "crossfade 2 beats on now"\n')
+    director = Director(library, "classic", cues=load_timeline(timeline, library, duration_s=2.0))
+    result = render(demo, tmp_path / "x.mp4", models=models, config=config, duration_s=2.0, progress=False, director=director)
+    write_stats(tmp_path / "x.json", result)
+    scales = json.loads((tmp_path / "x.json").read_text())["image_scale_per_frame"]
+    between = [s for s in scales if 0.2 < s < 1.2]
+    assert scales[0] == 0.2 and scales[-1] == pytest.approx(1.2) and scales == sorted(scales), scales
+    assert len(between) >= 2, scales  # frames in between: not a cut

@@ -183,3 +183,33 @@ def test_a_tiny_model_render_travels_between_scenes(tmp_path, monkeypatch):
             assert stats["strength_per_frame"][k] == pytest.approx(max(0.5, lerp(0.6, 0.9, t)))
     assert inside >= 3  # 2 beats of the demo track at 8 fps
     assert stats["scene_per_frame"][-1] == "dusk" and stats["strength_per_frame"][-1] == 0.9
+
+
+def test_the_image_scale_travels_over_the_transition():
+    """The image road's IP-Adapter scale (a scene's [diffusion] image_scale, else --image-scale) moves
+    linearly over a crossfade like the strength, not a cut: 0.2 -> 1.2 over 4 beats; a scene without
+    one travels back to the command's 0.8; the live controls' value starts a travel (`current`)."""
+    library = {"dawn": Scene("dawn", image_scale=0.2), "dusk": Scene("dusk", image_scale=1.2), "plain": Scene("plain")}
+    director = Director(library, "dawn", transition=parse_transition("crossfade 4 beats on now"))
+    travel = PromptTravel(director, fake_encode, strength=0.5, image_scale=0.8)
+    assert travel.start().image_scale == 0.2
+    inside, landed = [], None
+    for k, drive in enumerate(beats(24 * 8, 24.0)):
+        if k == 12:
+            director.request("go", "dusk")
+        if k == 120:
+            director.request("go", "plain")
+        state = director.step(drive)
+        settings = travel.at(state, current=(0.5, 1.0, 0.4) if k == 120 else None)  # at 120 a control had moved it to 0.4
+        if settings is None or k < 12:
+            continue
+        t = state.prompt[2]
+        if k < 120:
+            assert settings.image_scale == pytest.approx(lerp(0.2, 1.2, t))
+            if 0.0 < t < 1.0:
+                inside.append(settings.image_scale)
+            landed = settings.image_scale
+        else:
+            assert settings.image_scale == pytest.approx(lerp(0.4, 0.8, t))  # from the control's value to the command's
+    assert len(inside) >= 40 and inside == sorted(inside) and 0.2 < inside[0] < 0.3 and 1.1 < inside[-1] < 1.2
+    assert landed == pytest.approx(1.2)

@@ -114,3 +114,33 @@ def test_bench_live_random_weights_runs_the_full_set_with_no_network(tmp_path):
         assert value and float(value[1]) > 0, f"{stage}: {r.stdout}"
     assert re.search(r"latency p50/p95/p99 ms\s+\d+ / \d+ / \d+", r.stdout)
     assert re.search(r"peak memory\s+\d+ MiB RSS", r.stdout) and "size=64" in r.stdout and "--models random" in r.stdout
+
+
+def test_random_sd15_is_sd15s_published_shape_with_ip_adapter_sd15_on_it(no_network, monkeypatch):
+    """`--models random --condition image`: SD 1.5's UNet (configs/sd15-unet.json) and text encoder, LCMScheduler
+    from SD 1.5's scheduler config, and ip-adapter_sd15's shape on that UNet (768-wide cross-attention, 1024-wide
+    image embeddings). The LCM-LoRA's shape (configs/lcm-lora-sdv1-5.json) on it counts 67.3 M (its card: 67.5 M)."""
+    from diffusers import LCMScheduler, UNet2DConditionModel
+    from peft import LoraConfig
+
+    from live.models.diffusion import random_sd15_diffusion
+    from live.models.families import SD15_LCM
+    from live.models.image_prompt import random_adapter_state_dict
+
+    monkeypatch.setattr(random_weights, "build", on_meta)
+    parts = random_sd15_diffusion()
+    assert (millions(parts.unet), millions(parts.text_encoder)) == (859.5, 123.1)
+    assert parts.width == 768 and not parts.unet.config.use_linear_projection and parts.family == SD15_LCM
+    assert isinstance(parts.scheduler, LCMScheduler)
+    parts.scheduler.set_timesteps(SD15_LCM.steps)
+    assert parts.scheduler.timesteps.tolist() == [999, 759, 499, 259]
+    with torch.device("meta"):
+        unet = UNet2DConditionModel(**random_weights.config("sd15-unet"))
+        lora = random_weights.config("lcm-lora-sdv1-5")
+        unet.add_adapter(LoraConfig(r=lora["r"], lora_alpha=lora["lora_alpha"], target_modules=lora["target_modules"]))
+        assert round(sum(p.numel() for n, p in unet.named_parameters() if "lora" in n) / 1e6, 1) == 67.3
+    small = UNet2DConditionModel(**{**random_weights.config("sd15-unet"), "block_out_channels": [32, 32, 32, 32], "norm_num_groups": 8})
+    state = random_adapter_state_dict(small, 1024)  # the adapter's layout for SD 1.5's block pattern (cross-attention 768)
+    assert state["image_proj"]["proj.weight"].shape == (4 * 768, 1024)
+    assert len(state["ip_adapter"]) == 2 * 16 and state["ip_adapter"]["1.to_k_ip.weight"].shape == (32, 768)  # 16 cross-attentions, as ip-adapter_sd15
+    assert no_network == []
