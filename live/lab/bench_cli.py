@@ -19,6 +19,7 @@ def register(sub) -> None:
     from live.lab.beat_train import add_train_beats_args
     from live.lab.bench_control import add_bench_control_args
     from live.lab.bench_engine import add_bench_args
+    from live.lab.bench_latency import add_bench_latency_args
     from live.lab.bench_live import add_bench_live_args
 
     bench = sub.add_parser("bench", help="benchmarks that print tables", description="Benchmarks: programs that print tables, not tests.")
@@ -34,6 +35,7 @@ def register(sub) -> None:
     add_bench_args(bench_sub)
     add_bench_live_args(bench_sub)
     add_bench_control_args(bench_sub)
+    add_bench_latency_args(bench_sub)
     add_bench_beats_args(bench_sub)
     bench.set_defaults(func=lambda args: run_bench(args, bench))
     add_train_beats_args(sub)
@@ -41,7 +43,7 @@ def register(sub) -> None:
 
 
 def run_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from live.lab import beat_eval, bench_engine, bench_live, bench_render
+    from live.lab import beat_eval, bench_engine, bench_latency, bench_live, bench_render
 
     benches = {
         "render": bench_render.bench_render,
@@ -50,6 +52,7 @@ def run_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "live": bench_live.bench_live,
         "beats": beat_eval.bench_beats,
         "control": bench_control,
+        "latency": bench_latency.bench_latency,
     }
     if args.bench not in benches:
         parser.print_help()
