@@ -136,7 +136,7 @@ class DiffusionHooks:
     ):
         width, height = parse_size(size)
         self.engine = ShaderEngine(
-            width, height, look=look or ShaderLook(), structure=structure or Structure(), seed=seed, fps=fps, ctx=ctx
+            width, height, look=look or ShaderLook(), structure=structure or Structure(), seed=seed, fps=fps, ctx=ctx, full_feedback=True  # init_image reads the warped frame back at its size
         )
 
     def init_image(self, previous, drive: Drive):

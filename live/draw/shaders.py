@@ -211,12 +211,28 @@ def structure_size(width: int, height: int, scale: float = STRUCTURE_SCALE) -> t
     return max(MIN_SIZE, round(width * scale)), max(MIN_SIZE, round(height * scale))
 
 
-class Layer:
-    """One scene's running picture: its look, its structure generator and its feedback ping-pong."""
+FEEDBACK_MAX_PX = 960 * 540  # the feedback (warp) pass draws at most this many pixels, the frame's aspect:
+# above it (1920x1080 draws 960x540) post's bilinear lookup upscales it. The feedback is soft by
+# nature (each frame a bilinear resample of the last) and the structure mixed in is drawn at half the
+# size per side already, so 1080p's finest detail was never in it; 512x512 (a quarter of it) is untouched.
 
-    def __init__(self, ctx, width: int, height: int, look: ShaderLook, structure: Structure):
+
+def feedback_size(width: int, height: int, max_px: int | None = None) -> tuple[int, int]:
+    """The feedback's (width, height) within `max_px` (default FEEDBACK_MAX_PX, read at the call)."""
+    max_px = FEEDBACK_MAX_PX if max_px is None else max_px
+    if width * height <= max_px:
+        return width, height
+    scale = math.sqrt(max_px / (width * height))
+    return max(MIN_SIZE, round(width * scale)), max(MIN_SIZE, round(height * scale))
+
+
+class Layer:
+    """One scene's running picture: its look, its structure generator and its feedback ping-pong
+    (at `feedback` size: the frame's, or smaller above FEEDBACK_MAX_PX)."""
+
+    def __init__(self, ctx, width: int, height: int, look: ShaderLook, structure: Structure, feedback: tuple[int, int] | None = None):
         self.look, self.structure = look, structure
-        self.feedback = [new_texture(ctx, width, height, dtype="f2") for _ in range(2)]  # ping-pong: read one, write the other
+        self.feedback = [new_texture(ctx, *(feedback or (width, height)), dtype="f2") for _ in range(2)]  # ping-pong: read one, write the other
         self.feedback_fbo = [ctx.framebuffer([t]) for t in self.feedback]
         self.out_tex = new_texture(ctx, width, height, dtype="f1")  # its finished frame, while it is crossfaded
         self.out_fbo = ctx.framebuffer([self.out_tex])
@@ -245,9 +261,13 @@ class ShaderEngine:
         fps: float = 24.0,
         shader_dir: Path = SHADER_DIR,
         ctx=None,
+        full_feedback: bool = False,
     ):
+        """`full_feedback`: the feedback at the frame's size whatever it is (the diffusion hooks read
+        the warped frame back at the frame's size); else within FEEDBACK_MAX_PX."""
         check_size((width, height))
         self.width, self.height, self.seed, self.fps = width, height, seed, fps
+        self.feedback_size = (width, height) if full_feedback else feedback_size(width, height)
         self.shader_dir = shader_dir
         self.ctx = ctx or create_context()
         self.programs = {name: ShaderProgram(self.ctx, shader_dir / f"{name}.glsl") for name in ("structure", "post", "crossfade")}
@@ -260,7 +280,7 @@ class ShaderEngine:
         self.input_tex = [new_texture(self.ctx, *size, dtype="f2") for _ in range(2)]  # frames handed in (hooks, crossfade)
         self.output_tex = new_texture(self.ctx, *size, dtype="f1")
         self.output_fbo = self.ctx.framebuffer([self.output_tex])
-        self.layers = [Layer(self.ctx, width, height, look, structure)]
+        self.layers = [Layer(self.ctx, width, height, look, structure, self.feedback_size)]
         self.incoming: Layer | None = None  # the layer fading in during a crossfade
         self.kind, self.mix = "cut", 1.0  # the transition under way and how far through it (1: none)
         self.dissolve_from: ShaderLook | None = None  # a dissolve's look travels from this ...
@@ -312,7 +332,7 @@ class ShaderEngine:
             self.layer.look, self.layer.structure, self.layer.renew = look, structure, True
         elif kind == "crossfade":
             if len(self.layers) < 2:
-                self.layers.append(Layer(self.ctx, self.width, self.height, look, structure))
+                self.layers.append(Layer(self.ctx, self.width, self.height, look, structure, self.feedback_size))
             self.incoming = self.layers[1]
             self.incoming.look, self.incoming.structure, self.incoming.renew = look, structure, True
             self.kind, self.mix = kind, 0.0
@@ -397,7 +417,8 @@ class ShaderEngine:
         # post reads its source texel for texel (same size, pixel centres): nearest is exact there, and on
         # llvmpipe half the cost of a bilinear lookup; the warp samples the same texture bilinearly after
         linear = source.filter
-        source.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        if tuple(source.size) == (self.width, self.height):  # a reduced feedback (FEEDBACK_MAX_PX) is upscaled bilinearly
+            source.filter = (moderngl.NEAREST, moderngl.NEAREST)
         self.programs["post"].draw(fbo or self.output_fbo, values, {"u_image": source})
         source.filter = linear
         return read_rgb(self.output_fbo) if fbo is None else None
@@ -456,7 +477,8 @@ class ShaderEngine:
         self._structure(drive, layer)
         self._warp(self.input_tex[0], drive, layer)
         data = layer.feedback_fbo[layer.current].read(components=3, dtype="f4")
-        return np.frombuffer(data, dtype=np.float32).reshape(self.height, self.width, 3)
+        w, h = self.feedback_size  # the frame's size unless the engine was made with a budget it exceeds
+        return np.frombuffer(data, dtype=np.float32).reshape(h, w, 3)
 
     def post_frame(self, rgb: np.ndarray, drive: Drive) -> np.ndarray:
         upload(self.input_tex[0], rgb)
