@@ -202,7 +202,8 @@ def build_live_pipeline(
     from live.app.travel import PromptTravel
     from live.core.timing import StageTimer
     from live.models.conditioning import Conditioner, encode_text
-    from live.models.generator import Img2Img, to_uint8
+    from live.app.frame_upload import HostFrames
+    from live.models.generator import Img2Img
     from live.models.settings import VAE_FACTOR, ConditioningConfig, GeneratorConfig
 
     vae = models.vae if models.vae == TINY or profile.vae == "taesd" else "full"
@@ -247,6 +248,7 @@ def build_live_pipeline(
             except PhospheneError as e:
                 log.warning("shader stage off: %s", e)
         previous = None
+        host = HostFrames()  # on CUDA through pinned memory (live/app/frame_upload.py; unverified)
 
         def scenes(drive) -> None:
             """The director's frame: the shader stage's scene, then the prompt, strength and weight."""
@@ -287,7 +289,7 @@ def build_live_pipeline(
             image = generator(embeds, init_image=init) if image_side_ is None else image_side_.generate(generator, embeds, init_image=init)
             check_finite(image, "the picture img2img made")  # never fed back, never shown
             previous = image
-            rgb = to_uint8(image)
+            rgb = host(image)  # uint8 (H, W, 3): the window uploads it once, the outputs send it
             with timer.section("shaders"):
                 return (hooks.post(rgb, drive) if hooks is not None else rgb), sample_index
 
